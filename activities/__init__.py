@@ -1,0 +1,1 @@
+"""Temporal activities: browser sessions, steps, auth and teardown."""

@@ -1,0 +1,175 @@
+"""Browser activities: open a session, log in, run a step, close the session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from browser.actions import StepContext, StepError, failure_screenshot, perform
+from browser.pool import BrowserPool, SessionNotFound
+from core import errors
+from core.definition import CREDENTIAL_PLACEHOLDER, Credentials, Step
+from core.secrets import SealedDataInvalid, SecretBox
+from workflows import activity_names
+from workflows.messages import (
+    ActionOutcome,
+    AuthStepsInput,
+    SessionInfo,
+    SessionRequest,
+    StepInput,
+    TeardownInput,
+    TeardownOutcome,
+)
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+class BrowserActivities:
+    """Activities bound to one worker's browser pool and its own task queue."""
+
+    def __init__(
+        self,
+        pool: BrowserPool,
+        worker_id: str,
+        session_queue: str,
+        artifacts_dir: Path,
+        uploads_dir: Path,
+        secrets: SecretBox,
+    ) -> None:
+        self._pool = pool
+        self._worker_id = worker_id
+        self._session_queue = session_queue
+        self._artifacts_dir = artifacts_dir
+        self._uploads_dir = uploads_dir
+        self._secrets = secrets
+
+    @activity.defn(name=activity_names.OPEN_SESSION)
+    async def open_session(self, request: SessionRequest) -> SessionInfo:
+        """Setup: a fresh browser context, reachable from now on through this worker's queue."""
+        session = await self._pool.open(request.run_id, request.trace, request.lifetime_s)
+        log.info("run %s: session %s opened", request.run_id, session.session_id)
+        return SessionInfo(
+            session_id=session.session_id,
+            task_queue=self._session_queue,
+            worker_id=self._worker_id,
+        )
+
+    @activity.defn(name=activity_names.RUN_STEP)
+    async def run_step(self, input: StepInput) -> ActionOutcome:
+        """One attempt of one step."""
+        prefix = f"step-{input.index + 1:02d}-attempt-{input.attempt}"
+        ctx = self._step_context(input.run_id, input.project_id, input.start_url, input, prefix)
+        steps = [input.step]
+        if input.open_start_url:
+            steps.insert(0, Step(action="navigate", value=input.start_url))
+        return await self._attempt(input.session_id, ctx, steps)
+
+    @activity.defn(name=activity_names.RUN_AUTH)
+    async def run_auth(self, input: AuthStepsInput) -> ActionOutcome:
+        """One attempt of the login: open the login URL, then its steps with the credentials."""
+        try:
+            credentials = self._secrets.open_credentials(input.auth.sealed_credentials)
+        except SealedDataInvalid as error:
+            raise ApplicationError(str(error), [], type=errors.AUTH_REJECTED, non_retryable=True)
+        steps = [Step(action="navigate", value=input.auth.login_url)]
+        steps += [_with_credentials(Step.model_validate(s), credentials) for s in input.auth.steps]
+        prefix = f"auth-attempt-{input.attempt}"
+        ctx = self._step_context(input.run_id, input.project_id, input.auth.login_url, input, prefix)
+        return await self._attempt(input.session_id, ctx, steps, secrets=credentials)
+
+    @activity.defn(name=activity_names.CLOSE_SESSION)
+    async def close_session(self, input: TeardownInput) -> TeardownOutcome:
+        """Teardown: close the context; keep its trace if the run did not pass."""
+        name = f"trace-attempt-{input.session_attempt}.zip"
+        trace_path = self._artifacts_dir / input.run_id / name if input.keep_trace else None
+        saved = await self._pool.close(input.session_id, trace_path)
+        log.info("run %s: session %s closed", input.run_id, input.session_id)
+        return TeardownOutcome(artifacts=[name] if saved else [])
+
+    def _step_context(
+        self, run_id: str, project_id: str, start_url: str, input: StepInput | AuthStepsInput,
+        prefix: str,
+    ) -> StepContext:
+        return StepContext(
+            start_url=start_url,
+            timeout_ms=input.timeout_ms,
+            artifacts_dir=self._artifacts_dir / run_id,
+            artifact_prefix=prefix,
+            uploads_dir=self._uploads_dir / project_id,
+        )
+
+    async def _attempt(
+        self,
+        session_id: str,
+        ctx: StepContext,
+        steps: list[Step],
+        secrets: Credentials | None = None,
+    ) -> ActionOutcome:
+        """Perform steps in the session, heartbeating; failures become typed ApplicationErrors."""
+        started = time.monotonic()
+        try:
+            async with self._pool.using(session_id) as session, _heartbeating():
+                selector, artifacts = None, []
+                try:
+                    for step in steps:
+                        result = await perform(session.page, step, ctx)
+                        selector = result.selector_used
+                        artifacts += result.artifacts
+                except StepError as error:
+                    if error.error_type != errors.SESSION_LOST:
+                        artifacts += await failure_screenshot(session.page, ctx)
+                    raise _application_error(error, artifacts, secrets) from None
+        except SessionNotFound as missing:
+            raise ApplicationError(
+                str(missing), [], type=errors.SESSION_LOST, non_retryable=True
+            ) from None
+        return ActionOutcome(
+            duration_ms=int((time.monotonic() - started) * 1000),
+            selector_used=selector,
+            artifacts=artifacts,
+        )
+
+
+def _with_credentials(step: Step, credentials: Credentials) -> Step:
+    """The step with {{username}} and {{password}} replaced, for use inside the browser only."""
+    if not step.value:
+        return step
+    value = CREDENTIAL_PLACEHOLDER.sub(lambda m: getattr(credentials, m.group(1)), step.value)
+    return step.model_copy(update={"value": value})
+
+
+def _application_error(
+    error: StepError, artifacts: list[str], secrets: Credentials | None
+) -> ApplicationError:
+    message = str(error)
+    if secrets is not None:
+        for secret in (secrets.password, secrets.username):
+            message = message.replace(secret, "***")
+    return ApplicationError(
+        message, artifacts, type=error.error_type, non_retryable=not error.retryable
+    )
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat while the body runs, so a dead worker is noticed and a cancel arrives quickly."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()

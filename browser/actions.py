@@ -1,0 +1,241 @@
+"""Performing one step on a page: find its element (fallbacks included), then act."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page, expect
+
+from core import errors
+from core.definition import Step
+
+POLL_INTERVAL_S = 0.1
+
+
+class StepError(Exception):
+    """A step failed; `error_type` says what kind of failure, `retryable` if a retry can help."""
+
+    def __init__(self, message: str, error_type: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.retryable = retryable
+
+
+@dataclass
+class StepContext:
+    """What a step may use besides the page: where artifacts and uploads live."""
+
+    start_url: str
+    timeout_ms: int
+    artifacts_dir: Path
+    artifact_prefix: str
+    uploads_dir: Path
+
+
+@dataclass
+class StepResult:
+    """The selector that matched (if any) and files the step wrote."""
+
+    selector_used: str | None
+    artifacts: list[str]
+
+
+async def perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
+    """Run `step` on `page`; raise StepError on any failure."""
+    try:
+        return await _perform(page, step, ctx)
+    except StepError:
+        raise
+    except PlaywrightError as error:
+        raise classify(error) from None
+
+
+async def _perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
+    timeout = ctx.timeout_ms
+    selector, target = (None, None)
+    if step.selectors:
+        selector, target = await find_element(page, step.selectors, timeout)
+    action, value = step.action, step.value or ""
+    artifacts: list[str] = []
+    if action == "navigate":
+        await page.goto(urljoin(ctx.start_url, value), timeout=timeout)
+    elif target is None and action in ("press", "scroll", "wait", "screenshot"):
+        artifacts = await _page_action(page, step, ctx)
+    else:
+        assert target is not None, f"{action} without a selector passed validation"
+        artifacts = await _element_action(target, step, ctx)
+    return StepResult(selector_used=selector, artifacts=artifacts)
+
+
+async def _page_action(page: Page, step: Step, ctx: StepContext) -> list[str]:
+    """Actions on the whole page: a key, a scroll, a pause, a screenshot."""
+    value = step.value or ""
+    if step.action == "press":
+        await page.keyboard.press(value)
+    elif step.action == "scroll":
+        await page.evaluate("(dy) => window.scrollBy(0, dy)", float(value or 0))
+    elif step.action == "wait":
+        await asyncio.sleep(float(value) / 1000)
+    elif step.action == "screenshot":
+        return [await _screenshot(page, ctx, "screenshot")]
+    return []
+
+
+async def _element_action(target: Locator, step: Step, ctx: StepContext) -> list[str]:
+    """Actions on the element that the step's selectors found."""
+    timeout, value = ctx.timeout_ms, step.value or ""
+    match step.action:
+        case "click":
+            await target.click(timeout=timeout)
+        case "doubleclick":
+            await target.dblclick(timeout=timeout)
+        case "rightclick":
+            await target.click(button="right", timeout=timeout)
+        case "hover":
+            await target.hover(timeout=timeout)
+        case "type":
+            await target.fill(value, timeout=timeout)
+        case "clear":
+            await target.clear(timeout=timeout)
+        case "select":
+            await _select(target, value, timeout)
+        case "check":
+            await target.check(timeout=timeout)
+        case "uncheck":
+            await target.uncheck(timeout=timeout)
+        case "press":
+            await target.press(value, timeout=timeout)
+        case "scroll":
+            await target.scroll_into_view_if_needed(timeout=timeout)
+        case "wait":
+            await target.wait_for(state="visible", timeout=timeout)
+        case "assert":
+            await _assert(target, step, timeout)
+        case "screenshot":
+            return [await _screenshot(target, ctx, "screenshot")]
+        case "upload":
+            await target.set_input_files(upload_path(ctx.uploads_dir, value), timeout=timeout)
+        case _:
+            raise StepError(f"unknown action '{step.action}'", errors.INVALID_STEP, False)
+    return []
+
+
+async def _select(target: Locator, value: str, timeout: int) -> None:
+    """Choose the option whose value or label is `value`."""
+    try:
+        await target.select_option(value, timeout=timeout)
+    except PlaywrightError as error:
+        if "did not find some options" in str(error) or "Timeout" in str(error):
+            raise StepError(
+                f"no option with value or label '{value}'", errors.SELECTOR_NOT_FOUND, True
+            ) from None
+        raise
+
+
+async def _assert(target: Locator, step: Step, timeout: int) -> None:
+    """The element is visible and, when the step has a value, its text contains it."""
+    try:
+        await expect(target).to_be_visible(timeout=timeout)
+        if step.value:
+            await expect(target).to_contain_text(step.value, timeout=timeout)
+    except AssertionError:
+        found = await _text_of(target)
+        expected = f"to contain '{step.value}'" if step.value else "to be visible"
+        raise StepError(
+            f"expected {step.selector} {expected}, found {found!r}", errors.ASSERTION_FAILED, True
+        ) from None
+
+
+async def _text_of(target: Locator) -> str | None:
+    try:
+        return await target.inner_text(timeout=500)
+    except PlaywrightError:
+        return None
+
+
+async def _screenshot(subject: Page | Locator, ctx: StepContext, kind: str) -> str:
+    name = f"{ctx.artifact_prefix}-{kind}.png"
+    ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    await subject.screenshot(path=ctx.artifacts_dir / name, timeout=ctx.timeout_ms)
+    return name
+
+
+async def failure_screenshot(page: Page, ctx: StepContext) -> list[str]:
+    """Best effort: a screenshot of the page as the failed step left it."""
+    try:
+        return [await _screenshot(page, ctx, "failure")]
+    except Exception:
+        return []
+
+
+def upload_path(uploads_dir: Path, name: str) -> str:
+    """The file `name` inside the upload folder; anything that escapes it is refused."""
+    root = uploads_dir.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise StepError(f"'{name}' is outside the upload folder", errors.UPLOAD_REJECTED, False)
+    if not path.is_file():
+        raise StepError(f"no uploaded file named '{name}'", errors.UPLOAD_REJECTED, False)
+    return str(path)
+
+
+async def find_element(page: Page, selectors: list[str], timeout_ms: int) -> tuple[str, Locator]:
+    """The first selector, in order, that matches an element within the timeout.
+
+    All selectors are polled together, so a working fallback does not wait for the primary
+    selector's whole timeout.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        for selector in selectors:
+            locator = page.locator(selector)
+            try:
+                count = await locator.count()
+            except PlaywrightError as error:
+                raise classify(error, selector) from None
+            if count:
+                return selector, locator.first
+        if time.monotonic() >= deadline:
+            tried = ", ".join(repr(s) for s in selectors)
+            raise StepError(
+                f"no element matches any of {tried} (waited {timeout_ms} ms)",
+                errors.SELECTOR_NOT_FOUND,
+                True,
+            )
+        await asyncio.sleep(POLL_INTERVAL_S)
+
+
+SELECTOR_SYNTAX_MARKERS = (
+    "is not a valid selector",
+    "Unexpected token",
+    "Unknown engine",
+    "Failed to parse",
+    "Unsupported token",
+    "Invalid selector",
+)
+SESSION_LOST_MARKERS = (
+    "Target page, context or browser has been closed",
+    "Target closed",
+    "Browser has been closed",
+    "Browser closed",
+    "browser has disconnected",
+)
+
+
+def classify(error: PlaywrightError, selector: str | None = None) -> StepError:
+    """Turn a Playwright error into a typed StepError that says whether a retry can help."""
+    message = str(error).split("\nCall log:")[0].strip()
+    first_line = message.splitlines()[0] if message else "browser error"
+    if any(marker in message for marker in SELECTOR_SYNTAX_MARKERS):
+        where = f"selector {selector!r}: " if selector else ""
+        return StepError(f"invalid selector syntax: {where}{first_line}", errors.INVALID_SELECTOR, False)
+    if any(marker in message for marker in SESSION_LOST_MARKERS):
+        return StepError(f"browser session lost: {first_line}", errors.SESSION_LOST, False)
+    if "net::ERR_" in message or "NS_ERROR" in message:
+        return StepError(f"navigation failed: {first_line}", errors.NAVIGATION_FAILED, True)
+    return StepError(first_line, errors.STEP_ERROR, True)

@@ -1,0 +1,178 @@
+"""One Chromium per worker process, a fresh browser context per run, and the count of both."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+
+from core.chromium import LAUNCH_ARGS, chromium_executable
+
+log = logging.getLogger(__name__)
+
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+@dataclass
+class Session:
+    """A run's browser context and its page, held by this worker process only."""
+
+    session_id: str
+    run_id: str
+    context: BrowserContext
+    page: Page
+    tracing: bool
+    expires_at: float
+    busy: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class SessionNotFound(LookupError):
+    """The session is not (or no longer) held by this worker."""
+
+
+class BrowserPool:
+    """Owns the worker's Chromium and its contexts; enforces nothing, counts everything."""
+
+    def __init__(self, chromium_path: str | None, idle_timeout_s: float = 300.0) -> None:
+        self._chromium_path = chromium_path
+        self._idle_timeout_s = idle_timeout_s
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._launch_lock = asyncio.Lock()
+        self._sessions: dict[str, Session] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._reaper: asyncio.Task[None] | None = None
+        self.max_open_seen = 0
+
+    async def start(self) -> None:
+        """Start Playwright and launch the browser, so that the first run does not wait for it."""
+        self._playwright = await async_playwright().start()
+        await self._ensure_browser()
+        self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def _ensure_browser(self) -> Browser:
+        async with self._launch_lock:
+            if self._browser is None or not self._browser.is_connected():
+                assert self._playwright is not None, "BrowserPool.start() was not called"
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=chromium_executable(self._chromium_path),
+                    args=LAUNCH_ARGS,
+                    headless=True,
+                )
+                self._browser.on("disconnected", self._on_browser_lost)
+                log.info("chromium %s launched", self._browser.version)
+            return self._browser
+
+    def _on_browser_lost(self, _browser: Browser) -> None:
+        """Chromium crashed or was killed: every context it held is gone."""
+        if self._sessions:
+            log.error("chromium disconnected with %d open sessions", len(self._sessions))
+        self._sessions.clear()
+        self._notify()
+
+    @property
+    def open_count(self) -> int:
+        """Contexts open right now."""
+        return len(self._sessions)
+
+    async def open(self, run_id: str, tracing: bool, lifetime_s: float) -> Session:
+        """A fresh context with one page, traced if asked."""
+        browser = await self._ensure_browser()
+        context = await browser.new_context(viewport=VIEWPORT, accept_downloads=False)
+        try:
+            if tracing:
+                await context.tracing.start(screenshots=False, snapshots=True, sources=False)
+            page = await context.new_page()
+        except BaseException:
+            await context.close()
+            raise
+        session = Session(
+            session_id=uuid.uuid4().hex,
+            run_id=run_id,
+            context=context,
+            page=page,
+            tracing=tracing,
+            expires_at=time.monotonic() + lifetime_s,
+        )
+        self._sessions[session.session_id] = session
+        self.max_open_seen = max(self.max_open_seen, len(self._sessions))
+        self._notify()
+        return session
+
+    def get(self, session_id: str) -> Session:
+        """The open session, or SessionNotFound."""
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise SessionNotFound(f"browser session {session_id} is not open here") from None
+
+    @contextlib.asynccontextmanager
+    async def using(self, session_id: str):  # type: ignore[no-untyped-def]
+        """Mark the session busy while an activity works in it (idle sessions get reaped)."""
+        session = self.get(session_id)
+        session.busy += 1
+        try:
+            yield session
+        finally:
+            session.busy -= 1
+            session.last_used = time.monotonic()
+
+    async def close(self, session_id: str, trace_path: Path | None = None) -> bool:
+        """Close a session, saving its trace to trace_path if given; False if it was not open."""
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return False
+        self._notify()
+        try:
+            if session.tracing:
+                if trace_path is not None:
+                    trace_path.parent.mkdir(parents=True, exist_ok=True)
+                    await session.context.tracing.stop(path=trace_path)
+                else:
+                    await session.context.tracing.stop()
+        except Exception as error:  # the browser may be gone; closing must still happen
+            log.warning("trace of session %s not saved: %s", session_id, error)
+            trace_path = None
+        finally:
+            with contextlib.suppress(Exception):
+                await session.context.close()
+        return trace_path is not None
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call listener whenever a session opens or closes."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    async def _reap_forever(self) -> None:
+        """Close contexts whose run outlived its lifetime or left them idle (an orphan)."""
+        while True:
+            await asyncio.sleep(5)
+            now = time.monotonic()
+            for session in list(self._sessions.values()):
+                idle = session.busy == 0 and now - session.last_used > self._idle_timeout_s
+                if now > session.expires_at or idle:
+                    log.warning("closing orphaned session %s of %s", session.session_id, session.run_id)
+                    await self.close(session.session_id)
+
+    async def stop(self) -> None:
+        """Close every context, the browser and Playwright."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for session_id in list(self._sessions):
+            await self.close(session_id)
+        if self._browser is not None:
+            with contextlib.suppress(Exception):
+                await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()

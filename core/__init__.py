@@ -1,0 +1,1 @@
+"""Shared pieces of the service: settings, the test definition format and queue names."""

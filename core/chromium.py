@@ -1,0 +1,32 @@
+"""Finding and launching the Chromium that Playwright drives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+DEBIAN_CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+"""Flags for a headless Chromium on a machine with a closed network, possibly as root."""
+
+
+def chromium_executable(configured: str | None) -> str | None:
+    """CHROMIUM_PATH if set, else Debian's Chromium, else None (Playwright's own browser)."""
+    if configured:
+        if not Path(configured).exists():
+            raise FileNotFoundError(f"CHROMIUM_PATH {configured} does not exist")
+        return configured
+    for candidate in DEBIAN_CHROMIUM_PATHS:
+        if Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")

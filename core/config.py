@@ -1,0 +1,51 @@
+"""Service settings, read from the environment (or a .env file) and nowhere else."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the API, the worker and the local stack."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    database_url: str = "sqlite:///data/service.db"
+    redis_url: str | None = None
+    redis_host: str | None = None
+    redis_port: int = 6379
+    redis_password: str | None = None
+    chromium_path: str | None = None
+    worker_max_sessions: int = Field(default=2, ge=1, le=64)
+    artifacts_dir: Path = Path("data/artifacts")
+    uploads_dir: Path = Path("data/uploads")
+    data_dir: Path = Path("data")
+    port: int = 8000
+    admin_token: str | None = None
+    secret_key: str | None = None
+    # How long a run waits for a lost browser session before starting over elsewhere.
+    session_lost_timeout_s: float = Field(default=10.0, gt=0)
+    # How long a stopping worker lets running sessions finish before handing them back.
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+
+    @property
+    def effective_redis_url(self) -> str | None:
+        """REDIS_URL, or one built from the older REDIS_HOST/PORT/PASSWORD settings."""
+        if self.redis_url:
+            return self.redis_url
+        if self.redis_host:
+            auth = f":{self.redis_password}@" if self.redis_password else ""
+            return f"redis://{auth}{self.redis_host}:{self.redis_port}/0"
+        return None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,192 @@
+"""The test definition format: a start URL and a list of steps, validated before anything runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+Action = Literal[
+    "navigate",
+    "click",
+    "doubleclick",
+    "rightclick",
+    "hover",
+    "type",
+    "clear",
+    "select",
+    "check",
+    "uncheck",
+    "press",
+    "scroll",
+    "wait",
+    "assert",
+    "screenshot",
+    "upload",
+]
+ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
+
+NEEDS_SELECTOR = {
+    "click",
+    "doubleclick",
+    "rightclick",
+    "hover",
+    "type",
+    "clear",
+    "select",
+    "check",
+    "uncheck",
+    "upload",
+}
+NEEDS_VALUE = {"navigate", "type", "select", "press", "upload"}
+CREDENTIAL_PLACEHOLDER = re.compile(r"\{\{\s*(username|password)\s*\}\}")
+UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
+
+
+def _as_text(value: object) -> object:
+    """Accept numbers where text is expected (`"wait": 500`), keep everything else as is."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+
+
+class Step(BaseModel):
+    """One browser action; which fields it needs depends on the action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Action
+    selector: str | None = Field(default=None, min_length=1, max_length=2000)
+    fallback_selectors: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=20
+    )
+    value: Text | None = Field(default=None, max_length=10_000)
+    description: str | None = Field(default=None, max_length=500)
+    timeout_ms: int | None = Field(default=None, ge=100, le=600_000)
+
+    @model_validator(mode="after")
+    def _fields_fit_action(self) -> Step:
+        if self.action in NEEDS_SELECTOR and not self.selector:
+            raise ValueError(f"selector: action '{self.action}' needs a selector")
+        if self.action in NEEDS_VALUE and self.value in (None, ""):
+            raise ValueError(f"value: action '{self.action}' needs a value")
+        if self.fallback_selectors and not self.selector:
+            raise ValueError("fallback_selectors: given without a primary selector")
+        if self.action == "wait" and not self.selector:
+            if self.value is None or not _is_non_negative_number(self.value):
+                raise ValueError("value: 'wait' needs milliseconds (a number) or a selector")
+            if float(self.value) > 600_000:
+                raise ValueError("value: 'wait' is limited to 600000 ms")
+        if self.action == "scroll" and not self.selector and self.value is not None:
+            if not _is_number(self.value):
+                raise ValueError("value: 'scroll' takes pixels (a number) or a selector")
+        if self.action == "upload" and self.value and not UPLOAD_NAME.fullmatch(self.value):
+            raise ValueError(
+                "value: 'upload' takes a plain file name from the project's upload folder"
+            )
+        return self
+
+    @property
+    def selectors(self) -> list[str]:
+        """The primary selector followed by its fallbacks, in the order they are tried."""
+        return [self.selector, *self.fallback_selectors] if self.selector else []
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_non_negative_number(text: str) -> bool:
+    return _is_number(text) and float(text) >= 0
+
+
+class RetrySettings(BaseModel):
+    """How a failing step is retried: attempts in all, and exponential backoff between them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    initial_interval_s: float = Field(default=2.0, ge=0, le=300)
+    backoff_coefficient: float = Field(default=2.0, ge=1, le=10)
+    max_interval_s: float = Field(default=60.0, ge=0, le=3600)
+
+    def wait_before(self, attempt: int) -> float:
+        """Seconds to wait before `attempt` (2 is the first retry)."""
+        wait = self.initial_interval_s * self.backoff_coefficient ** (attempt - 2)
+        return min(wait, self.max_interval_s)
+
+
+class TestDefinition(BaseModel):
+    """A recorded browser test."""
+
+    __test__ = False  # not a pytest class
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    start_url: str = Field(min_length=1, max_length=2000)
+    auth_flow_id: int | str | None = None
+    timeout_s: int = Field(default=300, ge=1, le=86_400)
+    step_timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    trace: Literal["on-failure", "off"] = "on-failure"
+    steps: list[Step] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _start_url_is_http(self) -> TestDefinition:
+        if not re.match(r"^https?://[^/\s]+", self.start_url):
+            raise ValueError("start_url: must be an absolute http(s) URL")
+        return self
+
+
+class Credentials(BaseModel):
+    """The login of an auth flow; never logged, never returned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=500)
+    password: str = Field(min_length=1, max_length=500)
+
+
+class AuthFlowDefinition(BaseModel):
+    """A login flow: its steps reference the credentials as {{username}} and {{password}}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    login_url: str = Field(min_length=1, max_length=2000)
+    steps: list[Step] = Field(min_length=1, max_length=100)
+    credentials: Credentials
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, naming the step index and the field: `steps[2]: selector: ...`."""
+    lines = []
+    for problem in error.errors():
+        where = ""
+        for part in problem["loc"]:
+            where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(lines)
+
+
+def parse_test(data: object) -> TestDefinition:
+    """Validate raw data as a test definition; raise InvalidDefinition with a readable message."""
+    try:
+        return TestDefinition.model_validate(data)
+    except ValidationError as error:
+        raise InvalidDefinition(describe_validation_error(error)) from None
+
+
+class InvalidDefinition(ValueError):
+    """A test or auth flow definition that cannot run, with the step index and field named."""

@@ -1,0 +1,1 @@
+"""The worker process: its Temporal workers, its session slots and its lifecycle."""

@@ -1,0 +1,116 @@
+"""A worker process: one Chromium, its session slots, and the Temporal workers that use them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
+
+from activities.browser import BrowserActivities
+from browser.pool import BrowserPool
+from core.config import Settings
+from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
+from core.secrets import load_secret_box
+from runner.slots import SessionSlotSupplier
+from workflows.test_run import TestRunWorkflow
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    """Unique per process, so a restarted worker never inherits a dead one's sessions."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class WorkerHost:
+    """Builds, runs and drains the three Temporal workers of one process.
+
+    - the workflow worker runs TestRun workflows;
+    - the session worker polls the shared session queue, only while a slot is free;
+    - the affinity worker serves this process's own queue, where its contexts live.
+    """
+
+    def __init__(self, client: Client, settings: Settings, worker_id: str | None = None) -> None:
+        self.settings = settings
+        self.worker_id = worker_id or new_worker_id()
+        self.session_queue = worker_session_queue(self.worker_id)
+        self.pool = BrowserPool(settings.chromium_path)
+        self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)
+        activities = BrowserActivities(
+            pool=self.pool,
+            worker_id=self.worker_id,
+            session_queue=self.session_queue,
+            artifacts_dir=settings.artifacts_dir,
+            uploads_dir=settings.uploads_dir,
+            secrets=load_secret_box(settings),
+        )
+        identity = f"{self.worker_id}"
+        self._workflow_worker = Worker(
+            client,
+            task_queue=WORKFLOW_TASK_QUEUE,
+            workflows=[TestRunWorkflow],
+            identity=identity,
+        )
+        self._session_worker = Worker(
+            client,
+            task_queue=SESSION_TASK_QUEUE,
+            activities=[activities.open_session],
+            tuner=WorkerTuner.create_composite(
+                workflow_supplier=FixedSizeSlotSupplier(2),
+                activity_supplier=self.slots,
+                local_activity_supplier=FixedSizeSlotSupplier(1),
+                nexus_supplier=FixedSizeSlotSupplier(1),
+            ),
+            identity=identity,
+        )
+        self._affinity_worker = Worker(
+            client,
+            task_queue=self.session_queue,
+            activities=[activities.run_step, activities.run_auth, activities.close_session],
+            max_concurrent_activities=settings.worker_max_sessions * 4 + 4,
+            max_heartbeat_throttle_interval=timedelta(seconds=1),
+            default_heartbeat_throttle_interval=timedelta(seconds=1),
+            identity=identity,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Launch Chromium, then start polling."""
+        await self.pool.start()
+        for worker in (self._affinity_worker, self._workflow_worker, self._session_worker):
+            self._tasks.append(asyncio.create_task(worker.run()))
+        log.info(
+            "worker %s ready: %d sessions, queue %s",
+            self.worker_id,
+            self.settings.worker_max_sessions,
+            self.session_queue,
+        )
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Stop taking runs, let running ones finish (up to timeout_s), then stop everything.
+
+        Runs still open after the timeout lose their session and start again elsewhere.
+        """
+        timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
+        self.slots.drain()
+        await self._session_worker.shutdown()
+        log.info("draining %d open sessions (up to %.0f s)", self.pool.open_count, timeout)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.pool.open_count and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Stop at once: close every context and the browser, stop all workers."""
+        self.slots.drain()
+        await self.pool.stop()
+        for worker in (self._session_worker, self._affinity_worker, self._workflow_worker):
+            if worker.is_running:
+                await worker.shutdown()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

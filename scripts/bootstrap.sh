@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what the service and its tests need on a fresh Debian machine (idempotent).
+#   scripts/bootstrap.sh          Chromium and Redis from Debian, Python packages into .venv
+#   scripts/bootstrap.sh --test   the same, plus PostgreSQL for the test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(chromium redis-server fonts-liberation)
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(postgresql)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$package")
+done
+if (( ${#missing[@]} )); then
+    sudo_cmd=""
+    [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+    echo "installing Debian packages: ${missing[*]}"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    "$python" -m venv .venv
+fi
+stamp=.venv/.installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+    .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
+    touch "$stamp"
+fi

@@ -1,0 +1,96 @@
+"""Fixtures: a real Temporal dev server, real Chromium in a real worker, and the test pages."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from temporalio.client import Client
+
+from core.config import Settings
+from core.temporal import connect
+from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
+from runner.host import WorkerHost
+from tests.support.pages import serve_test_pages
+
+ISOLATED_NAMESPACE = "isolated"
+"""A second namespace, for tests that run their own worker processes."""
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A Temporal dev server of its own for this test session."""
+    port = free_port()
+    log_file = tmp_path_factory.mktemp("temporal") / "server.log"
+    command = dev_server_command(port, None, None, namespaces=(ISOLATED_NAMESPACE,))
+    process = start_dev_server(command, log_file)
+    address = f"127.0.0.1:{port}"
+    try:
+        await wait_until_serving(address)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def pages_url() -> Iterator[str]:
+    """Base URL of tests/pages, served on 127.0.0.1."""
+    with serve_test_pages() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings pointing at the session's Temporal and temporary folders."""
+    data = tmp_path_factory.mktemp("data")
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        temporal_address=temporal_address,
+        data_dir=data,
+        artifacts_dir=data / "artifacts",
+        uploads_dir=data / "uploads",
+        secret_key=Fernet.generate_key().decode(),
+        worker_max_sessions=2,
+        drain_timeout_s=5,
+    )
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> Client:
+    """A Temporal client with the service's data converter."""
+    return await connect(settings)
+
+
+@pytest.fixture(scope="session")
+async def worker_host(client: Client, settings: Settings) -> AsyncIterator[WorkerHost]:
+    """One in-process worker (WORKER_MAX_SESSIONS=2) for the whole session."""
+    host = WorkerHost(client, settings)
+    await host.start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture
+def run_id() -> str:
+    """A fresh workflow ID."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def uploads(settings: Settings) -> Path:
+    """The default project's upload folder."""
+    folder = Path(settings.uploads_dir) / "default"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,62 @@
+"""Starting runs and reading their outcome in tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+
+from core.queues import WORKFLOW_TASK_QUEUE
+from workflows.messages import RunInput, RunProgress
+from workflows.test_run import TestRunWorkflow
+
+
+async def start_run(client: Client, run_id: str, test: dict[str, Any], **extra: Any) -> WorkflowHandle:
+    """Start a TestRun workflow for a raw test definition."""
+    return await client.start_workflow(
+        TestRunWorkflow.run,
+        RunInput(test=test, **extra),
+        id=run_id,
+        task_queue=WORKFLOW_TASK_QUEUE,
+    )
+
+
+async def outcome(handle: WorkflowHandle, timeout: float = 120) -> RunProgress:
+    """The final RunProgress of a run, whether it completed or failed."""
+    try:
+        return await asyncio.wait_for(handle.result(), timeout)
+    except WorkflowFailureError as failure:
+        cause = failure.cause
+        assert isinstance(cause, ApplicationError), f"unexpected failure {failure!r}"
+        return RunProgress.model_validate(cause.details[0])
+
+
+async def progress(handle: WorkflowHandle) -> RunProgress:
+    """The run's progress query."""
+    return await handle.query(TestRunWorkflow.progress)
+
+
+async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 60) -> RunProgress:  # type: ignore[no-untyped-def]
+    """Poll the progress query until predicate(progress) holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        current = await progress(handle)
+        if predicate(current):
+            return current
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"progress never matched; last: {current}")
+        await asyncio.sleep(0.1)
+
+
+async def history_events(handle: WorkflowHandle) -> list[Any]:
+    """Every event of the run's history."""
+    history = await handle.fetch_history()
+    return list(history.events)
+
+
+def event_name(event: Any) -> str:
+    """EVENT_TYPE_TIMER_STARTED -> TIMER_STARTED."""
+    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")

@@ -1,0 +1,151 @@
+"""Inputs and results that cross the workflow boundary: IDs and plain data only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.definition import Step
+
+RunState = Literal["waiting", "active", "completed", "failed", "cancelled", "timed_out"]
+StepStatus = Literal["pending", "running", "passed", "failed", "skipped"]
+FINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
+
+
+class AuthInput(BaseModel):
+    """An auth flow as a run receives it: credentials only as a sealed token."""
+
+    name: str
+    login_url: str
+    steps: list[dict[str, Any]]
+    sealed_credentials: str
+
+
+class RunInput(BaseModel):
+    """What starts a run. `test` is raw so that an invalid definition fails the run cleanly."""
+
+    test: dict[str, Any]
+    test_id: str | None = None
+    project_id: str = "default"
+    auth: AuthInput | None = None
+    max_session_attempts: int = Field(default=3, ge=1, le=10)
+    session_lost_timeout_s: float = Field(default=10.0, gt=0, le=600)
+
+
+class SessionRequest(BaseModel):
+    """Ask a worker with a free slot for a fresh browser context."""
+
+    run_id: str
+    session_attempt: int
+    trace: bool
+    lifetime_s: float
+
+
+class SessionInfo(BaseModel):
+    """A browser context and the task queue of the only worker that holds it."""
+
+    session_id: str
+    task_queue: str
+    worker_id: str
+
+
+class StepInput(BaseModel):
+    """One attempt of one step in an open session."""
+
+    session_id: str
+    run_id: str
+    project_id: str
+    index: int
+    step: Step
+    start_url: str
+    open_start_url: bool = False
+    attempt: int
+    timeout_ms: int
+
+
+class AuthStepsInput(BaseModel):
+    """One attempt of an auth flow's login in an open session."""
+
+    session_id: str
+    run_id: str
+    project_id: str
+    auth: AuthInput
+    attempt: int
+    timeout_ms: int
+
+
+class ActionOutcome(BaseModel):
+    """What a passed step or login reports back."""
+
+    duration_ms: int
+    selector_used: str | None = None
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class TeardownInput(BaseModel):
+    """Close a session, keeping its trace when the run failed."""
+
+    session_id: str
+    run_id: str
+    session_attempt: int
+    keep_trace: bool
+
+
+class TeardownOutcome(BaseModel):
+    """Artifacts that teardown wrote (the trace)."""
+
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class AttemptFailure(BaseModel):
+    """One failed attempt of a step: what went wrong and how long the run then waited."""
+
+    attempt: int
+    error: str
+    error_type: str
+    retry_in_s: float | None = None
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class StepRecord(BaseModel):
+    """Where one step stands and how its attempts went."""
+
+    index: int
+    action: str
+    description: str | None = None
+    status: StepStatus = "pending"
+    attempts: int = 0
+    duration_ms: int | None = None
+    error: str | None = None
+    error_type: str | None = None
+    failures: list[AttemptFailure] = Field(default_factory=list)
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class SessionAttempt(BaseModel):
+    """One try of the whole run in one browser context, and why it ended if it was lost."""
+
+    attempt: int
+    worker_id: str | None = None
+    lost_reason: str | None = None
+
+
+class RunProgress(BaseModel):
+    """The run as the `progress` query and the workflow result report it."""
+
+    state: RunState = "waiting"
+    progress: int = 0
+    phase: str = "queued"
+    current_step: int | None = None
+    flaky: bool = False
+    error: str | None = None
+    error_type: str | None = None
+    auth: StepRecord | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    session_attempts: list[SessionAttempt] = Field(default_factory=list)
+    artifacts: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

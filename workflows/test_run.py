@@ -1,0 +1,341 @@
+"""The run workflow: setup -> auth -> each step -> teardown, with retries and session recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from core import errors
+    from core.definition import InvalidDefinition, RetrySettings, TestDefinition, parse_test
+    from core.queues import SESSION_TASK_QUEUE
+    from workflows import activity_names
+    from workflows.messages import (
+        ActionOutcome,
+        AttemptFailure,
+        AuthStepsInput,
+        RunInput,
+        RunProgress,
+        SessionAttempt,
+        SessionInfo,
+        SessionRequest,
+        StepInput,
+        StepRecord,
+        TeardownInput,
+        TeardownOutcome,
+    )
+    from workflows.progress import progress_after_steps
+
+SETUP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_attempts=5
+)
+TEARDOWN_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_attempts=3
+)
+ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+"""Step attempts are counted by the workflow, so each attempt is visible in the history."""
+
+
+class SessionLost(Exception):
+    """The worker holding the browser context is gone or the browser crashed."""
+
+
+class StepFailed(Exception):
+    """A step (or the login) failed for good."""
+
+    def __init__(self, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+@workflow.defn(name="TestRun")
+class TestRunWorkflow:
+    """One test run in a browser context on whichever worker has room."""
+
+    __test__ = False  # not a pytest class
+
+    @workflow.init
+    def __init__(self, input: RunInput) -> None:
+        self._input = input
+        self._progress = RunProgress(created_at=workflow.now())
+
+    @workflow.query
+    def progress(self) -> RunProgress:
+        """State, percent, current step and attempts per step, at any moment."""
+        return self._progress
+
+    @workflow.run
+    async def run(self, input: RunInput) -> RunProgress:
+        """Run the test; fail the workflow with the result in its details unless it passed."""
+        try:
+            test = parse_test(input.test)
+        except InvalidDefinition as invalid:
+            self._finish("failed", f"invalid test definition: {invalid}", errors.INVALID_TEST)
+            raise self._failure(errors.INVALID_TEST) from None
+        self._progress.steps = [
+            StepRecord(index=i, action=s.action, description=s.description)
+            for i, s in enumerate(test.steps)
+        ]
+        if input.auth:
+            self._progress.auth = StepRecord(index=-1, action="auth", description=input.auth.name)
+        try:
+            await self._run_sessions(test)
+        except asyncio.CancelledError:
+            self._finish("cancelled", "the run was cancelled", "Cancelled")
+            raise
+        if self._progress.state != "completed":
+            raise self._failure(self._progress.error_type or errors.TEST_FAILED)
+        return self._progress
+
+    async def _run_sessions(self, test: TestDefinition) -> None:
+        """Try the run in fresh sessions until it ends for a reason other than a lost session."""
+        for attempt in range(1, self._input.max_session_attempts + 1):
+            record = SessionAttempt(attempt=attempt)
+            self._progress.session_attempts.append(record)
+            self._reset_steps()
+            session = await self._open_session(test, attempt)
+            record.worker_id = session.worker_id
+            outcome = "failed"
+            try:
+                await asyncio.wait_for(self._run_in_session(test, session), timeout=test.timeout_s)
+                outcome = "completed"
+            except SessionLost as lost:
+                record.lost_reason = str(lost)
+                workflow.logger.warning("session lost on attempt %d: %s", attempt, lost)
+                continue
+            except StepFailed as failed:
+                self._finish("failed", str(failed), failed.error_type)
+            except asyncio.TimeoutError:
+                outcome = "timed_out"
+                self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
+            finally:
+                await self._teardown(session, attempt, keep_trace=outcome != "completed")
+            if outcome == "completed":
+                self._finish("completed")
+            return
+        self._finish(
+            "failed",
+            f"the browser session was lost {self._input.max_session_attempts} times "
+            f"(last: {self._progress.session_attempts[-1].lost_reason})",
+            errors.SESSIONS_EXHAUSTED,
+        )
+
+    async def _open_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
+        """Wait in the session queue until a worker with a free slot opens a context."""
+        self._set_phase("waiting", "queued", 0)
+        session = await workflow.execute_activity(
+            activity_names.OPEN_SESSION,
+            SessionRequest(
+                run_id=workflow.info().workflow_id,
+                session_attempt=attempt,
+                trace=test.trace == "on-failure",
+                lifetime_s=test.timeout_s + 120,
+            ),
+            task_queue=SESSION_TASK_QUEUE,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=SETUP_RETRY,
+            result_type=SessionInfo,
+        )
+        if self._progress.started_at is None:
+            self._progress.started_at = workflow.now()
+        self._set_phase("active", "setup", 10)
+        return session
+
+    async def _run_in_session(self, test: TestDefinition, session: SessionInfo) -> None:
+        """Log in if the test has an auth flow, then run every step in order."""
+        auth = self._input.auth
+        if auth is not None and self._progress.auth is not None:
+            self._set_phase("active", "auth", 10)
+            await self._with_retries(
+                self._progress.auth,
+                test.retry,
+                lambda attempt: self._activity(
+                    session,
+                    activity_names.RUN_AUTH,
+                    AuthStepsInput(
+                        session_id=session.session_id,
+                        run_id=workflow.info().workflow_id,
+                        project_id=self._input.project_id,
+                        auth=auth,
+                        attempt=attempt,
+                        timeout_ms=test.step_timeout_ms,
+                    ),
+                    timeout_ms=test.step_timeout_ms * (len(auth.steps) + 1),
+                ),
+            )
+        self._set_phase("active", "steps", 30)
+        for record, step in zip(self._progress.steps, test.steps, strict=True):
+            self._progress.current_step = record.index
+            timeout_ms = step.timeout_ms or test.step_timeout_ms
+            await self._with_retries(
+                record,
+                test.retry,
+                lambda attempt, i=record.index, step=step, timeout_ms=timeout_ms: self._activity(
+                    session,
+                    activity_names.RUN_STEP,
+                    StepInput(
+                        session_id=session.session_id,
+                        run_id=workflow.info().workflow_id,
+                        project_id=self._input.project_id,
+                        index=i,
+                        step=step,
+                        start_url=test.start_url,
+                        open_start_url=i == 0 and step.action != "navigate",
+                        attempt=attempt,
+                        timeout_ms=timeout_ms,
+                    ),
+                    timeout_ms=timeout_ms * (len(step.selectors) + 2),
+                ),
+            )
+            self._progress.progress = progress_after_steps(record.index + 1, len(test.steps))
+        self._progress.current_step = None
+
+    async def _with_retries(
+        self,
+        record: StepRecord,
+        policy: RetrySettings,
+        attempt_once: Callable[[int], Awaitable[ActionOutcome]],
+    ) -> None:
+        """Attempt a step up to policy.max_attempts times, sleeping with exponential backoff."""
+        record.status = "running"
+        for attempt in range(1, policy.max_attempts + 1):
+            record.attempts = attempt
+            try:
+                outcome = await attempt_once(attempt)
+            except ActivityError as error:
+                message, error_type, retryable, artifacts = _describe(error)
+                last = attempt == policy.max_attempts or not retryable
+                wait = None if last else policy.wait_before(attempt + 1)
+                record.failures.append(
+                    AttemptFailure(
+                        attempt=attempt,
+                        error=message,
+                        error_type=error_type,
+                        retry_in_s=wait,
+                        artifacts=artifacts,
+                    )
+                )
+                record.artifacts.extend(artifacts)
+                if last:
+                    record.status, record.error, record.error_type = "failed", message, error_type
+                    raise StepFailed(_step_failure_message(record, message), error_type) from None
+                await workflow.sleep(timedelta(seconds=wait or 0))
+                continue
+            record.status, record.duration_ms = "passed", outcome.duration_ms
+            record.artifacts.extend(outcome.artifacts)
+            if attempt > 1:
+                self._progress.flaky = True
+            return
+
+    async def _activity(
+        self, session: SessionInfo, name: str, arg: Any, timeout_ms: int
+    ) -> ActionOutcome:
+        """Run one activity in the session's worker; a vanished worker becomes SessionLost."""
+        lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
+        try:
+            return await workflow.execute_activity(
+                name,
+                arg,
+                task_queue=session.task_queue,
+                schedule_to_start_timeout=lost_after,
+                start_to_close_timeout=timedelta(milliseconds=timeout_ms) + lost_after,
+                heartbeat_timeout=lost_after,
+                retry_policy=ONE_ATTEMPT,
+                result_type=ActionOutcome,
+            )
+        except ActivityError as error:
+            if isinstance(error.cause, TimeoutError):
+                raise SessionLost(f"worker {session.worker_id} stopped answering") from None
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == errors.SESSION_LOST:
+                raise SessionLost(cause.message) from None
+            raise
+
+    async def _teardown(self, session: SessionInfo, attempt: int, keep_trace: bool) -> None:
+        """Close the context, even while the run is being cancelled; never fails the run."""
+        self._set_phase(self._progress.state, "teardown", 90)
+        task = asyncio.ensure_future(
+            workflow.execute_activity(
+                activity_names.CLOSE_SESSION,
+                TeardownInput(
+                    session_id=session.session_id,
+                    run_id=workflow.info().workflow_id,
+                    session_attempt=attempt,
+                    keep_trace=keep_trace,
+                ),
+                task_queue=session.task_queue,
+                schedule_to_start_timeout=timedelta(seconds=self._input.session_lost_timeout_s),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=TEARDOWN_RETRY,
+                result_type=TeardownOutcome,
+            )
+        )
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+            except ActivityError as error:
+                workflow.logger.warning("teardown did not finish: %s", error.cause or error)
+        if not task.cancelled() and task.exception() is None:
+            self._progress.artifacts.extend(task.result().artifacts)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def _reset_steps(self) -> None:
+        """A new session attempt starts every step afresh."""
+        self._progress.progress = 0
+        for record in self._progress.steps:
+            record.status, record.attempts, record.duration_ms = "pending", 0, None
+            record.error = record.error_type = None
+            record.failures, record.artifacts = [], []
+        if self._progress.auth is not None:
+            self._progress.auth = StepRecord(
+                index=-1, action="auth", description=self._progress.auth.description
+            )
+
+    def _set_phase(self, state: Any, phase: str, progress: int) -> None:
+        self._progress.state, self._progress.phase = state, phase
+        self._progress.progress = max(self._progress.progress, progress)
+
+    def _finish(self, state: Any, error: str | None = None, error_type: str | None = None) -> None:
+        self._progress.state, self._progress.phase = state, "done"
+        self._progress.error, self._progress.error_type = error, error_type
+        self._progress.current_step = None
+        self._progress.finished_at = workflow.now()
+        if state == "completed":
+            self._progress.progress = 100
+        for record in self._progress.steps:
+            if record.status in ("pending", "running"):
+                record.status = "skipped"
+
+    def _failure(self, error_type: str) -> ApplicationError:
+        """The workflow's failure, carrying the whole result as details."""
+        return ApplicationError(
+            self._progress.error or "the run failed",
+            self._progress.model_dump(mode="json"),
+            type=error_type,
+            non_retryable=True,
+        )
+
+
+def _describe(error: ActivityError) -> tuple[str, str, bool, list[str]]:
+    """Message, type, whether a retry can help, and artifacts of a failed attempt."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        artifacts = list(cause.details[0]) if cause.details else []
+        return cause.message, cause.type or errors.STEP_ERROR, not cause.non_retryable, artifacts
+    return str(cause or error), errors.STEP_ERROR, True, []
+
+
+def _step_failure_message(record: StepRecord, message: str) -> str:
+    what = "login" if record.index < 0 else f"step {record.index + 1} ({record.action})"
+    attempts = "1 attempt" if record.attempts == 1 else f"{record.attempts} attempts"
+    return f"{what} failed after {attempts}: {message}"
