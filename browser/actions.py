@@ -63,13 +63,22 @@ async def _perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
     action, value = step.action, step.value or ""
     artifacts: list[str] = []
     if action == "navigate":
-        await page.goto(urljoin(ctx.start_url, value), timeout=timeout)
+        await _navigate(page, urljoin(ctx.start_url, value), timeout)
     elif target is None and action in ("press", "scroll", "wait", "screenshot"):
         artifacts = await _page_action(page, step, ctx)
     else:
         assert target is not None, f"{action} without a selector passed validation"
         artifacts = await _element_action(target, step, ctx)
     return StepResult(selector_used=selector, artifacts=artifacts)
+
+
+async def _navigate(page: Page, url: str, timeout: int) -> None:
+    """Go to url; a server error (5xx) fails the step like a network error, retryably."""
+    response = await page.goto(url, timeout=timeout)
+    if response is not None and response.status >= 500:
+        raise StepError(
+            f"navigation to {url} answered HTTP {response.status}", errors.NAVIGATION_FAILED, True
+        )
 
 
 async def _page_action(page: Page, step: Step, ctx: StepContext) -> list[str]:

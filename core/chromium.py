@@ -16,6 +16,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
+    "--disable-features=SpareRendererForSitePerProcess",
 ]
 """Flags for a headless Chromium on a machine with a closed network, possibly as root."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from core import errors
@@ -129,19 +129,24 @@ class TestRunWorkflow:
     async def _open_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
         """Wait in the session queue until a worker with a free slot opens a context."""
         self._set_phase("waiting", "queued", 0)
-        session = await workflow.execute_activity(
-            activity_names.OPEN_SESSION,
-            SessionRequest(
-                run_id=workflow.info().workflow_id,
-                session_attempt=attempt,
-                trace=test.trace == "on-failure",
-                lifetime_s=test.timeout_s + 120,
-            ),
-            task_queue=SESSION_TASK_QUEUE,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=SETUP_RETRY,
-            result_type=SessionInfo,
-        )
+        try:
+            session = await workflow.execute_activity(
+                activity_names.OPEN_SESSION,
+                SessionRequest(
+                    run_id=workflow.info().workflow_id,
+                    session_attempt=attempt,
+                    trace=test.trace == "on-failure",
+                    lifetime_s=test.timeout_s + 120,
+                ),
+                task_queue=SESSION_TASK_QUEUE,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=SETUP_RETRY,
+                result_type=SessionInfo,
+            )
+        except ActivityError as error:
+            if isinstance(error.cause, CancelledError):
+                raise asyncio.CancelledError from None
+            raise
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
         self._set_phase("active", "setup", 10)
@@ -250,6 +255,8 @@ class TestRunWorkflow:
                 result_type=ActionOutcome,
             )
         except ActivityError as error:
+            if isinstance(error.cause, CancelledError):
+                raise asyncio.CancelledError from None  # the run is being cancelled or timed out
             if isinstance(error.cause, TimeoutError):
                 raise SessionLost(f"worker {session.worker_id} stopped answering") from None
             cause = error.cause

@@ -17,7 +17,7 @@ _hits_lock = threading.Lock()
 
 
 class TestPageHandler(QuietHandler):
-    """Static pages, plus /flaky/<key>/<n>: the first n requests get no response at all."""
+    """Static pages, plus /flaky/<key>/<n>: the first n requests get HTTP 503."""
 
     __test__ = False
 
@@ -28,11 +28,9 @@ class TestPageHandler(QuietHandler):
         with _hits_lock:
             _hits[match["key"]] += 1
             hit = _hits[match["key"]]
-        if hit <= int(match["failures"]):
-            self.close_connection = True  # an empty response: net::ERR_EMPTY_RESPONSE
-            return None
+        failing = hit <= int(match["failures"])
         body = f"<html><body><p id='flaky'>served on request {hit}</p></body></html>".encode()
-        self.send_response(200)
+        self.send_response(503 if failing else 200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -1,0 +1,77 @@
+"""Worker processes for tests, and the Chromium processes they leave behind (or not)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from core.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def chromium_descendants(pid: int) -> list[psutil.Process]:
+    """Chromium processes below `pid`."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [p for p in children if _is_chromium(p)]
+
+
+def renderer_count(pid: int) -> int:
+    """Chromium renderer processes below `pid`: one or more per open page."""
+    count = 0
+    for process in chromium_descendants(pid):
+        try:
+            count += "--type=renderer" in process.cmdline()
+        except psutil.Error:
+            pass
+    return count
+
+
+def _is_chromium(process: psutil.Process) -> bool:
+    try:
+        return "chrom" in process.name().lower()
+    except psutil.Error:
+        return False
+
+
+def wait_gone(processes: list[psutil.Process], timeout: float = 15) -> list[psutil.Process]:
+    """Wait for processes to exit; return those still alive after timeout."""
+    _gone, alive = psutil.wait_procs(processes, timeout=timeout)
+    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def start_worker_process(settings: Settings, namespace: str, log_file: Path) -> subprocess.Popen[bytes]:
+    """`python worker.py` with the test session's settings, in its own namespace."""
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_NAMESPACE": namespace,
+        "DATA_DIR": str(settings.data_dir),
+        "ARTIFACTS_DIR": str(settings.artifacts_dir),
+        "UPLOADS_DIR": str(settings.uploads_dir),
+        "SECRET_KEY": settings.secret_key or "",
+        "WORKER_MAX_SESSIONS": str(settings.worker_max_sessions),
+        "DRAIN_TIMEOUT_S": "20",
+    }
+    output = open(log_file, "ab")  # noqa: SIM115 (owned by the process)
+    return subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=REPO_ROOT, env=env, stdout=output, stderr=output
+    )
+
+
+def wait_for_log(log_file: Path, text: str, timeout: float = 60) -> None:
+    """Wait until `text` appears in the log file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log_file.exists() and text in log_file.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{text!r} never appeared in {log_file}:\n{log_file.read_text()[-3000:]}")

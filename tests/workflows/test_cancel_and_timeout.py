@@ -1,0 +1,111 @@
+"""Cancelling a run mid-step and exceeding its timeout: teardown runs, no context is left."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+
+from temporalio.client import WorkflowExecutionStatus
+
+from devstack.temporal_server import temporal_binary
+from tests.support.processes import renderer_count
+from tests.support.runs import outcome, progress, start_run, wait_for_progress
+
+
+def stuck_test(pages_url: str, **extra: object) -> dict:
+    """A test whose second step waits 30 s for an element that never appears."""
+    return {
+        "name": "stuck",
+        "start_url": pages_url + "app.html",
+        "steps": [
+            {"action": "click", "selector": "#buy"},
+            {"action": "wait", "selector": "#never-appears", "timeout_ms": 30_000},
+        ],
+        **extra,
+    }
+
+
+async def renderers_after_settling(timeout: float = 10) -> int:
+    """Renderer processes of the in-process worker's Chromium, once closing pages have exited."""
+    deadline = time.monotonic() + timeout
+    count = renderer_count(os.getpid())
+    while count and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        count = renderer_count(os.getpid())
+    return count
+
+
+async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
+    client, worker_host, pages_url: str, run_id: str
+) -> None:
+    handle = await start_run(client, run_id, stuck_test(pages_url))
+    await wait_for_progress(handle, lambda p: p.current_step == 1)
+    await asyncio.sleep(0.5)  # well inside the 30 s wait
+
+    asked = time.monotonic()
+    await handle.cancel()
+    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await asyncio.sleep(0.05)
+    took = time.monotonic() - asked
+
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    assert took < 10, f"cancel took {took:.1f} s; the step alone would have waited 30 s"
+    print(f"cancel mid-step -> CANCELED in {took:.2f} s")
+    result = await progress(handle)
+    assert result.state == "cancelled"
+    assert result.steps[0].status == "passed"
+    assert result.steps[1].status == "skipped"
+    assert worker_host.pool.open_count == 0
+    assert await renderers_after_settling() == 0, "a renderer outlived its context"
+
+
+async def test_cancel_from_the_temporal_cli(
+    client, worker_host, pages_url: str, run_id: str, settings
+) -> None:
+    handle = await start_run(client, run_id, stuck_test(pages_url))
+    await wait_for_progress(handle, lambda p: p.current_step == 1)
+    subprocess.run(
+        [temporal_binary(), "workflow", "cancel", "-w", run_id, "--address", settings.temporal_address],
+        check=True,
+        capture_output=True,
+    )
+    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await asyncio.sleep(0.05)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    assert worker_host.pool.open_count == 0
+
+
+async def test_cancel_while_waiting_for_a_slot(client, worker_host, pages_url: str) -> None:
+    """A run cancelled before any worker had room never opens a context."""
+    blockers = [await start_run(client, f"block-{i}-{time.time_ns()}", stuck_test(pages_url)) for i in range(2)]
+    for blocker in blockers:
+        await wait_for_progress(blocker, lambda p: p.current_step == 1)
+    waiting = await start_run(client, f"waiting-{time.time_ns()}", stuck_test(pages_url))
+    await asyncio.sleep(1)
+    assert (await progress(waiting)).state == "waiting"
+    await waiting.cancel()
+    while (await waiting.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await asyncio.sleep(0.05)
+    assert (await progress(waiting)).state == "cancelled"
+    for blocker in blockers:
+        await blocker.cancel()
+    for blocker in blockers:
+        while (await blocker.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await asyncio.sleep(0.05)
+    assert worker_host.pool.open_count == 0
+
+
+async def test_run_exceeding_its_timeout_ends_timed_out_after_teardown(
+    client, worker_host, pages_url: str, run_id: str
+) -> None:
+    handle = await start_run(client, run_id, stuck_test(pages_url, timeout_s=3))
+    result = await outcome(handle, timeout=30)
+    assert result.state == "timed_out"
+    assert result.error_type == "TestTimedOut"
+    assert "exceeded 3 s" in result.error
+    assert result.steps[1].status == "skipped"
+    assert result.artifacts == ["trace-attempt-1.zip"], "teardown kept the trace"
+    assert worker_host.pool.open_count == 0
+    assert await renderers_after_settling() == 0
