@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 
 from core.config import get_settings
 from core.logs import configure_logging
@@ -40,6 +42,20 @@ async def main() -> None:
     log.info("worker %s stopped", host.worker_id)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Run the worker, then exit without interpreter teardown.
+
+    The Temporal client's Rust threads can abort a finalizing interpreter
+    ("PyGILState_Release ... must be current", temporalio/sdk-python#300); everything is
+    stopped and flushed by then, so the process leaves at once with status 0.
+    """
     configure_logging()
     asyncio.run(main())
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    run()

@@ -79,11 +79,15 @@ class BrowserActivities:
         try:
             credentials = self._secrets.open_credentials(input.auth.sealed_credentials)
         except SealedDataInvalid as error:
-            raise ApplicationError(str(error), [], type=errors.AUTH_REJECTED, non_retryable=True)
+            raise ApplicationError(
+                str(error), [], type=errors.AUTH_REJECTED, non_retryable=True
+            ) from None
         steps = [Step(action="navigate", value=input.auth.login_url)]
         steps += [_with_credentials(Step.model_validate(s), credentials) for s in input.auth.steps]
         prefix = f"auth-attempt-{input.attempt}"
-        ctx = self._step_context(input.run_id, input.project_id, input.auth.login_url, input, prefix)
+        ctx = self._step_context(
+            input.run_id, input.project_id, input.auth.login_url, input, prefix
+        )
         return await self._attempt(input.session_id, ctx, steps, secrets=credentials)
 
     @activity.defn(name=activity_names.CLOSE_SESSION)
@@ -96,7 +100,11 @@ class BrowserActivities:
         return TeardownOutcome(artifacts=[name] if saved else [])
 
     def _step_context(
-        self, run_id: str, project_id: str, start_url: str, input: StepInput | AuthStepsInput,
+        self,
+        run_id: str,
+        project_id: str,
+        start_url: str,
+        input: StepInput | AuthStepsInput,
         prefix: str,
     ) -> StepContext:
         return StepContext(

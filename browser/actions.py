@@ -242,7 +242,9 @@ def classify(error: PlaywrightError, selector: str | None = None) -> StepError:
     first_line = message.splitlines()[0] if message else "browser error"
     if any(marker in message for marker in SELECTOR_SYNTAX_MARKERS):
         where = f"selector {selector!r}: " if selector else ""
-        return StepError(f"invalid selector syntax: {where}{first_line}", errors.INVALID_SELECTOR, False)
+        return StepError(
+            f"invalid selector syntax: {where}{first_line}", errors.INVALID_SELECTOR, False
+        )
     if any(marker in message for marker in SESSION_LOST_MARKERS):
         return StepError(f"browser session lost: {first_line}", errors.SESSION_LOST, False)
     if "net::ERR_" in message or "NS_ERROR" in message:

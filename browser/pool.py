@@ -11,13 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    async_playwright,
+)
 
 from core.chromium import LAUNCH_ARGS, chromium_executable
 
 log = logging.getLogger(__name__)
 
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 
 @dataclass
@@ -162,7 +169,9 @@ class BrowserPool:
             for session in list(self._sessions.values()):
                 idle = session.busy == 0 and now - session.last_used > self._idle_timeout_s
                 if now > session.expires_at or idle:
-                    log.warning("closing orphaned session %s of %s", session.session_id, session.run_id)
+                    log.warning(
+                        "closing orphaned session %s of %s", session.session_id, session.run_id
+                    )
                     await self.close(session.session_id)
 
     async def stop(self) -> None:

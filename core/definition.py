@@ -83,9 +83,9 @@ class Step(BaseModel):
                 raise ValueError("value: 'wait' needs milliseconds (a number) or a selector")
             if float(self.value) > 600_000:
                 raise ValueError("value: 'wait' is limited to 600000 ms")
-        if self.action == "scroll" and not self.selector and self.value is not None:
-            if not _is_number(self.value):
-                raise ValueError("value: 'scroll' takes pixels (a number) or a selector")
+        scroll_by = self.action == "scroll" and not self.selector and self.value is not None
+        if scroll_by and not _is_number(self.value or ""):
+            raise ValueError("value: 'scroll' takes pixels (a number) or a selector")
         if self.action == "upload" and self.value and not UPLOAD_NAME.fullmatch(self.value):
             raise ValueError(
                 "value: 'upload' takes a plain file name from the project's upload folder"

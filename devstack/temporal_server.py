@@ -11,6 +11,8 @@ from pathlib import Path
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
+from devstack.processes import spawn
+
 SINGLE_PARTITION_QUEUES = (
     "matching.numTaskqueueReadPartitions=1",
     "matching.numTaskqueueWritePartitions=1",
@@ -60,11 +62,12 @@ async def wait_until_serving(address: str, timeout_s: float = 60.0) -> None:
             return
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"Temporal did not answer at {address} in {timeout_s} s") from None
+                raise TimeoutError(
+                    f"Temporal did not answer at {address} in {timeout_s} s"
+                ) from None
             await asyncio.sleep(0.3)
 
 
-def start_dev_server(command: list[str], log_file: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start the dev server in the background, logging to log_file (or discarding output)."""
-    output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+def start_dev_server(command: list[str], log_file: Path) -> subprocess.Popen[bytes]:
+    """Start the dev server in the background, logging to log_file."""
+    return spawn(command, log_file=log_file)

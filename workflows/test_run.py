@@ -5,15 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from core import errors
-    from core.definition import InvalidDefinition, RetrySettings, TestDefinition, parse_test
+    from core.definition import (
+        InvalidDefinition,
+        RetrySettings,
+        Step,
+        TestDefinition,
+        parse_test,
+    )
     from core.queues import SESSION_TASK_QUEUE
     from workflows import activity_names
     from workflows.messages import (
@@ -111,7 +119,7 @@ class TestRunWorkflow:
                 continue
             except StepFailed as failed:
                 self._finish("failed", str(failed), failed.error_type)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 outcome = "timed_out"
                 self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
             finally:
@@ -177,29 +185,33 @@ class TestRunWorkflow:
         self._set_phase("active", "steps", 30)
         for record, step in zip(self._progress.steps, test.steps, strict=True):
             self._progress.current_step = record.index
-            timeout_ms = step.timeout_ms or test.step_timeout_ms
             await self._with_retries(
-                record,
-                test.retry,
-                lambda attempt, i=record.index, step=step, timeout_ms=timeout_ms: self._activity(
-                    session,
-                    activity_names.RUN_STEP,
-                    StepInput(
-                        session_id=session.session_id,
-                        run_id=workflow.info().workflow_id,
-                        project_id=self._input.project_id,
-                        index=i,
-                        step=step,
-                        start_url=test.start_url,
-                        open_start_url=i == 0 and step.action != "navigate",
-                        attempt=attempt,
-                        timeout_ms=timeout_ms,
-                    ),
-                    timeout_ms=timeout_ms * (len(step.selectors) + 2),
-                ),
+                record, test.retry, partial(self._step_attempt, session, test, record.index, step)
             )
             self._progress.progress = progress_after_steps(record.index + 1, len(test.steps))
         self._progress.current_step = None
+
+    async def _step_attempt(
+        self, session: SessionInfo, test: TestDefinition, index: int, step: Step, attempt: int
+    ) -> ActionOutcome:
+        """One attempt of step `index` in the session."""
+        timeout_ms = step.timeout_ms or test.step_timeout_ms
+        return await self._activity(
+            session,
+            activity_names.RUN_STEP,
+            StepInput(
+                session_id=session.session_id,
+                run_id=workflow.info().workflow_id,
+                project_id=self._input.project_id,
+                index=index,
+                step=step,
+                start_url=test.start_url,
+                open_start_url=index == 0 and step.action != "navigate",
+                attempt=attempt,
+                timeout_ms=timeout_ms,
+            ),
+            timeout_ms=timeout_ms * (len(step.selectors) + 2),
+        )
 
     async def _with_retries(
         self,
@@ -257,7 +269,7 @@ class TestRunWorkflow:
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
                 raise asyncio.CancelledError from None  # the run is being cancelled or timed out
-            if isinstance(error.cause, TimeoutError):
+            if isinstance(error.cause, ActivityTimeout):
                 raise SessionLost(f"worker {session.worker_id} stopped answering") from None
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type == errors.SESSION_LOST:

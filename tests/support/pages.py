@@ -9,7 +9,7 @@ from pathlib import Path
 
 from devstack.static_server import QuietHandler, StaticServer
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "examples" / "site"
 FLAKY_PATH = re.compile(r"^/flaky/(?P<key>[\w-]+)/(?P<failures>\d+)$")
 
 _hits: Counter[str] = Counter()

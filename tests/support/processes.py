@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,10 +29,8 @@ def renderer_count(pid: int) -> int:
     """Chromium renderer processes below `pid`: one or more per open page."""
     count = 0
     for process in chromium_descendants(pid):
-        try:
+        with contextlib.suppress(psutil.Error):
             count += "--type=renderer" in process.cmdline()
-        except psutil.Error:
-            pass
     return count
 
 
@@ -48,7 +47,9 @@ def wait_gone(processes: list[psutil.Process], timeout: float = 15) -> list[psut
     return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
-def start_worker_process(settings: Settings, namespace: str, log_file: Path) -> subprocess.Popen[bytes]:
+def start_worker_process(
+    settings: Settings, namespace: str, log_file: Path
+) -> subprocess.Popen[bytes]:
     """`python worker.py` with the test session's settings, in its own namespace."""
     env = {
         **os.environ,

@@ -14,7 +14,9 @@ from workflows.messages import RunInput, RunProgress
 from workflows.test_run import TestRunWorkflow
 
 
-async def start_run(client: Client, run_id: str, test: dict[str, Any], **extra: Any) -> WorkflowHandle:
+async def start_run(
+    client: Client, run_id: str, test: dict[str, Any], **extra: Any
+) -> WorkflowHandle:
     """Start a TestRun workflow for a raw test definition."""
     return await client.start_workflow(
         TestRunWorkflow.run,

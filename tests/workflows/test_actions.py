@@ -11,7 +11,7 @@ from tests.support.runs import outcome, start_run
 def every_action_test(pages_url: str) -> dict:
     """A test that uses all 16 actions, each followed by a check of its effect."""
     steps = [
-        {"action": "navigate", "value": "app.html"},
+        {"action": "navigate", "value": "shop.html"},
         {"action": "click", "selector": "#missing", "fallback_selectors": ["text=Buy now"]},
         {"action": "assert", "selector": "#total", "value": "42"},
         {"action": "doubleclick", "selector": "#dbl"},
@@ -77,7 +77,7 @@ async def test_fallback_selector_used_only_when_primary_finds_nothing(
 ) -> None:
     test = {
         "name": "fallbacks",
-        "start_url": pages_url + "app.html",
+        "start_url": pages_url + "shop.html",
         "step_timeout_ms": 1000,
         "steps": [
             {"action": "click", "selector": "#nope", "fallback_selectors": ["#also-nope", "#buy"]},

@@ -18,7 +18,7 @@ def stuck_test(pages_url: str, **extra: object) -> dict:
     """A test whose second step waits 30 s for an element that never appears."""
     return {
         "name": "stuck",
-        "start_url": pages_url + "app.html",
+        "start_url": pages_url + "shop.html",
         "steps": [
             {"action": "click", "selector": "#buy"},
             {"action": "wait", "selector": "#never-appears", "timeout_ms": 30_000},
@@ -67,7 +67,15 @@ async def test_cancel_from_the_temporal_cli(
     handle = await start_run(client, run_id, stuck_test(pages_url))
     await wait_for_progress(handle, lambda p: p.current_step == 1)
     subprocess.run(
-        [temporal_binary(), "workflow", "cancel", "-w", run_id, "--address", settings.temporal_address],
+        [
+            temporal_binary(),
+            "workflow",
+            "cancel",
+            "-w",
+            run_id,
+            "--address",
+            settings.temporal_address,
+        ],
         check=True,
         capture_output=True,
     )
@@ -79,7 +87,10 @@ async def test_cancel_from_the_temporal_cli(
 
 async def test_cancel_while_waiting_for_a_slot(client, worker_host, pages_url: str) -> None:
     """A run cancelled before any worker had room never opens a context."""
-    blockers = [await start_run(client, f"block-{i}-{time.time_ns()}", stuck_test(pages_url)) for i in range(2)]
+    blockers = [
+        await start_run(client, f"block-{i}-{time.time_ns()}", stuck_test(pages_url))
+        for i in range(2)
+    ]
     for blocker in blockers:
         await wait_for_progress(blocker, lambda p: p.current_step == 1)
     waiting = await start_run(client, f"waiting-{time.time_ns()}", stuck_test(pages_url))

@@ -72,10 +72,14 @@ async def test_step_that_always_fails_fails_after_three_attempts_naming_every_se
 ) -> None:
     test = {
         "name": "missing button",
-        "start_url": pages_url + "app.html",
+        "start_url": pages_url + "shop.html",
         "step_timeout_ms": 500,
         "steps": [
-            {"action": "click", "selector": "#checkout", "fallback_selectors": ["text=Pay", "xpath=//button[@id='pay']"]},
+            {
+                "action": "click",
+                "selector": "#checkout",
+                "fallback_selectors": ["text=Pay", "xpath=//button[@id='pay']"],
+            },
             {"action": "click", "selector": "#buy"},
         ],
     }
@@ -103,7 +107,7 @@ async def test_invalid_selector_syntax_fails_at_once(
 ) -> None:
     test = {
         "name": "broken selector",
-        "start_url": pages_url + "app.html",
+        "start_url": pages_url + "shop.html",
         "steps": [{"action": "click", "selector": "#buy[["}],
     }
     result = await outcome(await start_run(client, run_id, test))
@@ -121,7 +125,7 @@ async def test_upload_outside_the_upload_folder_fails_at_once(
     (uploads / "escape").symlink_to(uploads.parent / "secret.txt")
     test = {
         "name": "upload escape",
-        "start_url": pages_url + "app.html",
+        "start_url": pages_url + "shop.html",
         "steps": [{"action": "upload", "selector": "#file", "value": "escape"}],
     }
     result = await outcome(await start_run(client, run_id, test))
@@ -146,10 +150,12 @@ async def test_invalid_definition_fails_before_anything_runs(
     assert result.session_attempts == []
 
 
-async def test_retry_settings_are_per_test(client, worker_host, pages_url: str, run_id: str) -> None:
+async def test_retry_settings_are_per_test(
+    client, worker_host, pages_url: str, run_id: str
+) -> None:
     test = {
         "name": "one attempt only",
-        "start_url": pages_url + "app.html",
+        "start_url": pages_url + "shop.html",
         "step_timeout_ms": 300,
         "retry": {"max_attempts": 2, "initial_interval_s": 0.5},
         "steps": [{"action": "click", "selector": "#nothing"}],

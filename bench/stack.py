@@ -1,0 +1,53 @@
+"""A private Temporal dev server and in-process worker for benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from temporalio.client import Client
+
+from core.config import Settings
+from core.temporal import connect
+from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
+from runner.host import WorkerHost
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHost]]:
+    """A dev server on a free port and one worker with `max_sessions` slots."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        data = Path(folder)
+        port = _free_port()
+        server = start_dev_server(dev_server_command(port, None, None), data / "temporal.log")
+        try:
+            await wait_until_serving(f"127.0.0.1:{port}")
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                temporal_address=f"127.0.0.1:{port}",
+                data_dir=data,
+                artifacts_dir=data / "artifacts",
+                uploads_dir=data / "uploads",
+                secret_key=Fernet.generate_key().decode(),
+                worker_max_sessions=max_sessions,
+            )
+            client = await connect(settings)
+            host = WorkerHost(client, settings)
+            await host.start()
+            try:
+                yield client, host
+            finally:
+                await host.stop()
+        finally:
+            server.terminate()
+            server.wait(timeout=20)

@@ -1,0 +1,131 @@
+"""`python -m devstack`: the whole service on one machine with embedded defaults.
+
+Starts the Temporal dev server (Web UI on 8233, SQLite under the data folder) unless one
+already answers at TEMPORAL_ADDRESS, then the worker processes and the API, and supervises
+them: a worker that dies is started again; Ctrl-C or SIGTERM drains and stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from core.config import Settings, get_settings
+from core.logs import configure_logging
+from devstack.processes import spawn
+from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
+
+log = logging.getLogger("devstack")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+UI_PORT = 8233
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    return parser.parse_args()
+
+
+async def temporal_answers(address: str) -> bool:
+    try:
+        await wait_until_serving(address, timeout_s=1)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def ensure_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start the dev server when nothing answers at TEMPORAL_ADDRESS; return its process."""
+    if await temporal_answers(settings.temporal_address):
+        log.info("using the Temporal server at %s", settings.temporal_address)
+        return None
+    host, _, port = settings.temporal_address.rpartition(":")
+    data = Path(settings.data_dir)
+    command = dev_server_command(int(port), UI_PORT, data / "temporal.db", ip=host or "127.0.0.1")
+    process = start_dev_server(command, data / "temporal.log")
+    await wait_until_serving(settings.temporal_address)
+    log.info(
+        "Temporal dev server on %s, Web UI on http://%s:%d",
+        settings.temporal_address,
+        host,
+        UI_PORT,
+    )
+    return process
+
+
+def start_worker() -> subprocess.Popen[bytes]:
+    return spawn([sys.executable, "worker.py"], cwd=REPO_ROOT)
+
+
+def start_api(settings: Settings) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(settings.port), "--log-level", "warning"]
+    return spawn(command, cwd=REPO_ROOT)
+
+
+async def supervise(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    temporal = await ensure_temporal(settings)
+    workers = [start_worker() for _ in range(args.workers)]
+    api = start_api(settings)
+    log.info("API on http://127.0.0.1:%d (demo pages under /demo/)", settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    exit_code = 0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1)
+        if temporal is not None and temporal.poll() is not None:
+            log.error(
+                "the Temporal dev server exited; see %s", Path(settings.data_dir) / "temporal.log"
+            )
+            exit_code = 1
+            break
+        if api.poll() is not None:
+            log.error("the API exited with %s", api.returncode)
+            exit_code = 1
+            break
+        for i, worker in enumerate(workers):
+            if worker.poll() is not None:
+                log.warning(
+                    "worker %d exited with %s; starting it again", worker.pid, worker.returncode
+                )
+                workers[i] = start_worker()
+    log.info("stopping: draining workers")
+    for process in [*workers, api]:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in [*workers, api]:
+        await asyncio.to_thread(_wait_or_kill, process, settings.drain_timeout_s + 10)
+    if temporal is not None:
+        temporal.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(_wait_or_kill, temporal, 15)
+    return exit_code
+
+
+def _wait_or_kill(process: subprocess.Popen[bytes], timeout: float) -> None:
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main() -> None:
+    configure_logging()
+    os.chdir(REPO_ROOT)
+    sys.exit(asyncio.run(supervise(parse_args())))
+
+
+if __name__ == "__main__":
+    main()

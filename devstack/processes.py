@@ -1,0 +1,33 @@
+"""Child processes of the local stack: own process group, ended when their parent dies."""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the parent process dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(
+    command: list[str], cwd: Path | None = None, log_file: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own session, so that a terminal's Ctrl-C reaches only the parent,
+    which then stops the children in order."""
+    output = open(log_file, "ab") if log_file else None  # noqa: SIM115 (owned by the child)
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )

@@ -1,0 +1,97 @@
+"""The worker as a process: SIGKILL mid-run (the run finishes elsewhere) and SIGTERM drain."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from core.config import Settings
+from core.temporal import connect
+from tests.conftest import ISOLATED_NAMESPACE
+from tests.support.processes import (
+    chromium_descendants,
+    start_worker_process,
+    wait_for_log,
+    wait_gone,
+)
+from tests.support.runs import outcome, start_run, wait_for_progress
+
+
+@pytest.fixture
+async def isolated_client(settings: Settings):
+    """A client of the namespace that only this module's worker processes serve."""
+    return await connect(settings.model_copy(update={"temporal_namespace": ISOLATED_NAMESPACE}))
+
+
+def slow_test(pages_url: str) -> dict:
+    return {
+        "name": "slow enough to kill",
+        "start_url": pages_url + "shop.html",
+        "steps": [
+            {"action": "click", "selector": "#buy"},
+            {"action": "wait", "value": 3000},
+            {"action": "assert", "selector": "#total", "value": "42"},
+        ],
+    }
+
+
+async def test_run_survives_sigkill_of_its_worker(
+    isolated_client, settings: Settings, pages_url: str, run_id: str, tmp_path: Path
+) -> None:
+    first = start_worker_process(settings, ISOLATED_NAMESPACE, tmp_path / "first.log")
+    second = None
+    try:
+        wait_for_log(tmp_path / "first.log", "ready")
+        handle = await start_run(
+            isolated_client, run_id, slow_test(pages_url), session_lost_timeout_s=3
+        )
+        await wait_for_progress(handle, lambda p: p.current_step == 1)
+        browsers = chromium_descendants(first.pid)
+        assert browsers, "the first worker runs Chromium"
+
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert wait_gone(browsers) == [], "Chromium outlived its SIGKILLed worker"
+
+        second = start_worker_process(settings, ISOLATED_NAMESPACE, tmp_path / "second.log")
+        result = await outcome(handle, timeout=90)
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert result.state == "completed", result.error
+    assert len(result.session_attempts) == 2
+    lost, finished = result.session_attempts
+    assert "stopped answering" in (lost.lost_reason or "")
+    assert finished.lost_reason is None and finished.worker_id != lost.worker_id
+    assert [s.index for s in result.steps] == [0, 1, 2], "each step recorded once"
+    assert all(s.status == "passed" and s.attempts == 1 for s in result.steps)
+
+
+async def test_sigterm_drains_running_runs_and_leaves_no_chromium(
+    isolated_client, settings: Settings, pages_url: str, run_id: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    worker = start_worker_process(settings, ISOLATED_NAMESPACE, log)
+    try:
+        wait_for_log(log, "ready")
+        handle = await start_run(isolated_client, run_id, slow_test(pages_url))
+        await wait_for_progress(handle, lambda p: p.current_step == 1)
+        browsers = chromium_descendants(worker.pid)
+
+        worker.send_signal(signal.SIGTERM)
+        result = await outcome(handle, timeout=60)
+        assert worker.wait(timeout=30) == 0, log.read_text()[-4000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+    assert result.state == "completed", result.error
+    assert len(result.session_attempts) == 1, "the running run finished on the draining worker"
+    assert wait_gone(browsers) == []
+    assert "draining" in log.read_text()
