@@ -173,8 +173,8 @@ async def _heartbeating() -> AsyncIterator[None]:
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:

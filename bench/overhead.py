@@ -74,8 +74,10 @@ async def main(rounds: int) -> None:
     print(f"{'through the service':28}{service_s:9.3f}{min(service):9.3f}{max(service):9.3f}")
     print(f"ratio service/baseline: {service_s / plain_s:.2f} (target <= 1.5)")
     extra_ms = (service_s - plain_s) * 1000
-    print(f"overhead {extra_ms:.0f} ms over {activities} activities: "
-          f"{extra_ms / activities:.1f} ms per activity round trip")
+    print(
+        f"overhead {extra_ms:.0f} ms over {activities} activities: "
+        f"{extra_ms / activities:.1f} ms per activity round trip"
+    )
 
 
 if __name__ == "__main__":

@@ -56,20 +56,41 @@ async def perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
 
 
 async def _perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
-    timeout = ctx.timeout_ms
-    selector, target = (None, None)
-    if step.selectors:
-        selector, target = await find_element(page, step.selectors, timeout)
-    action, value = step.action, step.value or ""
-    artifacts: list[str] = []
-    if action == "navigate":
-        await _navigate(page, urljoin(ctx.start_url, value), timeout)
-    elif target is None and action in ("press", "scroll", "wait", "screenshot"):
-        artifacts = await _page_action(page, step, ctx)
+    if step.action == "navigate":
+        await _navigate(page, urljoin(ctx.start_url, step.value or ""), ctx.timeout_ms)
+        return StepResult(selector_used=None, artifacts=[])
+    if not step.selectors:
+        return StepResult(selector_used=None, artifacts=await _page_action(page, step, ctx))
+    if len(step.selectors) == 1:
+        # One selector: the action's own auto-waiting finds the element (no extra round trip).
+        selector, target = step.selectors[0], page.locator(step.selectors[0]).first
     else:
-        assert target is not None, f"{action} without a selector passed validation"
+        selector, target = await find_element(page, step.selectors, ctx.timeout_ms)
+    try:
         artifacts = await _element_action(target, step, ctx)
+    except (StepError, PlaywrightError) as error:
+        raise await _diagnose(error, target, selector, ctx.timeout_ms) from None
     return StepResult(selector_used=selector, artifacts=artifacts)
+
+
+async def _diagnose(
+    error: StepError | PlaywrightError, target: Locator, selector: str, timeout_ms: int
+) -> StepError:
+    """Say "no element matches" when that is why an element action failed."""
+    failure = error if isinstance(error, StepError) else classify(error, selector)
+    if failure.error_type not in (errors.STEP_ERROR, errors.ASSERTION_FAILED):
+        return failure
+    try:
+        missing = await target.count() == 0
+    except PlaywrightError as count_error:
+        return classify(count_error, selector)
+    if missing:
+        return StepError(
+            f"no element matches {selector!r} (waited {timeout_ms} ms)",
+            errors.SELECTOR_NOT_FOUND,
+            True,
+        )
+    return failure
 
 
 async def _navigate(page: Page, url: str, timeout: int) -> None:
@@ -139,7 +160,7 @@ async def _select(target: Locator, value: str, timeout: int) -> None:
     try:
         await target.select_option(value, timeout=timeout)
     except PlaywrightError as error:
-        if "did not find some options" in str(error) or "Timeout" in str(error):
+        if "did not find some options" in str(error):
             raise StepError(
                 f"no option with value or label '{value}'", errors.SELECTOR_NOT_FOUND, True
             ) from None

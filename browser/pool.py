@@ -21,6 +21,7 @@ from playwright.async_api import (
 )
 
 from core.chromium import LAUNCH_ARGS, chromium_executable
+from core.definition import TraceMode
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +91,14 @@ class BrowserPool:
         """Contexts open right now."""
         return len(self._sessions)
 
-    async def open(self, run_id: str, tracing: bool, lifetime_s: float) -> Session:
-        """A fresh context with one page, traced if asked."""
+    async def open(self, run_id: str, trace: TraceMode, lifetime_s: float) -> Session:
+        """A fresh context with one page, traced as the test asks."""
         browser = await self._ensure_browser()
         context = await browser.new_context(viewport=VIEWPORT, accept_downloads=False)
         try:
-            if tracing:
-                await context.tracing.start(screenshots=False, snapshots=True, sources=False)
+            if trace != "off":
+                snapshots = trace == "on-failure-with-snapshots"
+                await context.tracing.start(screenshots=False, snapshots=snapshots, sources=False)
             page = await context.new_page()
         except BaseException:
             await context.close()
@@ -106,7 +108,7 @@ class BrowserPool:
             run_id=run_id,
             context=context,
             page=page,
-            tracing=tracing,
+            tracing=trace != "off",
             expires_at=time.monotonic() + lifetime_s,
         )
         self._sessions[session.session_id] = session

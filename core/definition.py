@@ -27,6 +27,10 @@ Action = Literal[
 ]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 
+TraceMode = Literal["on-failure", "on-failure-with-snapshots", "off"]
+"""on-failure: actions, console and network, kept when the run does not pass;
+with-snapshots adds DOM snapshots for the trace viewer (slower); off records nothing."""
+
 NEEDS_SELECTOR = {
     "click",
     "doubleclick",
@@ -138,7 +142,7 @@ class TestDefinition(BaseModel):
     timeout_s: int = Field(default=300, ge=1, le=86_400)
     step_timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
     retry: RetrySettings = Field(default_factory=RetrySettings)
-    trace: Literal["on-failure", "off"] = "on-failure"
+    trace: TraceMode = "on-failure"
     steps: list[Step] = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.definition import Step
+from core.definition import Step, TraceMode
 
 RunState = Literal["waiting", "active", "completed", "failed", "cancelled", "timed_out"]
 StepStatus = Literal["pending", "running", "passed", "failed", "skipped"]
@@ -39,7 +39,7 @@ class SessionRequest(BaseModel):
 
     run_id: str
     session_attempt: int
-    trace: bool
+    trace: TraceMode
     lifetime_s: float
 
 

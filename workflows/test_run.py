@@ -143,7 +143,7 @@ class TestRunWorkflow:
                 SessionRequest(
                     run_id=workflow.info().workflow_id,
                     session_attempt=attempt,
-                    trace=test.trace == "on-failure",
+                    trace=test.trace,
                     lifetime_s=test.timeout_s + 120,
                 ),
                 task_queue=SESSION_TASK_QUEUE,
