@@ -11,5 +11,5 @@ lint:
 	.venv/bin/ruff check --fix .
 
 bench:  ## benchmarks (not part of the test suite)
-	.venv/bin/python -m bench.overhead
+	.venv/bin/python -m bench.overhead --rounds 9
 	.venv/bin/python -m bench.memory

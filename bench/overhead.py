@@ -1,6 +1,6 @@
 """Orchestration overhead: one 20-step test as a plain Playwright script and through the service.
 
-Usage: python -m bench.overhead [--rounds N]
+Usage: python -m bench.overhead [--rounds N] [--trace MODE]
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import asyncio
 import statistics
 import time
 import uuid
+from collections import Counter
 
 from playwright.async_api import async_playwright
+from temporalio.api.enums.v1 import EventType
 
 from bench.stack import bench_stack
 from bench.workload import TWENTY_STEPS, plain_playwright, twenty_step_test
@@ -41,34 +43,67 @@ async def time_plain(base_url: str, rounds: int) -> list[float]:
     return times
 
 
-async def time_service(client, base_url: str, rounds: int) -> list[float]:  # type: ignore[no-untyped-def]
+async def time_service(  # type: ignore[no-untyped-def]
+    client, base_url: str, rounds: int, breakdown: Counter[str], trace: str
+) -> list[float]:
     """Wall time per round from start_workflow to the workflow's result."""
     times = []
     for _ in range(rounds):
         started = time.perf_counter()
-        result = await client.execute_workflow(
+        handle = await client.start_workflow(
             TestRunWorkflow.run,
-            RunInput(test=twenty_step_test(base_url)),
+            RunInput(test={**twenty_step_test(base_url), "trace": trace}),
             id=f"bench-{uuid.uuid4().hex[:10]}",
             task_queue=WORKFLOW_TASK_QUEUE,
         )
+        result = await handle.result()
         times.append(time.perf_counter() - started)
         assert result.state == "completed", result.error
+        breakdown.update(await time_by_phase(handle))
     return times
 
 
-async def main(rounds: int) -> None:
+async def time_by_phase(handle) -> Counter[str]:  # type: ignore[no-untyped-def]
+    """Milliseconds of one run's history spent in each phase, from its event times."""
+    spent: Counter[str] = Counter()
+    last: dict[str, float] = {}
+    names: dict[int, str] = {}
+    async for event in handle.fetch_history_events():
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        at = event.event_time.ToNanoseconds() / 1e6
+        if kind == "ACTIVITY_TASK_SCHEDULED":
+            names[event.event_id] = (
+                event.activity_task_scheduled_event_attributes.activity_type.name
+            )
+        elif kind == "ACTIVITY_TASK_STARTED":
+            spent["activity dispatch (scheduled -> started)"] += (
+                at - last["ACTIVITY_TASK_SCHEDULED"]
+            )
+        elif kind == "ACTIVITY_TASK_COMPLETED":
+            name = names[event.activity_task_completed_event_attributes.scheduled_event_id]
+            spent[f"{name} activities"] += at - last["ACTIVITY_TASK_STARTED"]
+        elif kind == "WORKFLOW_TASK_STARTED":
+            spent["workflow task dispatch"] += at - last["WORKFLOW_TASK_SCHEDULED"]
+        elif kind == "WORKFLOW_TASK_COMPLETED":
+            spent["workflow task processing"] += at - last["WORKFLOW_TASK_STARTED"]
+        last[kind] = at
+    return spent
+
+
+async def main(rounds: int, trace: str) -> None:
     with StaticServer(PAGES_DIR) as base_url:
         async with bench_stack(max_sessions=2) as (client, _host):
-            await time_service(client, base_url, 1)  # warm-up: first context, caches
+            await time_service(
+                client, base_url, 1, Counter(), trace
+            )  # warm-up: first context, caches
             await time_plain(base_url, 1)
-            plain, service = [], []
+            plain, service, breakdown = [], [], Counter[str]()
             for _ in range(rounds):  # interleaved, so that drift hits both alike
                 plain += await time_plain(base_url, 1)
-                service += await time_service(client, base_url, 1)
+                service += await time_service(client, base_url, 1, breakdown, trace)
     plain_s, service_s = statistics.median(plain), statistics.median(service)
     activities = len(TWENTY_STEPS) + 2
-    print(f"orchestration overhead, {len(TWENTY_STEPS)} steps, {rounds} rounds, medians")
+    print(f"orchestration overhead, {len(TWENTY_STEPS)} steps, {rounds} rounds, trace {trace}")
     print(f"{'':28}{'wall s':>9}{'min s':>9}{'max s':>9}")
     print(f"{'plain Playwright (baseline)':28}{plain_s:9.3f}{min(plain):9.3f}{max(plain):9.3f}")
     print(f"{'through the service':28}{service_s:9.3f}{min(service):9.3f}{max(service):9.3f}")
@@ -78,9 +113,16 @@ async def main(rounds: int) -> None:
         f"overhead {extra_ms:.0f} ms over {activities} activities: "
         f"{extra_ms / activities:.1f} ms per activity round trip"
     )
+    print("where a service run's time goes (mean ms per run, from the workflow history):")
+    for phase, total in sorted(breakdown.items(), key=lambda item: -item[1]):
+        print(f"  {phase:44}{total / rounds:8.0f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument(
+        "--trace", default="on-failure", choices=["on-failure", "on-failure-with-snapshots", "off"]
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.trace))

@@ -29,7 +29,9 @@ async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHo
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         data = Path(folder)
         port = _free_port()
-        server = start_dev_server(dev_server_command(port, None, None), data / "temporal.log")
+        server = start_dev_server(
+            dev_server_command(port, None, data / "temporal.db"), data / "temporal.log"
+        )
         try:
             await wait_until_serving(f"127.0.0.1:{port}")
             settings = Settings(

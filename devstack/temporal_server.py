@@ -20,6 +20,11 @@ SINGLE_PARTITION_QUEUES = (
 """Strict task-queue ordering (priorities, first come first served) needs one partition."""
 
 
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+"""Write-ahead log without a sync per commit: durable across a process crash, and several
+times fewer disk syncs per workflow step than SQLite's defaults."""
+
+
 def temporal_binary() -> str:
     """The `temporal` CLI installed beside this Python, or the one on PATH."""
     beside = Path(sys.executable).parent / "temporal"
@@ -45,6 +50,8 @@ def dev_server_command(
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         command += ["--db-filename", str(db_file)]
+        for pragma in SQLITE_PRAGMAS:
+            command += ["--sqlite-pragma", pragma]
     for namespace in namespaces:
         command += ["--namespace", namespace]
     for value in SINGLE_PARTITION_QUEUES:

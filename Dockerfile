@@ -1,0 +1,22 @@
+# One image for the API and the worker; the command picks the role.
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml ./
+COPY core ./core
+COPY workflows ./workflows
+COPY activities ./activities
+COPY browser ./browser
+COPY runner ./runner
+COPY api ./api
+COPY devstack ./devstack
+COPY examples ./examples
+COPY worker.py ./
+RUN pip install --no-cache-dir .
+
+ENV CHROMIUM_PATH=/usr/bin/chromium
+CMD ["python", "worker.py"]
