@@ -56,6 +56,7 @@ class BrowserPool:
         self._browser: Browser | None = None
         self._launch_lock = asyncio.Lock()
         self._sessions: dict[str, Session] = {}
+        self._lost: dict[str, str] = {}  # session -> why it vanished (recent ones only)
         self._listeners: list[Callable[[], None]] = []
         self._reaper: asyncio.Task[None] | None = None
         self.max_open_seen = 0
@@ -83,6 +84,10 @@ class BrowserPool:
         """Chromium crashed or was killed: every context it held is gone."""
         if self._sessions:
             log.error("chromium disconnected with %d open sessions", len(self._sessions))
+        if len(self._lost) > 1000:
+            self._lost.clear()
+        for session_id in self._sessions:
+            self._lost[session_id] = "Chromium exited or crashed"
         self._sessions.clear()
         self._notify()
 
@@ -121,7 +126,8 @@ class BrowserPool:
         try:
             return self._sessions[session_id]
         except KeyError:
-            raise SessionNotFound(f"browser session {session_id} is not open here") from None
+            why = self._lost.get(session_id, "it is not open here")
+            raise SessionNotFound(f"browser session {session_id} lost: {why}") from None
 
     @contextlib.asynccontextmanager
     async def using(self, session_id: str):  # type: ignore[no-untyped-def]

@@ -29,8 +29,6 @@ class Settings(BaseSettings):
     port: int = 8000
     admin_token: str | None = None
     secret_key: str | None = None
-    # How long a run waits for a lost browser session before starting over elsewhere.
-    session_lost_timeout_s: float = Field(default=10.0, gt=0)
     # How long a stopping worker lets running sessions finish before handing them back.
     drain_timeout_s: float = Field(default=30.0, ge=0)
 

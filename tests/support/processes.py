@@ -35,8 +35,9 @@ def renderer_count(pid: int) -> int:
 
 
 def _is_chromium(process: psutil.Process) -> bool:
+    """A live Chromium process (an exited one not yet reaped does not count)."""
     try:
-        return "chrom" in process.name().lower()
+        return "chrom" in process.name().lower() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 

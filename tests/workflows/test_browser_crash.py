@@ -1,0 +1,48 @@
+"""Chromium dying mid-run: the run starts again from setup in a relaunched browser."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+
+from tests.support.processes import chromium_descendants
+from tests.support.runs import outcome, start_run, wait_for_progress
+
+
+def browser_main_processes() -> list[psutil.Process]:
+    """Chromium's browser processes (not renderers or helpers) below this test process."""
+    return [
+        p
+        for p in chromium_descendants(os.getpid())
+        if not any(arg.startswith("--type=") for arg in p.cmdline())
+    ]
+
+
+async def test_run_survives_a_chromium_crash(
+    client, worker_host, pages_url: str, run_id: str
+) -> None:
+    test = {
+        "name": "crash in the middle",
+        "start_url": pages_url + "shop.html",
+        "steps": [
+            {"action": "click", "selector": "#buy"},
+            {"action": "wait", "value": 3000},
+            {"action": "assert", "selector": "#total", "value": "42"},
+        ],
+    }
+    handle = await start_run(client, run_id, test)
+    await wait_for_progress(handle, lambda p: p.current_step == 1)
+    browsers = browser_main_processes()
+    assert len(browsers) == 1
+    browsers[0].send_signal(signal.SIGKILL)
+
+    result = await outcome(handle, timeout=90)
+    assert result.state == "completed", result.error
+    assert len(result.session_attempts) == 2
+    assert "Chromium exited or crashed" in (result.session_attempts[0].lost_reason or "")
+    assert all(s.status == "passed" and s.attempts == 1 for s in result.steps)
+    assert browser_main_processes()[0].pid != browsers[0].pid, "a new Chromium was launched"
+    assert not browsers[0].is_running() or browsers[0].status() == psutil.STATUS_ZOMBIE
+    assert worker_host.pool.open_count == 0
