@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,24 +10,42 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.routes import health
-from api.temporal_link import TemporalLink
+from api.errors import ErrorBody, install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import ROUTERS
+from api.services import Services
 from core.config import Settings, get_settings
+from store.db import migrate
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "examples" / "site"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, migrate_on_start: bool = True) -> FastAPI:
     """Build the app; clients are created at start-up, never at import time."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.temporal = TemporalLink(settings)
-        yield
+        if migrate_on_start:
+            await asyncio.to_thread(migrate, settings.database_url)
+        app.state.services = Services.build(settings)
+        try:
+            yield
+        finally:
+            await app.state.services.close()
 
-    app = FastAPI(title="Test execution service", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    app.include_router(health.router)
+    app = FastAPI(
+        title="Test execution service",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses={
+            401: {"model": ErrorBody, "description": "Missing or invalid token"},
+            422: {"model": ErrorBody, "description": "Invalid request"},
+        },
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/demo", StaticFiles(directory=DEMO_SITE, html=True), name="demo")
     return app

@@ -15,6 +15,7 @@ from core.config import Settings
 from core.temporal import connect
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
 from runner.host import WorkerHost
+from store.db import migrate
 
 
 def _free_port() -> int:
@@ -42,7 +43,9 @@ async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHo
                 uploads_dir=data / "uploads",
                 secret_key=Fernet.generate_key().decode(),
                 worker_max_sessions=max_sessions,
+                database_url=f"sqlite:///{data / 'service.db'}",
             )
+            migrate(settings.database_url)
             client = await connect(settings)
             host = WorkerHost(client, settings)
             await host.start()

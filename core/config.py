@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     uploads_dir: Path = Path("data/uploads")
     data_dir: Path = Path("data")
     port: int = 8000
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_upload_bytes: int = Field(default=10_000_000, ge=1_000)
     admin_token: str | None = None
     secret_key: str | None = None
     # How long a stopping worker lets running sessions finish before handing them back.

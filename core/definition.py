@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -174,12 +175,17 @@ class AuthFlowDefinition(BaseModel):
 
 def describe_validation_error(error: ValidationError) -> str:
     """One line per problem, naming the step index and the field: `steps[2]: selector: ...`."""
+    return describe_locations(error.errors())
+
+
+def describe_locations(problems: Sequence[Mapping[str, Any]]) -> str:
+    """Join pydantic-style problems (`loc`, `msg`) as `steps[2].value: message; ...`."""
     lines = []
-    for problem in error.errors():
+    for problem in problems:
         where = ""
         for part in problem["loc"]:
             where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-        message = problem["msg"].removeprefix("Value error, ")
+        message = str(problem["msg"]).removeprefix("Value error, ")
         lines.append(f"{where}: {message}" if where else message)
     return "; ".join(lines)
 

@@ -21,6 +21,7 @@ from core.config import Settings, get_settings
 from core.logs import configure_logging
 from devstack.processes import spawn
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
+from store.db import migrate
 
 log = logging.getLogger("devstack")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,7 @@ def start_api(settings: Settings) -> subprocess.Popen[bytes]:
 async def supervise(args: argparse.Namespace) -> int:
     settings = get_settings()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
     workers = [start_worker() for _ in range(args.workers)]
     api = start_api(settings)

@@ -13,11 +13,14 @@ from temporalio.client import Client
 from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
 
 from activities.browser import BrowserActivities
+from activities.store import StoreActivities
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.secrets import load_secret_box
 from runner.slots import SessionSlotSupplier
+from store.db import create_engine
+from store.runs import RunStore
 from workflows.test_run import TestRunWorkflow
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ def new_worker_id() -> str:
 class WorkerHost:
     """Builds, runs and drains the three Temporal workers of one process.
 
-    - the workflow worker runs TestRun workflows;
+    - the workflow worker runs TestRun workflows and their database activities;
     - the session worker polls the shared session queue, only while a slot is free;
     - the affinity worker serves this process's own queue, where its contexts live.
     """
@@ -41,6 +44,8 @@ class WorkerHost:
         self.worker_id = worker_id or new_worker_id()
         self.session_queue = worker_session_queue(self.worker_id)
         self.pool = BrowserPool(settings.chromium_path)
+        self.engine = create_engine(settings.database_url)
+        runs = RunStore(self.engine)
         self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)
         activities = BrowserActivities(
             pool=self.pool,
@@ -49,12 +54,15 @@ class WorkerHost:
             artifacts_dir=settings.artifacts_dir,
             uploads_dir=settings.uploads_dir,
             secrets=load_secret_box(settings),
+            project_paused=runs.project_paused,
         )
+        store = StoreActivities(runs)
         identity = f"{self.worker_id}"
         self._workflow_worker = Worker(
             client,
             task_queue=WORKFLOW_TASK_QUEUE,
             workflows=[TestRunWorkflow],
+            activities=[store.record_started, store.record_finished],
             identity=identity,
         )
         self._session_worker = Worker(
@@ -114,3 +122,4 @@ class WorkerHost:
             if worker.is_running:
                 await worker.shutdown()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.dispose()

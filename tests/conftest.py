@@ -15,6 +15,7 @@ from core.config import Settings
 from core.temporal import connect
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
 from runner.host import WorkerHost
+from store.db import migrate
 from tests.support.pages import serve_test_pages
 
 ISOLATED_NAMESPACE = "isolated"
@@ -64,6 +65,7 @@ def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) ->
         secret_key=Fernet.generate_key().decode(),
         worker_max_sessions=2,
         drain_timeout_s=5,
+        database_url=f"sqlite:///{data / 'service.db'}",
     )
 
 
@@ -76,6 +78,7 @@ async def client(settings: Settings) -> Client:
 @pytest.fixture(scope="session")
 async def worker_host(client: Client, settings: Settings) -> AsyncIterator[WorkerHost]:
     """One in-process worker (WORKER_MAX_SESSIONS=2) for the whole session."""
+    migrate(settings.database_url)
     host = WorkerHost(client, settings)
     await host.start()
     yield host

@@ -38,6 +38,7 @@ class SessionRequest(BaseModel):
     """Ask a worker with a free slot for a fresh browser context."""
 
     run_id: str
+    project_id: str = "default"
     session_attempt: int
     trace: TraceMode
     lifetime_s: float
@@ -149,3 +150,17 @@ class RunProgress(BaseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class RunStarted(BaseModel):
+    """The run got a browser context."""
+
+    job_id: str
+    started_at: datetime
+
+
+class RunFinished(BaseModel):
+    """The run ended; `result` is its final RunProgress."""
+
+    job_id: str
+    result: dict[str, Any]

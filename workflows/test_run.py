@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -28,8 +28,10 @@ with workflow.unsafe.imports_passed_through():
         ActionOutcome,
         AttemptFailure,
         AuthStepsInput,
+        RunFinished,
         RunInput,
         RunProgress,
+        RunStarted,
         SessionAttempt,
         SessionInfo,
         SessionRequest,
@@ -48,6 +50,19 @@ TEARDOWN_RETRY = RetryPolicy(
 )
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 """Step attempts are counted by the workflow, so each attempt is visible in the history."""
+
+
+T = TypeVar("T")
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2,
+    maximum_interval=timedelta(seconds=30),
+)
+"""Recording in the database is retried until it succeeds: a database outage loses nothing."""
+
+
+class ProjectPaused(Exception):
+    """The project's queue is paused; wait for the resume signal."""
 
 
 class SessionLost(Exception):
@@ -72,11 +87,18 @@ class TestRunWorkflow:
     def __init__(self, input: RunInput) -> None:
         self._input = input
         self._progress = RunProgress(created_at=workflow.now())
+        self._resume_signals = 0
+        self._background: list[asyncio.Future[None]] = []
 
     @workflow.query
     def progress(self) -> RunProgress:
         """State, percent, current step and attempts per step, at any moment."""
         return self._progress
+
+    @workflow.signal
+    def resume(self) -> None:
+        """The project's queue was resumed: a run held back by a pause may start."""
+        self._resume_signals += 1
 
     @workflow.run
     async def run(self, input: RunInput) -> RunProgress:
@@ -85,6 +107,7 @@ class TestRunWorkflow:
             test = parse_test(input.test)
         except InvalidDefinition as invalid:
             self._finish("failed", f"invalid test definition: {invalid}", errors.INVALID_TEST)
+            await self._uninterruptible(self._record_finished())
             raise self._failure(errors.INVALID_TEST) from None
         self._progress.steps = [
             StepRecord(index=i, action=s.action, description=s.description)
@@ -97,6 +120,10 @@ class TestRunWorkflow:
         except asyncio.CancelledError:
             self._finish("cancelled", "the run was cancelled", "Cancelled")
             raise
+        finally:
+            for pending in self._background:
+                await self._uninterruptible(pending)
+            await self._uninterruptible(self._record_finished())
         if self._progress.state != "completed":
             raise self._failure(self._progress.error_type or errors.TEST_FAILED)
         return self._progress
@@ -137,11 +164,25 @@ class TestRunWorkflow:
     async def _open_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
         """Wait in the session queue until a worker with a free slot opens a context."""
         self._set_phase("waiting", "queued", 0)
+        while True:
+            resumes_seen = self._resume_signals
+            try:
+                return await self._request_session(test, attempt)
+            except ProjectPaused:
+                self._set_phase("waiting", "paused", 0)
+                await workflow.wait_condition(
+                    lambda seen=resumes_seen: self._resume_signals > seen  # type: ignore[misc]
+                )
+                self._set_phase("waiting", "queued", 0)
+
+    async def _request_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
+        """One request for a context; ProjectPaused if the project was paused meanwhile."""
         try:
             session = await workflow.execute_activity(
                 activity_names.OPEN_SESSION,
                 SessionRequest(
                     run_id=workflow.info().workflow_id,
+                    project_id=self._input.project_id,
                     session_attempt=attempt,
                     trace=test.trace,
                     lifetime_s=test.timeout_s + 120,
@@ -154,11 +195,37 @@ class TestRunWorkflow:
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
                 raise asyncio.CancelledError from None
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == errors.PROJECT_PAUSED:
+                raise ProjectPaused from None
             raise
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
+            self._background.append(asyncio.ensure_future(self._record_started()))
         self._set_phase("active", "setup", 10)
         return session
+
+    async def _record_started(self) -> None:
+        """Tell the database the run is active (does not hold up the first step)."""
+        started_at = self._progress.started_at or workflow.now()
+        await workflow.execute_activity(
+            activity_names.RECORD_STARTED,
+            RunStarted(job_id=workflow.info().workflow_id, started_at=started_at),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+
+    async def _record_finished(self) -> None:
+        """Store the final result in the database (idempotent, so retries store it once)."""
+        await workflow.execute_activity(
+            activity_names.RECORD_FINISHED,
+            RunFinished(
+                job_id=workflow.info().workflow_id,
+                result=self._progress.model_dump(mode="json"),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
 
     async def _run_in_session(self, test: TestDefinition, session: SessionInfo) -> None:
         """Log in if the test has an auth flow, then run every step in order."""
@@ -279,22 +346,30 @@ class TestRunWorkflow:
     async def _teardown(self, session: SessionInfo, attempt: int, keep_trace: bool) -> None:
         """Close the context, even while the run is being cancelled; never fails the run."""
         self._set_phase(self._progress.state, "teardown", 90)
-        task = asyncio.ensure_future(
-            workflow.execute_activity(
-                activity_names.CLOSE_SESSION,
-                TeardownInput(
-                    session_id=session.session_id,
-                    run_id=workflow.info().workflow_id,
-                    session_attempt=attempt,
-                    keep_trace=keep_trace,
-                ),
-                task_queue=session.task_queue,
-                schedule_to_start_timeout=timedelta(seconds=self._input.session_lost_timeout_s),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=TEARDOWN_RETRY,
-                result_type=TeardownOutcome,
-            )
+        task = workflow.execute_activity(
+            activity_names.CLOSE_SESSION,
+            TeardownInput(
+                session_id=session.session_id,
+                run_id=workflow.info().workflow_id,
+                session_attempt=attempt,
+                keep_trace=keep_trace,
+            ),
+            task_queue=session.task_queue,
+            schedule_to_start_timeout=timedelta(seconds=self._input.session_lost_timeout_s),
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=TEARDOWN_RETRY,
+            result_type=TeardownOutcome,
         )
+        outcome = await self._uninterruptible(task)
+        if outcome is not None:
+            self._progress.artifacts.extend(outcome.artifacts)
+
+    async def _uninterruptible(self, awaitable: Awaitable[T]) -> T | None:
+        """Await to the end even while the run is being cancelled (then re-raise the cancel).
+
+        A failed activity is logged and gives None: clean-up must never fail the run.
+        """
+        task = asyncio.ensure_future(awaitable)
         cancelled = False
         while not task.done():
             try:
@@ -302,11 +377,12 @@ class TestRunWorkflow:
             except asyncio.CancelledError:
                 cancelled = True
             except ActivityError as error:
-                workflow.logger.warning("teardown did not finish: %s", error.cause or error)
-        if not task.cancelled() and task.exception() is None:
-            self._progress.artifacts.extend(task.result().artifacts)
+                workflow.logger.warning("clean-up activity failed: %s", error.cause or error)
         if cancelled:
             raise asyncio.CancelledError
+        if task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
 
     def _reset_steps(self) -> None:
         """A new session attempt starts every step afresh."""

@@ -1,1 +1,14 @@
 """One router per resource."""
+
+from api.routes import auth_flows, execution, health, projects, runs, suites, tests, uploads
+
+ROUTERS = [
+    health.router,
+    projects.router,
+    tests.router,
+    suites.router,
+    auth_flows.router,
+    uploads.router,
+    execution.router,
+    runs.router,
+]

@@ -1,0 +1,26 @@
+"""Store activities: the run workflow keeps the database's read model up to date."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from store.runs import RunStore
+from workflows import activity_names
+from workflows.messages import RunFinished, RunStarted
+
+
+class StoreActivities:
+    """Activities bound to the service database."""
+
+    def __init__(self, runs: RunStore) -> None:
+        self._runs = runs
+
+    @activity.defn(name=activity_names.RECORD_STARTED)
+    async def record_started(self, event: RunStarted) -> bool:
+        """Mark the run active; idempotent."""
+        return await self._runs.mark_started(event.job_id, event.started_at)
+
+    @activity.defn(name=activity_names.RECORD_FINISHED)
+    async def record_finished(self, event: RunFinished) -> bool:
+        """Store the final result; idempotent, so a retried activity stores it once."""
+        return await self._runs.record_result(event.job_id, event.result)

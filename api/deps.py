@@ -1,0 +1,80 @@
+"""Dependencies of the routes: database session, the caller's project, admin, Temporal."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from api.errors import ApiError
+from api.services import Services
+from store.models import Project
+
+bearer = HTTPBearer(auto_error=False, description="A project token, or the admin token")
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored only as their SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async with AsyncSession(services.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, "unauthorized", detail)
+
+
+async def current_project(credentials: Credentials, session: SessionDep) -> Project:
+    """The project whose token the request carries; 401 without a valid one."""
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("a bearer token is required")
+    found = await session.exec(
+        select(Project).where(Project.token_hash == hash_token(credentials.credentials))
+    )
+    project = found.first()
+    if project is None:
+        raise _unauthorized("the token is not valid")
+    return project
+
+
+async def require_admin(credentials: Credentials, services: ServicesDep) -> None:
+    """The admin token (ADMIN_TOKEN) or 401."""
+    expected = services.settings.admin_token
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("a bearer token is required")
+    if not expected or not hmac.compare_digest(credentials.credentials, expected):
+        raise _unauthorized("this route needs the admin token")
+
+
+async def temporal_client(services: ServicesDep) -> Client:
+    """The Temporal client, or 503 while Temporal cannot be reached."""
+    try:
+        return await services.temporal.client()
+    except Exception:
+        raise ApiError(503, "temporal_unavailable", "Temporal cannot be reached") from None
+
+
+ProjectDep = Annotated[Project, Depends(current_project)]
+AdminDep = Annotated[None, Depends(require_admin)]
+TemporalDep = Annotated[Client, Depends(temporal_client)]

@@ -1,0 +1,81 @@
+"""One error shape everywhere: {"detail": "...", "code": "..."}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.definition import describe_locations
+
+log = logging.getLogger(__name__)
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    503: "unavailable",
+}
+
+
+class ErrorBody(BaseModel):
+    """What every error response carries."""
+
+    detail: str
+    code: str
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, machine-readable code and human message."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def not_found(kind: str, key: object) -> ApiError:
+    """404 for something this project does not have (or that belongs to another project)."""
+    return ApiError(404, f"{kind.replace(' ', '_')}_not_found", f"{kind} {key} not found")
+
+
+def _body(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every failure through the one error shape."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return _body(error.status, error.code, error.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = STATUS_CODES.get(error.status_code, "error")
+        response = _body(error.status_code, code, str(error.detail))
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {**problem, "loc": [p for p in problem["loc"] if p != "body"]}
+            for problem in error.errors()
+        ]
+        return _body(422, "invalid_request", describe_locations(problems))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=error)
+        return _body(500, "internal", "internal error")

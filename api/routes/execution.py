@@ -1,0 +1,260 @@
+"""Execution routes the frontend calls: queue, watch, cancel, retry, pause and resume runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep
+from api.errors import ApiError, not_found
+from api.queueing import queue_run, queued_message
+from api.routes.owned import owned
+from api.schemas import (
+    Done,
+    Job,
+    JobStatus,
+    QueueCounts,
+    Queued,
+    QueuedJob,
+    QueueStatus,
+    SuiteQueued,
+)
+from store.models import Project, Run, Suite, TestCase
+from store.runs import ACTIVE, FINAL_STATES, WAITING
+from workflows.messages import RunProgress
+from workflows.test_run import TestRunWorkflow
+
+router = APIRouter(prefix="/api/execution", tags=["execution"])
+RETRYABLE_STATES = ("failed", "cancelled", "timed_out")
+QUERY_TIMEOUT_S = 2.0
+
+
+async def _queue_test(
+    test_id: int,
+    priority: str,
+    project: Project,
+    session: AsyncSession,
+    client: Client,
+    services: ServicesDep,
+) -> Queued:
+    test = await owned(session, TestCase, test_id, project, "test")
+    run = await queue_run(session, client, project, test, priority)
+    position = await services.runs.position(run)
+    return Queued(jobId=run.job_id, position=position, message=queued_message(position))
+
+
+@router.post("/test/{test_id}/run", response_model=Queued)
+async def run_test(
+    test_id: int,
+    project: ProjectDep,
+    session: SessionDep,
+    client: TemporalDep,
+    services: ServicesDep,
+) -> Queued:
+    """Queue a run of the test; answers at once with its position."""
+    return await _queue_test(test_id, "regular", project, session, client, services)
+
+
+@router.post("/test/{test_id}/run-live", response_model=Queued)
+async def run_test_live(
+    test_id: int,
+    project: ProjectDep,
+    session: SessionDep,
+    client: TemporalDep,
+    services: ServicesDep,
+) -> Queued:
+    """Queue a run at higher priority: it starts before every regular run."""
+    return await _queue_test(test_id, "live", project, session, client, services)
+
+
+@router.post("/suite/{suite_id}/run", response_model=SuiteQueued)
+async def run_suite(
+    suite_id: int,
+    project: ProjectDep,
+    session: SessionDep,
+    client: TemporalDep,
+    services: ServicesDep,
+) -> SuiteQueued:
+    """Queue a run of every test of the suite, in the suite's order."""
+    suite = await owned(session, Suite, suite_id, project, "suite")
+    tests = {
+        t.id: t
+        for t in (
+            await session.exec(
+                select(TestCase).where(
+                    TestCase.project_id == project.id, col(TestCase.id).in_(suite.test_ids)
+                )
+            )
+        ).all()
+    }
+    missing = [key for key in suite.test_ids if key not in tests]
+    if missing:
+        raise ApiError(409, "suite_tests_missing", f"tests {missing} of suite {suite_id} are gone")
+    jobs = []
+    for key in suite.test_ids:
+        run = await queue_run(session, client, project, tests[key], suite_id=suite_id)
+        jobs.append(QueuedJob(jobId=run.job_id, testId=key, position=None))
+    for job, run_row in zip(
+        jobs, await _runs(session, project, [j.jobId for j in jobs]), strict=True
+    ):
+        job.position = await services.runs.position(run_row)
+    return SuiteQueued(jobs=jobs, message=f"{len(jobs)} tests of suite {suite_id} queued")
+
+
+async def _runs(session: AsyncSession, project: Project, job_ids: list[str]) -> list[Run]:
+    rows = {
+        r.job_id: r
+        for r in (
+            await session.exec(
+                select(Run).where(Run.project_id == project.id, col(Run.job_id).in_(job_ids))
+            )
+        ).all()
+    }
+    return [rows[job_id] for job_id in job_ids]
+
+
+async def find_run(session: AsyncSession, project: Project, job_id: str) -> Run:
+    """The project's run with this job ID, else 404."""
+    found = await session.exec(
+        select(Run).where(Run.job_id == job_id, Run.project_id == project.id)
+    )
+    run = found.first()
+    if run is None:
+        raise not_found("job", job_id)
+    return run
+
+
+async def live_progress(client: Client, job_id: str) -> RunProgress | None:
+    """The workflow's own view of a run in progress; None if it cannot answer quickly."""
+    handle = client.get_workflow_handle_for(TestRunWorkflow.run, job_id)
+    with contextlib.suppress(Exception):
+        return await asyncio.wait_for(handle.query(TestRunWorkflow.progress), QUERY_TIMEOUT_S)
+    return None
+
+
+@router.get("/job/{job_id}", response_model=JobStatus)
+async def job_status(
+    job_id: str,
+    project: ProjectDep,
+    session: SessionDep,
+    services: ServicesDep,
+    client: TemporalDep,
+) -> JobStatus:
+    """Where a run stands: state, position while waiting, progress, attempts, result."""
+    run = await find_run(session, project, job_id)
+    result: dict[str, Any] | None = run.result
+    state, progress = run.state, run.progress
+    if state in (WAITING, ACTIVE):
+        live = await live_progress(client, job_id)
+        if live is not None:
+            state, progress = live.state, live.progress
+            result = live.model_dump(mode="json")
+    attempts = len(result.get("session_attempts") or []) if result else 0
+    position = await services.runs.position(run) if state == WAITING else None
+    return JobStatus(
+        job=Job(
+            jobId=run.job_id,
+            testId=run.test_id,
+            state=state,
+            position=position,
+            progress=progress,
+            attempts=attempts,
+            createdAt=run.created_at,
+            startedAt=run.started_at,
+            finishedOn=run.finished_at,
+            result=result,
+        )
+    )
+
+
+@router.get("/queue/status", response_model=QueueStatus)
+async def queue_status(project: ProjectDep, services: ServicesDep) -> QueueStatus:
+    """Runs of the caller's project by state."""
+    assert project.id is not None
+    counts = await services.runs.counts(project.id)
+    finished_failed = sum(counts.get(s, 0) for s in RETRYABLE_STATES)
+    waiting = counts.get(WAITING, 0)
+    return QueueStatus(
+        queue=QueueCounts(
+            waiting=waiting,
+            active=counts.get(ACTIVE, 0),
+            completed=counts.get("completed", 0),
+            failed=finished_failed,
+            delayed=0,
+            paused=waiting if project.paused else 0,
+            isPaused=project.paused,
+        )
+    )
+
+
+@router.post("/job/{job_id}/cancel", response_model=Done)
+async def cancel_job(
+    job_id: str, project: ProjectDep, session: SessionDep, client: TemporalDep
+) -> Done:
+    """Cancel a waiting or running run; a running step is interrupted and torn down."""
+    run = await find_run(session, project, job_id)
+    if run.state in FINAL_STATES:
+        raise ApiError(409, "job_finished", f"job {job_id} already ended ({run.state})")
+    try:
+        await client.get_workflow_handle(job_id).cancel()
+    except Exception:
+        raise ApiError(503, "temporal_unavailable", "the cancellation could not be sent") from None
+    return Done(message=f"Job {job_id} is being cancelled")
+
+
+@router.post("/job/{job_id}/retry", response_model=Queued)
+async def retry_job(
+    job_id: str,
+    project: ProjectDep,
+    session: SessionDep,
+    client: TemporalDep,
+    services: ServicesDep,
+) -> Queued:
+    """Run a failed, timed-out or cancelled run's test again, as a new job."""
+    run = await find_run(session, project, job_id)
+    if run.state not in RETRYABLE_STATES:
+        raise ApiError(
+            409,
+            "job_not_retryable",
+            f"job {job_id} is {run.state}; only failed, timed-out or cancelled jobs can be retried",
+        )
+    test = await session.get(TestCase, run.test_id) if run.test_id else None
+    if test is None or test.project_id != project.id:
+        raise ApiError(409, "test_gone", f"the test of job {job_id} was deleted")
+    again = await queue_run(session, client, project, test, run.priority, run.suite_id, job_id)
+    position = await services.runs.position(again)
+    return Queued(jobId=again.job_id, position=position, message=queued_message(position))
+
+
+@router.post("/queue/pause", response_model=Done)
+async def pause_queue(project: ProjectDep, session: SessionDep) -> Done:
+    """Start no new run of the project; running ones finish, waiting ones keep their place."""
+    project.paused = True
+    session.add(project)
+    await session.commit()
+    return Done(message="Queue paused")
+
+
+@router.post("/queue/resume", response_model=Done)
+async def resume_queue(project: ProjectDep, session: SessionDep, client: TemporalDep) -> Done:
+    """Start the project's runs again."""
+    project.paused = False
+    session.add(project)
+    await session.commit()
+    waiting = await session.exec(
+        select(Run.job_id).where(Run.project_id == project.id, Run.state == WAITING)
+    )
+    await asyncio.gather(
+        *(
+            client.get_workflow_handle(job_id).signal(TestRunWorkflow.resume)
+            for job_id in waiting.all()
+        ),
+        return_exceptions=True,
+    )
+    return Done(message="Queue resumed")

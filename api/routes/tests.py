@@ -1,0 +1,93 @@
+"""Tests: stored definitions, validated with the run engine's own models."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response, status
+from sqlmodel import col, select
+
+from api.deps import ProjectDep, SessionDep
+from api.errors import ApiError
+from api.routes.owned import owned
+from api.schemas import TestPublic
+from core.definition import TestDefinition
+from store.models import AuthFlow, Project, TestCase, utcnow
+
+router = APIRouter(prefix="/api/tests", tags=["tests"])
+
+
+def _public(row: TestCase) -> TestPublic:
+    assert row.id is not None
+    return TestPublic(
+        id=row.id,
+        name=row.name,
+        definition=TestDefinition.model_validate(row.definition),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def _check_auth_flow(session: SessionDep, project: Project, body: TestDefinition) -> None:
+    """auth_flow_id must name an auth flow of the same project."""
+    if body.auth_flow_id is None:
+        return
+    key = body.auth_flow_id
+    flow = await session.get(AuthFlow, int(key)) if str(key).isdigit() else None
+    if flow is None or flow.project_id != project.id:
+        raise ApiError(422, "invalid_request", f"auth_flow_id: auth flow {key} not found")
+
+
+@router.post("", response_model=TestPublic, status_code=status.HTTP_201_CREATED)
+async def create_test(body: TestDefinition, project: ProjectDep, session: SessionDep) -> TestPublic:
+    """Store a test definition."""
+    await _check_auth_flow(session, project, body)
+    assert project.id is not None
+    row = TestCase(project_id=project.id, name=body.name, definition=body.model_dump(mode="json"))
+    session.add(row)
+    await session.commit()
+    return _public(row)
+
+
+@router.get("", response_model=list[TestPublic])
+async def list_tests(
+    project: ProjectDep,
+    session: SessionDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10**9),
+) -> list[TestPublic]:
+    """The project's tests, oldest first."""
+    rows = await session.exec(
+        select(TestCase)
+        .where(TestCase.project_id == project.id)
+        .order_by(col(TestCase.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    return [_public(row) for row in rows.all()]
+
+
+@router.get("/{test_id}", response_model=TestPublic)
+async def get_test(test_id: int, project: ProjectDep, session: SessionDep) -> TestPublic:
+    """One test."""
+    return _public(await owned(session, TestCase, test_id, project, "test"))
+
+
+@router.put("/{test_id}", response_model=TestPublic)
+async def replace_test(
+    test_id: int, body: TestDefinition, project: ProjectDep, session: SessionDep
+) -> TestPublic:
+    """Replace a test's definition (runs already queued keep the one they started with)."""
+    row = await owned(session, TestCase, test_id, project, "test")
+    await _check_auth_flow(session, project, body)
+    row.name, row.definition, row.updated_at = body.name, body.model_dump(mode="json"), utcnow()
+    session.add(row)
+    await session.commit()
+    return _public(row)
+
+
+@router.delete("/{test_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_test(test_id: int, project: ProjectDep, session: SessionDep) -> Response:
+    """Delete a test; its run history stays."""
+    row = await owned(session, TestCase, test_id, project, "test")
+    await session.delete(row)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

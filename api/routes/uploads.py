@@ -1,0 +1,94 @@
+"""Uploads: files for `upload` steps, kept in the project's own folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi import APIRouter, Request, status
+
+from api.deps import ProjectDep, ServicesDep
+from api.errors import ApiError
+from api.schemas import UploadPublic
+from core.definition import UPLOAD_NAME
+
+router = APIRouter(prefix="/api/uploads", tags=["uploads"])
+CHUNK = 64 * 1024
+
+
+def sanitise(name: str) -> str:
+    """A safe file name: the last path part, with anything unusual replaced by '_'."""
+    base = re.split(r"[\\/]", name)[-1].strip()
+    cleaned = re.sub(r"[^A-Za-z0-9._ -]", "_", base).lstrip(". -")[:200]
+    if not cleaned or not UPLOAD_NAME.fullmatch(cleaned):
+        raise ApiError(422, "invalid_request", f"file name {name!r} cannot be used")
+    return cleaned
+
+
+def project_folder(services: ServicesDep, project_id: int) -> Path:
+    folder = Path(services.settings.uploads_dir) / str(project_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@router.post(
+    "",
+    response_model=UploadPublic,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+            "required": True,
+        }
+    },
+)
+async def upload(request: Request, project: ProjectDep, services: ServicesDep) -> UploadPublic:
+    """Store one file (multipart field `file`) for `upload` steps; replaces one of the same name."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(415, "unsupported_media_type", "send the file as multipart/form-data")
+    limit = services.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise ApiError(413, "too_large", f"uploads are limited to {limit} bytes")
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except Exception:
+        raise ApiError(422, "invalid_request", "the multipart body cannot be read") from None
+    file = form.get("file")
+    if file is None or isinstance(file, str):
+        raise ApiError(422, "invalid_request", "file: a file field named 'file' is required")
+    name = sanitise(file.filename or "")
+    assert project.id is not None
+    target = project_folder(services, project.id) / name
+    partial = target.with_name(f".{name}.part")
+    size = 0
+    with partial.open("wb") as out:
+        while chunk := await file.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                partial.unlink(missing_ok=True)
+                raise ApiError(413, "too_large", f"uploads are limited to {limit} bytes")
+            out.write(chunk)
+    partial.replace(target)
+    return UploadPublic(name=name, size=size)
+
+
+@router.get("", response_model=list[UploadPublic])
+async def list_uploads(project: ProjectDep, services: ServicesDep) -> list[UploadPublic]:
+    """The project's uploaded files."""
+    assert project.id is not None
+    folder = project_folder(services, project.id)
+    return [
+        UploadPublic(name=path.name, size=path.stat().st_size)
+        for path in sorted(folder.iterdir())
+        if path.is_file() and not path.name.startswith(".")
+    ]

@@ -1,0 +1,147 @@
+"""Request and response models, so that table rows never leak into responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.definition import AuthFlowDefinition, Step, TestDefinition
+from workflows.messages import RunProgress
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    max_parallel: int = Field(default=2, ge=1, le=1000)
+
+
+class ProjectPublic(BaseModel):
+    id: int
+    name: str
+    max_parallel: int
+    paused: bool
+
+
+class ProjectCreated(ProjectPublic):
+    token: str = Field(description="The project token; shown this once, stored only as a hash")
+
+
+class TestPublic(BaseModel):
+    __test__ = False
+
+    id: int
+    name: str
+    definition: TestDefinition
+    created_at: datetime
+    updated_at: datetime
+
+
+class SuiteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    test_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class SuitePublic(BaseModel):
+    id: int
+    name: str
+    test_ids: list[int]
+    created_at: datetime
+
+
+class AuthFlowPublic(BaseModel):
+    """An auth flow without its credentials."""
+
+    id: int
+    name: str
+    login_url: str
+    steps: list[Step]
+    created_at: datetime
+
+
+class UploadPublic(BaseModel):
+    name: str
+    size: int
+
+
+class RunSummary(BaseModel):
+    jobId: str  # noqa: N815 (the frontend's field names)
+    testId: int | None  # noqa: N815
+    suiteId: int | None  # noqa: N815
+    state: str
+    priority: str
+    progress: int
+    flaky: bool
+    error: str | None
+    createdAt: datetime  # noqa: N815
+    startedAt: datetime | None  # noqa: N815
+    finishedOn: datetime | None  # noqa: N815
+
+
+class RunDetail(RunSummary):
+    result: RunProgress | None
+    artifacts: list[str] = Field(description="Links to the run's screenshots and traces")
+
+
+class Queued(BaseModel):
+    success: bool = True
+    jobId: str  # noqa: N815
+    position: int | None
+    message: str
+
+
+class QueuedJob(BaseModel):
+    jobId: str  # noqa: N815
+    testId: int  # noqa: N815
+    position: int | None
+
+
+class SuiteQueued(BaseModel):
+    success: bool = True
+    jobs: list[QueuedJob]
+    message: str
+
+
+class Job(BaseModel):
+    jobId: str  # noqa: N815
+    testId: int | None  # noqa: N815
+    state: str
+    position: int | None
+    progress: int
+    attempts: int
+    createdAt: datetime  # noqa: N815
+    startedAt: datetime | None  # noqa: N815
+    finishedOn: datetime | None  # noqa: N815
+    result: dict[str, Any] | None
+
+
+class JobStatus(BaseModel):
+    success: bool = True
+    job: Job
+
+
+class QueueCounts(BaseModel):
+    waiting: int
+    active: int
+    completed: int
+    failed: int
+    delayed: int
+    paused: int = Field(description="Waiting runs held back because the queue is paused")
+    isPaused: bool  # noqa: N815
+
+
+class QueueStatus(BaseModel):
+    success: bool = True
+    queue: QueueCounts
+
+
+class Done(BaseModel):
+    success: bool = True
+    message: str
+
+
+__all__ = ["AuthFlowDefinition", "TestDefinition"]

@@ -1,0 +1,38 @@
+"""What the API holds for its lifetime: settings, database engine, Temporal link, secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.temporal_link import TemporalLink
+from core.config import Settings
+from core.secrets import SecretBox, load_secret_box
+from store.db import create_engine
+from store.runs import RunStore
+
+
+@dataclass
+class Services:
+    """Built at start-up, closed at shutdown."""
+
+    settings: Settings
+    engine: AsyncEngine
+    temporal: TemporalLink
+    secrets: SecretBox
+    runs: RunStore
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        engine = create_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            temporal=TemporalLink(settings),
+            secrets=load_secret_box(settings),
+            runs=RunStore(engine),
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,60 @@
+"""The database engine (async) and migrations (Alembic), for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def driver_url(url: str, asynchronous: bool) -> str:
+    """DATABASE_URL with the driver this service uses: aiosqlite, or psycopg 3."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        driver = "aiosqlite" if asynchronous else "pysqlite"
+    elif backend == "postgresql":
+        driver = "psycopg"
+    else:
+        raise ValueError(f"DATABASE_URL: unsupported database {backend!r} (sqlite or postgresql)")
+    return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    if make_url(url).get_backend_name() == "sqlite":
+        _prepare_sqlite_file(url)
+        engine = create_async_engine(driver_url(url, True), connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(connection, _record):  # type: ignore[no-untyped-def]
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_async_engine(driver_url(url, True), pool_size=10, max_overflow=20)
+
+
+def migrate(url: str) -> None:
+    """Bring the database schema to the newest migration."""
+    if make_url(url).get_backend_name() == "sqlite":
+        _prepare_sqlite_file(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", driver_url(url, False).replace("%", "%%"))
+    command.upgrade(config, "head")

@@ -1,0 +1,88 @@
+"""Tables: projects, tests, suites, auth flows and runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+class Project(SQLModel, table=True):
+    """A tenant: its token sees only its own tests, suites, auth flows and runs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    max_parallel: int = Field(default=2)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    paused: bool = Field(default=False)
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class TestCase(SQLModel, table=True):
+    """A stored test definition."""
+
+    __test__ = False
+    __tablename__ = "test"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(max_length=200)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+
+
+class Suite(SQLModel, table=True):
+    """A named list of tests that run together."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(max_length=200)
+    test_ids: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class AuthFlow(SQLModel, table=True):
+    """A login flow; its credentials are stored only sealed."""
+
+    __tablename__ = "auth_flow"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(max_length=200)
+    login_url: str = Field(max_length=2000)
+    steps: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    sealed_credentials: str
+    created_at: datetime = _timestamp(nullable=False)
+
+
+class Run(SQLModel, table=True):
+    """One run of a test; job_id is the Temporal workflow ID."""
+
+    __table_args__ = (UniqueConstraint("job_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(index=True, max_length=100)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    test_id: int | None = Field(default=None, index=True)
+    suite_id: int | None = Field(default=None, index=True)
+    priority: str = Field(default="regular", max_length=20)
+    state: str = Field(default="waiting", index=True, max_length=20)
+    progress: int = Field(default=0)
+    flaky: bool = Field(default=False)
+    error: str | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    retry_of: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _timestamp(nullable=False, index=True)
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
