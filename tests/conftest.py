@@ -20,6 +20,8 @@ from tests.support.pages import serve_test_pages
 
 ISOLATED_NAMESPACE = "isolated"
 """A second namespace, for tests that run their own worker processes."""
+POSTGRES_NAMESPACE = "postgres"
+"""A third, for the worker that records into PostgreSQL."""
 
 
 def free_port() -> int:
@@ -34,7 +36,9 @@ async def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
     """A Temporal dev server of its own for this test session."""
     port = free_port()
     log_file = tmp_path_factory.mktemp("temporal") / "server.log"
-    command = dev_server_command(port, None, None, namespaces=(ISOLATED_NAMESPACE,))
+    command = dev_server_command(
+        port, None, None, namespaces=(ISOLATED_NAMESPACE, POSTGRES_NAMESPACE)
+    )
     process = start_dev_server(command, log_file)
     address = f"127.0.0.1:{port}"
     try:

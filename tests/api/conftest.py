@@ -1,0 +1,96 @@
+"""The API against real Temporal and workers, on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from api.app import create_app
+from core.config import Settings
+from core.temporal import connect
+from runner.host import WorkerHost
+from store.db import migrate
+from tests.conftest import POSTGRES_NAMESPACE, free_port
+from tests.support.postgres import postgres_server
+
+ADMIN_TOKEN = "admin-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for this test session."""
+    with postgres_server(free_port()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def api_settings(
+    request: pytest.FixtureRequest, settings: Settings, worker_host: WorkerHost
+) -> AsyncIterator[Settings]:
+    """Settings of the API under test; each database gets its own worker and namespace."""
+    if request.param == "sqlite":
+        yield settings.model_copy(update={"admin_token": ADMIN_TOKEN})
+        return
+    url = request.getfixturevalue("postgres_url")
+    pg_settings = settings.model_copy(
+        update={
+            "database_url": url,
+            "temporal_namespace": POSTGRES_NAMESPACE,
+            "admin_token": ADMIN_TOKEN,
+        }
+    )
+    migrate(url)
+    host = WorkerHost(await connect(pg_settings), pg_settings)
+    await host.start()
+    yield pg_settings
+    await host.stop()
+
+
+@pytest.fixture(scope="session")
+async def api(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app, with the app's start-up and shutdown run around it."""
+    app = create_app(api_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client
+
+
+@dataclass
+class ProjectAccess:
+    """A project created for one test, and the headers that act as it."""
+
+    id: int
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def new_project(api: httpx.AsyncClient, max_parallel: int = 2) -> ProjectAccess:
+    response = await api.post(
+        "/api/projects",
+        json={"name": f"p-{uuid.uuid4().hex[:8]}", "max_parallel": max_parallel},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return ProjectAccess(id=body["id"], name=body["name"], token=body["token"])
+
+
+@pytest.fixture
+async def project(api: httpx.AsyncClient) -> ProjectAccess:
+    """A fresh project."""
+    return await new_project(api)
+
+
+@pytest.fixture
+async def other_project(api: httpx.AsyncClient) -> ProjectAccess:
+    """A second project, to prove isolation."""
+    return await new_project(api)
