@@ -36,12 +36,13 @@ def postgres_server(port: int) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(data, SUPERUSER, SUPERUSER)
         shutil.chown(base, SUPERUSER, SUPERUSER)
-    run = {"check": True, "capture_output": True}
-    subprocess.run(
-        _as_server_user([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", SUPERUSER]), **run
-    )
+
+    def run(command: list[str]) -> None:
+        subprocess.run(command, check=True, capture_output=True)
+
+    run(_as_server_user([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", SUPERUSER]))
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
+    run(
         _as_server_user(
             [
                 _bin("pg_ctl"),
@@ -55,13 +56,9 @@ def postgres_server(port: int) -> Iterator[str]:
                 "start",
             ]
         ),
-        **run,
     )
     try:
-        subprocess.run(
-            [_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, "service"],
-            **run,
-        )
+        run([_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, "service"])
         yield f"postgresql://{SUPERUSER}@127.0.0.1:{port}/service"
     finally:
         subprocess.run(
