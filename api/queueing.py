@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -9,11 +10,15 @@ from temporalio.client import Client
 from temporalio.common import Priority
 
 from api.errors import ApiError
+from api.routes.owned import as_row_id
 from core.queues import WORKFLOW_TASK_QUEUE
 from store.models import AuthFlow, Project, Run, TestCase
 from store.runs import PRIORITY_KEYS
 from workflows.messages import AuthInput, RunInput
 from workflows.test_run import TestRunWorkflow
+
+START_CONCURRENCY = 32
+"""Workflow starts in flight at once for one request (a suite of many tests)."""
 
 
 async def run_input_for(session: AsyncSession, project: Project, test: TestCase) -> RunInput:
@@ -21,7 +26,8 @@ async def run_input_for(session: AsyncSession, project: Project, test: TestCase)
     auth = None
     key = test.definition.get("auth_flow_id")
     if key is not None:
-        flow = await session.get(AuthFlow, int(key)) if str(key).isdigit() else None
+        row_id = as_row_id(key)
+        flow = await session.get(AuthFlow, row_id) if row_id is not None else None
         if flow is None or flow.project_id != project.id:
             raise ApiError(409, "auth_flow_missing", f"auth flow {key} of test {test.id} is gone")
         auth = AuthInput(
@@ -44,32 +50,63 @@ async def queue_run(
     suite_id: int | None = None,
     retry_of: str | None = None,
 ) -> Run:
-    """Record the run as waiting, then start its workflow; undo the record if Temporal refuses."""
-    run_input = await run_input_for(session, project, test)
-    assert project.id is not None
-    run = Run(
-        job_id=f"run-{uuid.uuid4().hex}",
-        project_id=project.id,
-        test_id=test.id,
-        suite_id=suite_id,
-        priority=priority,
-        retry_of=retry_of,
-    )
-    session.add(run)
-    await session.commit()
-    try:
-        await client.start_workflow(
-            TestRunWorkflow.run,
-            run_input,
-            id=run.job_id,
-            task_queue=WORKFLOW_TASK_QUEUE,
-            priority=Priority(priority_key=PRIORITY_KEYS[priority]),
-        )
-    except Exception:
-        await session.delete(run)
-        await session.commit()
-        raise ApiError(503, "temporal_unavailable", "the run could not be queued") from None
+    """Queue one run of `test`."""
+    (run,) = await queue_runs(session, client, project, [test], priority, suite_id, retry_of)
     return run
+
+
+async def queue_runs(
+    session: AsyncSession,
+    client: Client,
+    project: Project,
+    tests: list[TestCase],
+    priority: str = "regular",
+    suite_id: int | None = None,
+    retry_of: str | None = None,
+) -> list[Run]:
+    """Record the runs as waiting (in order, one transaction), then start their workflows.
+
+    A run whose workflow Temporal refuses is removed again, and the call answers 503.
+    """
+    inputs = [await run_input_for(session, project, test) for test in tests]
+    assert project.id is not None
+    runs = [
+        Run(
+            job_id=f"run-{uuid.uuid4().hex}",
+            project_id=project.id,
+            test_id=test.id,
+            suite_id=suite_id,
+            priority=priority,
+            retry_of=retry_of,
+        )
+        for test in tests
+    ]
+    session.add_all(runs)
+    await session.commit()
+    limit = asyncio.Semaphore(START_CONCURRENCY)
+
+    async def start(run: Run, run_input: RunInput) -> bool:
+        async with limit:
+            try:
+                await client.start_workflow(
+                    TestRunWorkflow.run,
+                    run_input,
+                    id=run.job_id,
+                    task_queue=WORKFLOW_TASK_QUEUE,
+                    priority=Priority(priority_key=PRIORITY_KEYS[priority]),
+                )
+            except Exception:
+                return False
+            return True
+
+    started = await asyncio.gather(*(start(r, i) for r, i in zip(runs, inputs, strict=True)))
+    if not all(started):
+        for run, ok in zip(runs, started, strict=True):
+            if not ok:
+                await session.delete(run)
+        await session.commit()
+        raise ApiError(503, "temporal_unavailable", "the run could not be queued")
+    return runs
 
 
 def queued_message(position: int | None) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.definition import AuthFlowDefinition, Step, TestDefinition
 from workflows.messages import RunProgress
@@ -39,11 +39,21 @@ class TestPublic(BaseModel):
     updated_at: datetime
 
 
+RowId = Annotated[int, Field(ge=1, le=2**62)]
+
+
 class SuiteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    test_ids: list[int] = Field(min_length=1, max_length=1000)
+    test_ids: list[RowId] = Field(min_length=1, max_length=1000)
+
+    @field_validator("test_ids")
+    @classmethod
+    def _no_repeats(cls, test_ids: list[int]) -> list[int]:
+        if len(set(test_ids)) != len(test_ids):
+            raise ValueError("a test appears more than once")
+        return test_ids
 
 
 class SuitePublic(BaseModel):

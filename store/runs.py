@@ -88,6 +88,17 @@ class RunStore:
             )
             return int(count.one()) + 1
 
+    async def positions(self, project_id: int) -> dict[str, int]:
+        """Position of every waiting run of the project, by job ID, in one query."""
+        async with self.session() as session:
+            rows = await session.exec(
+                select(Run.job_id, Run.priority, Run.id).where(
+                    Run.project_id == project_id, Run.state == WAITING
+                )
+            )
+            ordered = sorted(rows.all(), key=lambda row: (PRIORITY_KEYS.get(row[1], 3), row[2]))
+        return {job_id: index for index, (job_id, _p, _i) in enumerate(ordered, start=1)}
+
     async def counts(self, project_id: int) -> dict[str, int]:
         """Runs of the project by state."""
         async with self.session() as session:

@@ -22,6 +22,8 @@ ISOLATED_NAMESPACE = "isolated"
 """A second namespace, for tests that run their own worker processes."""
 POSTGRES_NAMESPACE = "postgres"
 """A third, for the worker that records into PostgreSQL."""
+FUZZ_NAMESPACE = "fuzz"
+"""No worker polls it: runs that fuzzing queues never execute."""
 
 
 def free_port() -> int:
@@ -37,7 +39,7 @@ async def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
     port = free_port()
     log_file = tmp_path_factory.mktemp("temporal") / "server.log"
     command = dev_server_command(
-        port, None, None, namespaces=(ISOLATED_NAMESPACE, POSTGRES_NAMESPACE)
+        port, None, None, namespaces=(ISOLATED_NAMESPACE, POSTGRES_NAMESPACE, FUZZ_NAMESPACE)
     )
     process = start_dev_server(command, log_file)
     address = f"127.0.0.1:{port}"

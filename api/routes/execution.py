@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
-from api.queueing import queue_run, queued_message
+from api.queueing import queue_run, queue_runs, queued_message
 from api.routes.owned import owned
 from api.schemas import (
     Done,
@@ -96,27 +96,16 @@ async def run_suite(
     missing = [key for key in suite.test_ids if key not in tests]
     if missing:
         raise ApiError(409, "suite_tests_missing", f"tests {missing} of suite {suite_id} are gone")
-    jobs = []
-    for key in suite.test_ids:
-        run = await queue_run(session, client, project, tests[key], suite_id=suite_id)
-        jobs.append(QueuedJob(jobId=run.job_id, testId=key, position=None))
-    for job, run_row in zip(
-        jobs, await _runs(session, project, [j.jobId for j in jobs]), strict=True
-    ):
-        job.position = await services.runs.position(run_row)
+    runs = await queue_runs(
+        session, client, project, [tests[key] for key in suite.test_ids], suite_id=suite_id
+    )
+    assert project.id is not None
+    positions = await services.runs.positions(project.id)
+    jobs = [
+        QueuedJob(jobId=run.job_id, testId=key, position=positions.get(run.job_id))
+        for run, key in zip(runs, suite.test_ids, strict=True)
+    ]
     return SuiteQueued(jobs=jobs, message=f"{len(jobs)} tests of suite {suite_id} queued")
-
-
-async def _runs(session: AsyncSession, project: Project, job_ids: list[str]) -> list[Run]:
-    rows = {
-        r.job_id: r
-        for r in (
-            await session.exec(
-                select(Run).where(Run.project_id == project.id, col(Run.job_id).in_(job_ids))
-            )
-        ).all()
-    }
-    return [rows[job_id] for job_id in job_ids]
 
 
 async def find_run(session: AsyncSession, project: Project, job_id: str) -> Run:

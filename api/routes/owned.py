@@ -13,11 +13,24 @@ from store.models import Project
 Row = TypeVar("Row", bound=SQLModel)
 
 
+MAX_ROW_ID = 2**62
+
+
+def as_row_id(value: object) -> int | None:
+    """A value usable as a primary key (a positive integer the databases can hold), or None."""
+    text = str(value)
+    if not text.isdigit() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ROW_ID else None
+
+
 async def owned(
     session: AsyncSession, model: type[Row], key: int, project: Project, kind: str
 ) -> Row:
     """The row with primary key `key` if it belongs to `project`, else 404 (never 403)."""
-    row = await session.get(model, key) if 0 < key < 2**63 else None
+    row_id = as_row_id(key)
+    row = await session.get(model, row_id) if row_id is not None else None
     if row is None or getattr(row, "project_id", None) != project.id:
         raise not_found(kind, key)
     return row

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 
 from api.deps import ProjectDep, SessionDep
 from api.errors import ApiError
-from api.routes.owned import owned
+from api.routes.owned import as_row_id, owned
 from api.schemas import TestPublic
 from core.definition import TestDefinition
 from store.models import AuthFlow, Project, TestCase, utcnow
@@ -31,7 +31,8 @@ async def _check_auth_flow(session: SessionDep, project: Project, body: TestDefi
     if body.auth_flow_id is None:
         return
     key = body.auth_flow_id
-    flow = await session.get(AuthFlow, int(key)) if str(key).isdigit() else None
+    row_id = as_row_id(key)
+    flow = await session.get(AuthFlow, row_id) if row_id is not None else None
     if flow is None or flow.project_id != project.id:
         raise ApiError(422, "invalid_request", f"auth_flow_id: auth flow {key} not found")
 

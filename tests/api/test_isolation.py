@@ -1,0 +1,79 @@
+"""A project's token sees only its own project: everything of another project is 404."""
+
+from __future__ import annotations
+
+import httpx
+
+from api.app import create_app
+from tests.api.conftest import ProjectAccess
+from tests.api.jobs import create_test, wait_for_stored_state
+from tests.api.test_execution import shop_test
+
+
+async def test_project_b_gets_404_for_every_route_of_project_a(
+    api: httpx.AsyncClient,
+    project: ProjectAccess,
+    other_project: ProjectAccess,
+    pages_url: str,
+    api_settings,
+) -> None:
+    a = project.headers
+    test_id = await create_test(api, project, shop_test(pages_url))
+    suite_id = (
+        await api.post("/api/suites", json={"name": "s", "test_ids": [test_id]}, headers=a)
+    ).json()["id"]
+    flow = {
+        "name": "f",
+        "login_url": pages_url + "login.html",
+        "steps": [{"action": "click", "selector": "#submit"}],
+        "credentials": {"username": "u", "password": "p"},
+    }
+    flow_id = (await api.post("/api/auth-flows", json=flow, headers=a)).json()["id"]
+    job_id = (await api.post(f"/api/execution/test/{test_id}/run", headers=a)).json()["jobId"]
+    stored = await wait_for_stored_state(api, project, job_id, "completed")
+    artifact = stored["artifacts"][0].rsplit("/", 1)[1]
+
+    routes = [
+        ("GET", "/api/tests/{test_id}"),
+        ("PUT", "/api/tests/{test_id}"),
+        ("DELETE", "/api/tests/{test_id}"),
+        ("GET", "/api/suites/{suite_id}"),
+        ("DELETE", "/api/suites/{suite_id}"),
+        ("GET", "/api/auth-flows/{flow_id}"),
+        ("DELETE", "/api/auth-flows/{flow_id}"),
+        ("POST", "/api/execution/test/{test_id}/run"),
+        ("POST", "/api/execution/test/{test_id}/run-live"),
+        ("POST", "/api/execution/suite/{suite_id}/run"),
+        ("GET", "/api/execution/job/{job_id}"),
+        ("POST", "/api/execution/job/{job_id}/cancel"),
+        ("POST", "/api/execution/job/{job_id}/retry"),
+        ("GET", "/api/runs/{job_id}"),
+        ("GET", "/api/runs/{job_id}/artifacts/{name}"),
+    ]
+    with_ids = {
+        (method.upper(), path)
+        for path, operations in create_app(api_settings).openapi()["paths"].items()
+        if "{" in path
+        for method in operations
+    }
+    assert with_ids == set(routes), "every route that names a resource is checked here"
+
+    values = {
+        "test_id": test_id,
+        "suite_id": suite_id,
+        "flow_id": flow_id,
+        "job_id": job_id,
+        "name": artifact,
+    }
+    for method, template in routes:
+        path = template.format(**values)
+        body = shop_test(pages_url) if method == "PUT" else None
+        response = await api.request(method, path, json=body, headers=other_project.headers)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["code"].endswith("_not_found")
+        assert str(values.get("job_id")) not in response.text or "not found" in response.text
+
+    assert (await api.get(f"/api/tests/{test_id}", headers=a)).status_code == 200, "A keeps it all"
+    assert (await api.get(f"/api/runs/{job_id}/artifacts/{artifact}", headers=a)).status_code == 200
+    assert (await api.get("/api/runs", headers=other_project.headers)).json() == []
+    assert (await api.get("/api/tests", headers=other_project.headers)).json() == []
