@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, migrate_on_start: bool = True) 
         if migrate_on_start:
             await asyncio.to_thread(migrate, settings.database_url)
         app.state.services = Services.build(settings)
+        app.state.services.start()
         try:
             yield
         finally:

@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.definition import describe_locations
@@ -74,6 +76,14 @@ def install_error_handlers(app: FastAPI) -> None:
             for problem in error.errors()
         ]
         return _body(422, "invalid_request", describe_locations(problems))
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    @app.exception_handler(OperationalError)
+    async def database_busy(_request: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable or overloaded: %s", error)
+        response = _body(503, "database_busy", "the database is busy or unavailable; retry")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:

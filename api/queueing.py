@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
-from temporalio.common import Priority
 
+from api.dispatcher import Dispatcher
 from api.errors import ApiError
 from api.routes.owned import as_row_id
-from core.queues import WORKFLOW_TASK_QUEUE
 from store.models import AuthFlow, Project, Run, TestCase
-from store.runs import PRIORITY_KEYS
 from workflows.messages import AuthInput, RunInput
-from workflows.test_run import TestRunWorkflow
-
-START_CONCURRENCY = 32
-"""Workflow starts in flight at once for one request (a suite of many tests)."""
 
 
 async def run_input_for(session: AsyncSession, project: Project, test: TestCase) -> RunInput:
@@ -43,7 +35,7 @@ async def run_input_for(session: AsyncSession, project: Project, test: TestCase)
 
 async def queue_run(
     session: AsyncSession,
-    client: Client,
+    dispatcher: Dispatcher,
     project: Project,
     test: TestCase,
     priority: str = "regular",
@@ -51,23 +43,20 @@ async def queue_run(
     retry_of: str | None = None,
 ) -> Run:
     """Queue one run of `test`."""
-    (run,) = await queue_runs(session, client, project, [test], priority, suite_id, retry_of)
+    (run,) = await queue_runs(session, dispatcher, project, [test], priority, suite_id, retry_of)
     return run
 
 
 async def queue_runs(
     session: AsyncSession,
-    client: Client,
+    dispatcher: Dispatcher,
     project: Project,
     tests: list[TestCase],
     priority: str = "regular",
     suite_id: int | None = None,
     retry_of: str | None = None,
 ) -> list[Run]:
-    """Record the runs as waiting (in order, one transaction), then start their workflows.
-
-    A run whose workflow Temporal refuses is removed again, and the call answers 503.
-    """
+    """Record the runs as waiting, in order, in one transaction; the dispatcher starts them."""
     inputs = [await run_input_for(session, project, test) for test in tests]
     assert project.id is not None
     runs = [
@@ -78,34 +67,13 @@ async def queue_runs(
             suite_id=suite_id,
             priority=priority,
             retry_of=retry_of,
+            run_input=run_input.model_dump(mode="json"),
         )
-        for test in tests
+        for test, run_input in zip(tests, inputs, strict=True)
     ]
     session.add_all(runs)
     await session.commit()
-    limit = asyncio.Semaphore(START_CONCURRENCY)
-
-    async def start(run: Run, run_input: RunInput) -> bool:
-        async with limit:
-            try:
-                await client.start_workflow(
-                    TestRunWorkflow.run,
-                    run_input,
-                    id=run.job_id,
-                    task_queue=WORKFLOW_TASK_QUEUE,
-                    priority=Priority(priority_key=PRIORITY_KEYS[priority]),
-                )
-            except Exception:
-                return False
-            return True
-
-    started = await asyncio.gather(*(start(r, i) for r, i in zip(runs, inputs, strict=True)))
-    if not all(started):
-        for run, ok in zip(runs, started, strict=True):
-            if not ok:
-                await session.delete(run)
-        await session.commit()
-        raise ApiError(503, "temporal_unavailable", "the run could not be queued")
+    dispatcher.wake()
     return runs
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
@@ -22,17 +23,25 @@ class Services:
     temporal: TemporalLink
     secrets: SecretBox
     runs: RunStore
+    dispatcher: Dispatcher
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         engine = create_engine(settings.database_url)
+        runs = RunStore(engine)
+        temporal = TemporalLink(settings)
         return cls(
             settings=settings,
             engine=engine,
-            temporal=TemporalLink(settings),
+            temporal=temporal,
             secrets=load_secret_box(settings),
-            runs=RunStore(engine),
+            runs=runs,
+            dispatcher=Dispatcher(runs, temporal),
         )
 
+    def start(self) -> None:
+        self.dispatcher.start()
+
     async def close(self) -> None:
+        await self.dispatcher.stop()
         await self.engine.dispose()

@@ -42,6 +42,14 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
 
 
+OWNER_SWITCH = "--testrun-worker"
+
+
+def owner_args(owner: str) -> list[str]:
+    """A harmless switch naming the worker, so `ps` shows which worker a Chromium belongs to."""
+    return [f"{OWNER_SWITCH}={owner}"] if owner else []
+
+
 class SessionNotFound(LookupError):
     """The session is not (or no longer) held by this worker."""
 
@@ -49,8 +57,11 @@ class SessionNotFound(LookupError):
 class BrowserPool:
     """Owns the worker's Chromium and its contexts; enforces nothing, counts everything."""
 
-    def __init__(self, chromium_path: str | None, idle_timeout_s: float = 300.0) -> None:
+    def __init__(
+        self, chromium_path: str | None, owner: str = "", idle_timeout_s: float = 300.0
+    ) -> None:
         self._chromium_path = chromium_path
+        self._owner = owner
         self._idle_timeout_s = idle_timeout_s
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
@@ -73,7 +84,7 @@ class BrowserPool:
                 assert self._playwright is not None, "BrowserPool.start() was not called"
                 self._browser = await self._playwright.chromium.launch(
                     executable_path=chromium_executable(self._chromium_path),
-                    args=LAUNCH_ARGS,
+                    args=[*LAUNCH_ARGS, *owner_args(self._owner)],
                     headless=True,
                 )
                 self._browser.on("disconnected", self._on_browser_lost)

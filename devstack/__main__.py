@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,9 +72,22 @@ def start_api(settings: Settings) -> subprocess.Popen[bytes]:
     return spawn(command, cwd=REPO_ROOT)
 
 
+def ensure_admin_token(settings: Settings) -> None:
+    """Without ADMIN_TOKEN, make one in the data folder and hand it to the API."""
+    if settings.admin_token:
+        return
+    path = Path(settings.data_dir) / "admin.token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    os.environ["ADMIN_TOKEN"] = path.read_text().strip()
+    log.info("admin token (ADMIN_TOKEN was not set) is in %s", path)
+
+
 async def supervise(args: argparse.Namespace) -> int:
     settings = get_settings()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    ensure_admin_token(settings)
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
     workers = [start_worker() for _ in range(args.workers)]

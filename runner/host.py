@@ -43,7 +43,7 @@ class WorkerHost:
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self.session_queue = worker_session_queue(self.worker_id)
-        self.pool = BrowserPool(settings.chromium_path)
+        self.pool = BrowserPool(settings.chromium_path, owner=self.worker_id)
         self.engine = create_engine(settings.database_url)
         runs = RunStore(self.engine)
         self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)

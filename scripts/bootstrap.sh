@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(chromium redis-server fonts-liberation)
+packages=(chromium redis-server fonts-liberation jq)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(postgresql)
 fi

@@ -36,7 +36,13 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if make_url(url).get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
-        engine = create_async_engine(driver_url(url, True), connect_args={"timeout": 30})
+        engine = create_async_engine(
+            driver_url(url, True),
+            connect_args={"timeout": 30},
+            pool_size=20,
+            max_overflow=20,
+            pool_timeout=60,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(connection, _record):  # type: ignore[no-untyped-def]
@@ -47,7 +53,9 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(driver_url(url, True), pool_size=10, max_overflow=20)
+    return create_async_engine(
+        driver_url(url, True), pool_size=20, max_overflow=20, pool_timeout=60
+    )
 
 
 def migrate(url: str) -> None:

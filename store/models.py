@@ -83,6 +83,10 @@ class Run(SQLModel, table=True):
     error: str | None = None
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     retry_of: str | None = Field(default=None, max_length=100)
+    run_input: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    dispatched_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), index=True)
+    )
     created_at: datetime = _timestamp(nullable=False, index=True)
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

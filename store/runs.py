@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.models import Project, Run
+from store.models import Project, Run, utcnow
 
 PRIORITY_KEYS = {"live": 1, "regular": 3, "scheduled": 4}
 """Temporal priority keys: a lower key runs first."""
@@ -54,6 +54,22 @@ class RunStore:
                     started_at=func.coalesce(Run.started_at, _parse(result.get("started_at"))),
                     finished_at=_parse(result.get("finished_at")),
                 )
+            )
+            await session.commit()
+            return bool(changed.rowcount)
+
+    async def cancel_undispatched(self, job_id: str) -> bool:
+        """Cancel a run whose workflow was not started yet; False if it was (or it ended)."""
+        now = utcnow()
+        async with self.session() as session:
+            changed = await session.exec(  # type: ignore[call-overload]
+                update(Run)
+                .where(
+                    col(Run.job_id) == job_id,
+                    col(Run.state) == WAITING,
+                    col(Run.dispatched_at).is_(None),
+                )
+                .values(state="cancelled", finished_at=now, error="the run was cancelled")
             )
             await session.commit()
             return bool(changed.rowcount)

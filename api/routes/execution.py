@@ -40,11 +40,10 @@ async def _queue_test(
     priority: str,
     project: Project,
     session: AsyncSession,
-    client: Client,
     services: ServicesDep,
 ) -> Queued:
     test = await owned(session, TestCase, test_id, project, "test")
-    run = await queue_run(session, client, project, test, priority)
+    run = await queue_run(session, services.dispatcher, project, test, priority)
     position = await services.runs.position(run)
     return Queued(jobId=run.job_id, position=position, message=queued_message(position))
 
@@ -54,11 +53,10 @@ async def run_test(
     test_id: int,
     project: ProjectDep,
     session: SessionDep,
-    client: TemporalDep,
     services: ServicesDep,
 ) -> Queued:
     """Queue a run of the test; answers at once with its position."""
-    return await _queue_test(test_id, "regular", project, session, client, services)
+    return await _queue_test(test_id, "regular", project, session, services)
 
 
 @router.post("/test/{test_id}/run-live", response_model=Queued)
@@ -66,11 +64,10 @@ async def run_test_live(
     test_id: int,
     project: ProjectDep,
     session: SessionDep,
-    client: TemporalDep,
     services: ServicesDep,
 ) -> Queued:
     """Queue a run at higher priority: it starts before every regular run."""
-    return await _queue_test(test_id, "live", project, session, client, services)
+    return await _queue_test(test_id, "live", project, session, services)
 
 
 @router.post("/suite/{suite_id}/run", response_model=SuiteQueued)
@@ -78,7 +75,6 @@ async def run_suite(
     suite_id: int,
     project: ProjectDep,
     session: SessionDep,
-    client: TemporalDep,
     services: ServicesDep,
 ) -> SuiteQueued:
     """Queue a run of every test of the suite, in the suite's order."""
@@ -97,7 +93,11 @@ async def run_suite(
     if missing:
         raise ApiError(409, "suite_tests_missing", f"tests {missing} of suite {suite_id} are gone")
     runs = await queue_runs(
-        session, client, project, [tests[key] for key in suite.test_ids], suite_id=suite_id
+        session,
+        services.dispatcher,
+        project,
+        [tests[key] for key in suite.test_ids],
+        suite_id=suite_id,
     )
     assert project.id is not None
     positions = await services.runs.positions(project.id)
@@ -184,12 +184,18 @@ async def queue_status(project: ProjectDep, services: ServicesDep) -> QueueStatu
 
 @router.post("/job/{job_id}/cancel", response_model=Done)
 async def cancel_job(
-    job_id: str, project: ProjectDep, session: SessionDep, client: TemporalDep
+    job_id: str,
+    project: ProjectDep,
+    session: SessionDep,
+    client: TemporalDep,
+    services: ServicesDep,
 ) -> Done:
     """Cancel a waiting or running run; a running step is interrupted and torn down."""
     run = await find_run(session, project, job_id)
     if run.state in FINAL_STATES:
         raise ApiError(409, "job_finished", f"job {job_id} already ended ({run.state})")
+    if await services.runs.cancel_undispatched(run.job_id):
+        return Done(message=f"Job {job_id} cancelled before it started")
     try:
         await client.get_workflow_handle(job_id).cancel()
     except Exception:
@@ -202,7 +208,6 @@ async def retry_job(
     job_id: str,
     project: ProjectDep,
     session: SessionDep,
-    client: TemporalDep,
     services: ServicesDep,
 ) -> Queued:
     """Run a failed, timed-out or cancelled run's test again, as a new job."""
@@ -216,7 +221,9 @@ async def retry_job(
     test = await session.get(TestCase, run.test_id) if run.test_id else None
     if test is None or test.project_id != project.id:
         raise ApiError(409, "test_gone", f"the test of job {job_id} was deleted")
-    again = await queue_run(session, client, project, test, run.priority, run.suite_id, job_id)
+    again = await queue_run(
+        session, services.dispatcher, project, test, run.priority, run.suite_id, job_id
+    )
     position = await services.runs.position(again)
     return Queued(jobId=again.job_id, position=position, message=queued_message(position))
 

@@ -95,8 +95,13 @@ async def test_cancel_a_running_job(
     assert cancelled.status_code == 200
     stored = await wait_for_stored_state(api, project, job_id, "cancelled", timeout=10)
     assert stored["result"]["steps"][0]["status"] == "skipped"
-    not_retryable = await api.post(f"/api/execution/job/{job_id}/retry", headers=project.headers)
-    assert not_retryable.status_code == 200, "a cancelled run can be run again"
+    again = await api.post(f"/api/execution/job/{job_id}/retry", headers=project.headers)
+    assert again.status_code == 200, "a cancelled run can be run again"
+    second = again.json()["jobId"]
+    assert (
+        await api.post(f"/api/execution/job/{second}/cancel", headers=project.headers)
+    ).status_code == 200
+    await wait_for_stored_state(api, project, second, "cancelled", timeout=10)
 
 
 async def test_pause_holds_new_runs_and_resume_starts_them(

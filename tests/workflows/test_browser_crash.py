@@ -7,16 +7,18 @@ import signal
 
 import psutil
 
+from browser.pool import owner_args
 from tests.support.processes import chromium_descendants
 from tests.support.runs import outcome, start_run, wait_for_progress
 
 
-def browser_main_processes() -> list[psutil.Process]:
-    """Chromium's browser processes (not renderers or helpers) below this test process."""
+def browser_main_processes(worker_id: str) -> list[psutil.Process]:
+    """The worker's Chromium browser process (not its renderers or helpers)."""
+    marker = owner_args(worker_id)[0]
     return [
         p
         for p in chromium_descendants(os.getpid())
-        if not any(arg.startswith("--type=") for arg in p.cmdline())
+        if marker in p.cmdline() and not any(arg.startswith("--type=") for arg in p.cmdline())
     ]
 
 
@@ -34,7 +36,7 @@ async def test_run_survives_a_chromium_crash(
     }
     handle = await start_run(client, run_id, test)
     await wait_for_progress(handle, lambda p: p.current_step == 1)
-    browsers = browser_main_processes()
+    browsers = browser_main_processes(worker_host.worker_id)
     assert len(browsers) == 1
     browsers[0].send_signal(signal.SIGKILL)
 
@@ -43,6 +45,8 @@ async def test_run_survives_a_chromium_crash(
     assert len(result.session_attempts) == 2
     assert "Chromium exited or crashed" in (result.session_attempts[0].lost_reason or "")
     assert all(s.status == "passed" and s.attempts == 1 for s in result.steps)
-    assert browser_main_processes()[0].pid != browsers[0].pid, "a new Chromium was launched"
+    assert browser_main_processes(worker_host.worker_id)[0].pid != browsers[0].pid, (
+        "a new Chromium was launched"
+    )
     assert not browsers[0].is_running() or browsers[0].status() == psutil.STATUS_ZOMBIE
     assert worker_host.pool.open_count == 0

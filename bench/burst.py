@@ -1,0 +1,168 @@
+"""Burst: N simultaneous POST /api/execution/test/{id}/run against a running service.
+
+Start the service first (scripts/serve), then:  python -m bench.burst [--sizes 200 1000]
+Its runs are queued in a paused project and cancelled afterwards, so nothing executes.
+Baseline, in the same run: N bare start_workflow calls from one Temporal client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+
+from core.config import get_settings
+from core.temporal import connect
+from workflows.messages import RunInput
+from workflows.test_run import TestRunWorkflow
+
+IDLE_QUEUE = "bench-no-worker"
+"""The baseline's workflows go to a queue no worker polls, and are terminated afterwards."""
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def api_process(port: int) -> psutil.Process:
+    for connection in psutil.net_connections("tcp"):
+        if connection.laddr and connection.laddr.port == port and connection.status == "LISTEN":
+            return psutil.Process(connection.pid)
+    raise RuntimeError(f"nothing listens on port {port}: start the service first")
+
+
+def rss_mib(process: psutil.Process) -> float:
+    return process.memory_info().rss / 2**20
+
+
+async def burst(api: httpx.AsyncClient, headers: dict, test_id: int, size: int) -> dict:
+    async def one() -> tuple[float, str | None]:
+        started = time.perf_counter()
+        try:
+            response = await api.post(f"/api/execution/test/{test_id}/run", headers=headers)
+            job = response.json().get("jobId") if response.status_code == 200 else None
+        except httpx.HTTPError:
+            job = None
+        return time.perf_counter() - started, job
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one() for _ in range(size)))
+    wall = time.perf_counter() - started
+    latencies = [latency for latency, _ in results]
+    jobs = [job for _, job in results if job]
+    return {
+        "size": size,
+        "errors": size - len(jobs),
+        "unique": len(set(jobs)),
+        "p50": percentile(latencies, 0.50),
+        "p99": percentile(latencies, 0.99),
+        "wall": wall,
+        "jobs": jobs,
+    }
+
+
+async def baseline(size: int, definition: dict) -> dict:
+    client = await connect(get_settings())
+
+    async def one(index: int) -> float:
+        started = time.perf_counter()
+        await client.start_workflow(
+            TestRunWorkflow.run,
+            RunInput(test=definition),
+            id=f"bench-bare-{uuid.uuid4().hex}",
+            task_queue=IDLE_QUEUE,
+        )
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    latencies = await asyncio.gather(*(one(i) for i in range(size)))
+    wall = time.perf_counter() - started
+    async for execution in client.list_workflows(
+        f"TaskQueue = '{IDLE_QUEUE}' AND ExecutionStatus = 'Running'"
+    ):
+        await client.get_workflow_handle(execution.id).terminate("benchmark baseline")
+    return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "wall": wall}
+
+
+async def cancel_all(api: httpx.AsyncClient, headers: dict, jobs: list[str]) -> None:
+    limit = asyncio.Semaphore(50)
+
+    async def cancel(job: str) -> None:
+        async with limit:
+            await api.post(f"/api/execution/job/{job}/cancel", headers=headers)
+
+    await asyncio.gather(*(cancel(job) for job in jobs))
+
+
+async def main(sizes: list[int], base_url: str) -> None:
+    settings = get_settings()
+    admin = (
+        os.environ.get("ADMIN_TOKEN")
+        or (Path(settings.data_dir) / "admin.token").read_text().strip()
+    )
+    process = api_process(settings.port)
+    limits = httpx.Limits(max_connections=max(sizes), max_keepalive_connections=max(sizes))
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as api:
+        created = await api.post(
+            "/api/projects",
+            json={"name": f"burst-{uuid.uuid4().hex[:6]}"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        created.raise_for_status()
+        headers = {"Authorization": f"Bearer {created.json()['token']}"}
+        definition = {
+            "name": "burst",
+            "start_url": base_url + "/demo/shop.html",
+            "steps": [{"action": "click", "selector": "#buy"}],
+        }
+        test_id = (await api.post("/api/tests", json=definition, headers=headers)).json()["id"]
+        await api.post("/api/execution/queue/pause", headers=headers)
+        memory_before = rss_mib(process)
+        rows = []
+        for size in sizes:
+            rows.append(await burst(api, headers, test_id, size))
+            await cancel_all(api, headers, rows[-1]["jobs"])
+        memory_peak = rss_mib(process)
+        await asyncio.sleep(10)
+        memory_after = rss_mib(process)
+    bare = await baseline(max(sizes), definition)
+
+    print(f"burst of simultaneous POST /api/execution/test/{{id}}/run, {base_url}")
+    print(
+        f"{'requests':>9}{'errors':>8}{'unique ids':>12}{'p50 s':>8}{'p99 s':>8}"
+        f"{'wall s':>8}{'req/s':>8}"
+    )
+    for row in rows:
+        rate = row["size"] / row["wall"]
+        print(
+            f"{row['size']:>9}{row['errors']:>8}{row['unique']:>12}{row['p50']:>8.3f}"
+            f"{row['p99']:>8.3f}{row['wall']:>8.2f}{rate:>8.0f}"
+        )
+    print(
+        f"baseline: {max(sizes)} bare start_workflow calls from one client: "
+        f"p50 {bare['p50']:.3f} s, "
+        f"p99 {bare['p99']:.3f} s, wall {bare['wall']:.2f} s"
+    )
+    print(
+        f"API RSS: {memory_before:.0f} MiB before, {memory_peak:.0f} MiB after the bursts, "
+        f"{memory_after:.0f} MiB 10 s later"
+    )
+    print(
+        f"target: p99 <= 1 s at 1000, no errors, all ids unique; ratio p99/baseline p99: "
+        f"{rows[-1]['p99'] / bare['p99']:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1000])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    args = parser.parse_args()
+    asyncio.run(main(args.sizes, args.url))
