@@ -39,6 +39,7 @@ class Session:
     tracing: bool
     expires_at: float
     busy: int = 0
+    claimed: bool = False
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -58,11 +59,18 @@ class BrowserPool:
     """Owns the worker's Chromium and its contexts; enforces nothing, counts everything."""
 
     def __init__(
-        self, chromium_path: str | None, owner: str = "", idle_timeout_s: float = 300.0
+        self,
+        chromium_path: str | None,
+        owner: str = "",
+        idle_timeout_s: float = 300.0,
+        claim_timeout_s: float = 30.0,
+        reap_interval_s: float = 5.0,
     ) -> None:
         self._chromium_path = chromium_path
         self._owner = owner
         self._idle_timeout_s = idle_timeout_s
+        self._claim_timeout_s = claim_timeout_s
+        self._reap_interval_s = reap_interval_s
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._launch_lock = asyncio.Lock()
@@ -145,6 +153,7 @@ class BrowserPool:
         """Mark the session busy while an activity works in it (idle sessions get reaped)."""
         session = self.get(session_id)
         session.busy += 1
+        session.claimed = True
         try:
             yield session
         finally:
@@ -181,13 +190,16 @@ class BrowserPool:
             listener()
 
     async def _reap_forever(self) -> None:
-        """Close contexts whose run outlived its lifetime or left them idle (an orphan)."""
+        """Close orphaned contexts: never claimed by their run (it was cancelled while the
+        context opened), left idle, or outliving the run's lifetime."""
         while True:
-            await asyncio.sleep(5)
+            await asyncio.sleep(self._reap_interval_s)
             now = time.monotonic()
             for session in list(self._sessions.values()):
-                idle = session.busy == 0 and now - session.last_used > self._idle_timeout_s
-                if now > session.expires_at or idle:
+                unused = now - session.last_used
+                idle = session.busy == 0 and unused > self._idle_timeout_s
+                unclaimed = not session.claimed and unused > self._claim_timeout_s
+                if now > session.expires_at or idle or unclaimed:
                     log.warning(
                         "closing orphaned session %s of %s", session.session_id, session.run_id
                     )

@@ -69,7 +69,7 @@ async def test_every_action_passes_on_a_real_page(
     for name in screenshots:
         assert (Path(settings.artifacts_dir) / run_id / name).read_bytes()[:4] == b"\x89PNG"
     assert result.artifacts == [], "a passing run keeps no trace"
-    assert worker_host.pool.open_count == 0
+    assert worker_host.pool.open_count == 0, [s.run_id for s in worker_host.pool._sessions.values()]
 
 
 async def test_fallback_selector_used_only_when_primary_finds_nothing(
