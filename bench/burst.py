@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from bench import rawhttp
 from core.config import get_settings
 from core.temporal import connect
 from workflows.messages import RunInput
@@ -31,24 +32,31 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def api_process(port: int) -> psutil.Process:
+def api_processes(port: int) -> list[psutil.Process]:
+    """The process listening on the API port and its children (uvicorn's workers)."""
     for connection in psutil.net_connections("tcp"):
         if connection.laddr and connection.laddr.port == port and connection.status == "LISTEN":
-            return psutil.Process(connection.pid)
+            listener = psutil.Process(connection.pid)
+            return [listener, *listener.children(recursive=True)]
     raise RuntimeError(f"nothing listens on port {port}: start the service first")
 
 
-def rss_mib(process: psutil.Process) -> float:
-    return process.memory_info().rss / 2**20
+def rss_mib(processes: list[psutil.Process]) -> float:
+    return sum(process.memory_info().rss for process in processes) / 2**20
 
 
-async def burst(api: httpx.AsyncClient, headers: dict, test_id: int, size: int) -> dict:
+async def burst(base_url: str, headers: dict, test_id: int, size: int) -> dict:
+    url = httpx.URL(base_url)
+    host, port = url.host, url.port or 80
+
     async def one() -> tuple[float, str | None]:
         started = time.perf_counter()
         try:
-            response = await api.post(f"/api/execution/test/{test_id}/run", headers=headers)
-            job = response.json().get("jobId") if response.status_code == 200 else None
-        except httpx.HTTPError:
+            status, body, _ = await rawhttp.request(
+                host, port, "POST", f"/api/execution/test/{test_id}/run", headers
+            )
+            job = body.get("jobId") if status == 200 and isinstance(body, dict) else None
+        except OSError:
             job = None
         return time.perf_counter() - started, job
 
@@ -91,14 +99,23 @@ async def baseline(size: int, definition: dict) -> dict:
     return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "wall": wall}
 
 
-async def cancel_all(api: httpx.AsyncClient, headers: dict, jobs: list[str]) -> None:
+async def cancel_all(base_url: str, headers: dict, jobs: list[str]) -> int:
+    """Cancel the burst's runs (clean-up, not measured); return how many cancels failed."""
+    url = httpx.URL(base_url)
     limit = asyncio.Semaphore(50)
 
-    async def cancel(job: str) -> None:
+    async def cancel(job: str) -> bool:
         async with limit:
-            await api.post(f"/api/execution/job/{job}/cancel", headers=headers)
+            try:
+                status, _, _ = await rawhttp.request(
+                    url.host, url.port or 80, "POST", f"/api/execution/job/{job}/cancel", headers
+                )
+            except OSError:
+                return False
+            return status == 200
 
-    await asyncio.gather(*(cancel(job) for job in jobs))
+    done = await asyncio.gather(*(cancel(job) for job in jobs))
+    return done.count(False)
 
 
 async def main(sizes: list[int], base_url: str) -> None:
@@ -107,7 +124,7 @@ async def main(sizes: list[int], base_url: str) -> None:
         os.environ.get("ADMIN_TOKEN")
         or (Path(settings.data_dir) / "admin.token").read_text().strip()
     )
-    process = api_process(settings.port)
+    process = api_processes(settings.port)
     limits = httpx.Limits(max_connections=max(sizes), max_keepalive_connections=max(sizes))
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as api:
         created = await api.post(
@@ -127,8 +144,10 @@ async def main(sizes: list[int], base_url: str) -> None:
         memory_before = rss_mib(process)
         rows = []
         for size in sizes:
-            rows.append(await burst(api, headers, test_id, size))
-            await cancel_all(api, headers, rows[-1]["jobs"])
+            rows.append(await burst(base_url, headers, test_id, size))
+            failed = await cancel_all(base_url, headers, rows[-1]["jobs"])
+            if failed:
+                print(f"warning: {failed} runs of the burst could not be cancelled")
         memory_peak = rss_mib(process)
         await asyncio.sleep(10)
         memory_after = rss_mib(process)

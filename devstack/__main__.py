@@ -32,6 +32,9 @@ UI_PORT = 8233
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="API server processes (default 1)"
+    )
     return parser.parse_args()
 
 
@@ -66,9 +69,10 @@ def start_worker() -> subprocess.Popen[bytes]:
     return spawn([sys.executable, "worker.py"], cwd=REPO_ROOT)
 
 
-def start_api(settings: Settings) -> subprocess.Popen[bytes]:
+def start_api(settings: Settings, processes: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(settings.port), "--log-level", "warning"]
+    command += ["--workers", str(processes), "--loop", "uvloop", "--http", "httptools"]
     return spawn(command, cwd=REPO_ROOT)
 
 
@@ -91,7 +95,7 @@ async def supervise(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
     workers = [start_worker() for _ in range(args.workers)]
-    api = start_api(settings)
+    api = start_api(settings, args.api_processes)
     log.info("API on http://127.0.0.1:%d (demo pages under /demo/)", settings.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
