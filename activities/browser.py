@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio import activity
@@ -45,6 +46,7 @@ class BrowserActivities:
         uploads_dir: Path,
         secrets: SecretBox,
         project_paused: Callable[[str], Awaitable[bool]],
+        run_started: Callable[[str, datetime], Awaitable[bool]],
     ) -> None:
         self._pool = pool
         self._worker_id = worker_id
@@ -53,6 +55,8 @@ class BrowserActivities:
         self._uploads_dir = uploads_dir
         self._secrets = secrets
         self._project_paused = project_paused
+        self._run_started = run_started
+        self._background: set[asyncio.Task[None]] = set()
 
     @activity.defn(name=activity_names.OPEN_SESSION)
     async def open_session(self, request: SessionRequest) -> SessionInfo:
@@ -70,11 +74,22 @@ class BrowserActivities:
             )
         session = await self._pool.open(request.run_id, request.trace, request.lifetime_s)
         log.info("run %s: session %s opened", request.run_id, session.session_id)
+        # The run history shows the run active; done in the background so that setup does not
+        # wait for the database, and the final record repairs a miss here.
+        task = asyncio.create_task(self._record_start(request.run_id, datetime.now(UTC)))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return SessionInfo(
             session_id=session.session_id,
             task_queue=self._session_queue,
             worker_id=self._worker_id,
         )
+
+    async def _record_start(self, run_id: str, started_at: datetime) -> None:
+        try:
+            await self._run_started(run_id, started_at)
+        except Exception as error:
+            log.warning("run %s: could not record its start: %s", run_id, error)
 
     @activity.defn(name=activity_names.RUN_STEP)
     async def run_step(self, input: StepInput) -> ActionOutcome:

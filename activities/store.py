@@ -6,7 +6,7 @@ from temporalio import activity
 
 from store.runs import RunStore
 from workflows import activity_names
-from workflows.messages import RunFinished, RunStarted
+from workflows.messages import RunFinished
 
 
 class StoreActivities:
@@ -14,11 +14,6 @@ class StoreActivities:
 
     def __init__(self, runs: RunStore) -> None:
         self._runs = runs
-
-    @activity.defn(name=activity_names.RECORD_STARTED)
-    async def record_started(self, event: RunStarted) -> bool:
-        """Mark the run active; idempotent."""
-        return await self._runs.mark_started(event.job_id, event.started_at)
 
     @activity.defn(name=activity_names.RECORD_FINISHED)
     async def record_finished(self, event: RunFinished) -> bool:

@@ -55,6 +55,7 @@ class WorkerHost:
             uploads_dir=settings.uploads_dir,
             secrets=load_secret_box(settings),
             project_paused=runs.project_paused,
+            run_started=runs.mark_started,
         )
         store = StoreActivities(runs)
         identity = f"{self.worker_id}"
@@ -62,7 +63,7 @@ class WorkerHost:
             client,
             task_queue=WORKFLOW_TASK_QUEUE,
             workflows=[TestRunWorkflow],
-            activities=[store.record_started, store.record_finished],
+            activities=[store.record_finished],
             identity=identity,
         )
         self._session_worker = Worker(

@@ -152,13 +152,6 @@ class RunProgress(BaseModel):
     finished_at: datetime | None = None
 
 
-class RunStarted(BaseModel):
-    """The run got a browser context."""
-
-    job_id: str
-    started_at: datetime
-
-
 class RunFinished(BaseModel):
     """The run ended; `result` is its final RunProgress."""
 

@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         RunFinished,
         RunInput,
         RunProgress,
-        RunStarted,
         SessionAttempt,
         SessionInfo,
         SessionRequest,
@@ -88,7 +87,6 @@ class TestRunWorkflow:
         self._input = input
         self._progress = RunProgress(created_at=workflow.now())
         self._resume_signals = 0
-        self._background: list[asyncio.Future[None]] = []
 
     @workflow.query
     def progress(self) -> RunProgress:
@@ -121,8 +119,6 @@ class TestRunWorkflow:
             self._finish("cancelled", "the run was cancelled", "Cancelled")
             raise
         finally:
-            for pending in self._background:
-                await self._uninterruptible(pending)
             await self._uninterruptible(self._record_finished())
         if self._progress.state != "completed":
             raise self._failure(self._progress.error_type or errors.TEST_FAILED)
@@ -201,19 +197,8 @@ class TestRunWorkflow:
             raise
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
-            self._background.append(asyncio.ensure_future(self._record_started()))
         self._set_phase("active", "setup", 10)
         return session
-
-    async def _record_started(self) -> None:
-        """Tell the database the run is active (does not hold up the first step)."""
-        started_at = self._progress.started_at or workflow.now()
-        await workflow.execute_activity(
-            activity_names.RECORD_STARTED,
-            RunStarted(job_id=workflow.info().workflow_id, started_at=started_at),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STORE_RETRY,
-        )
 
     async def _record_finished(self) -> None:
         """Store the final result in the database (idempotent, so retries store it once)."""

@@ -25,13 +25,24 @@ def chromium_descendants(pid: int) -> list[psutil.Process]:
     return [p for p in children if _is_chromium(p)]
 
 
-def renderer_count(pid: int) -> int:
-    """Chromium renderer processes below `pid`: one or more per open page."""
+def renderer_count(pid: int, marker: str = "") -> int:
+    """Chromium renderer processes below `pid` (below the Chromium whose command line has
+    `marker`, if given): one or more per open page."""
+    if marker:
+        browsers = [p for p in chromium_descendants(pid) if marker in _cmdline(p)]
+        return sum(renderer_count(browser.pid) for browser in browsers)
     count = 0
     for process in chromium_descendants(pid):
         with contextlib.suppress(psutil.Error):
             count += "--type=renderer" in process.cmdline()
     return count
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
 
 
 def _is_chromium(process: psutil.Process) -> bool:

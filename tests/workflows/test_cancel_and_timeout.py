@@ -9,6 +9,7 @@ import time
 
 from temporalio.client import WorkflowExecutionStatus
 
+from browser.pool import owner_args
 from devstack.temporal_server import temporal_binary
 from tests.support.processes import renderer_count
 from tests.support.runs import outcome, progress, start_run, wait_for_progress
@@ -27,13 +28,14 @@ def stuck_test(pages_url: str, **extra: object) -> dict:
     }
 
 
-async def renderers_after_settling(timeout: float = 10) -> int:
-    """Renderer processes of the in-process worker's Chromium, once closing pages have exited."""
+async def renderers_after_settling(worker_id: str, timeout: float = 10) -> int:
+    """Renderer processes of the worker's Chromium, once closing pages have exited."""
+    marker = owner_args(worker_id)[0]
     deadline = time.monotonic() + timeout
-    count = renderer_count(os.getpid())
+    count = renderer_count(os.getpid(), marker)
     while count and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        count = renderer_count(os.getpid())
+        count = renderer_count(os.getpid(), marker)
     return count
 
 
@@ -58,7 +60,9 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     assert result.steps[0].status == "passed"
     assert result.steps[1].status == "skipped"
     assert worker_host.pool.open_count == 0
-    assert await renderers_after_settling() == 0, "a renderer outlived its context"
+    assert await renderers_after_settling(worker_host.worker_id) == 0, (
+        "a renderer outlived its context"
+    )
 
 
 async def test_cancel_from_the_temporal_cli(
@@ -119,4 +123,4 @@ async def test_run_exceeding_its_timeout_ends_timed_out_after_teardown(
     assert result.steps[1].status == "skipped"
     assert result.artifacts == ["trace-attempt-1.zip"], "teardown kept the trace"
     assert worker_host.pool.open_count == 0
-    assert await renderers_after_settling() == 0
+    assert await renderers_after_settling(worker_host.worker_id) == 0
