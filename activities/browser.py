@@ -95,7 +95,7 @@ class BrowserActivities:
     async def run_step(self, input: StepInput) -> ActionOutcome:
         """One attempt of one step."""
         prefix = f"step-{input.index + 1:02d}-attempt-{input.attempt}"
-        ctx = self._step_context(input.run_id, input.project_id, input.start_url, input, prefix)
+        ctx = self._step_context(input, input.start_url, prefix)
         steps = [input.step]
         if input.open_start_url:
             steps.insert(0, Step(action="navigate", value=input.start_url))
@@ -113,9 +113,7 @@ class BrowserActivities:
         steps = [Step(action="navigate", value=input.auth.login_url)]
         steps += [_with_credentials(Step.model_validate(s), credentials) for s in input.auth.steps]
         prefix = f"auth-attempt-{input.attempt}"
-        ctx = self._step_context(
-            input.run_id, input.project_id, input.auth.login_url, input, prefix
-        )
+        ctx = self._step_context(input, input.auth.login_url, prefix)
         return await self._attempt(input.session_id, ctx, steps, secrets=credentials)
 
     @activity.defn(name=activity_names.CLOSE_SESSION)
@@ -128,19 +126,15 @@ class BrowserActivities:
         return TeardownOutcome(artifacts=[name] if saved else [])
 
     def _step_context(
-        self,
-        run_id: str,
-        project_id: str,
-        start_url: str,
-        input: StepInput | AuthStepsInput,
-        prefix: str,
+        self, input: StepInput | AuthStepsInput, start_url: str, prefix: str
     ) -> StepContext:
+        """Where an attempt's artifacts go and where its uploads come from."""
         return StepContext(
             start_url=start_url,
             timeout_ms=input.timeout_ms,
-            artifacts_dir=self._artifacts_dir / run_id,
+            artifacts_dir=self._artifacts_dir / input.run_id,
             artifact_prefix=prefix,
-            uploads_dir=self._uploads_dir / project_id,
+            uploads_dir=self._uploads_dir / input.project_id,
         )
 
     async def _attempt(

@@ -97,6 +97,8 @@ class Dispatcher:
                     await client.get_workflow_handle(run.job_id).cancel()
 
     async def _mark_dispatched(self, run: Run) -> bool:
+        """Record the start; False if the run left `waiting` meanwhile (it is then never
+        picked up again, as only waiting runs are)."""
         async with self._runs.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
@@ -104,10 +106,4 @@ class Dispatcher:
                 .values(dispatched_at=utcnow())
             )
             await session.commit()
-        if not changed.rowcount:
-            async with self._runs.session() as session:
-                await session.exec(  # type: ignore[call-overload]
-                    update(Run).where(col(Run.id) == run.id).values(dispatched_at=utcnow())
-                )
-                await session.commit()
         return bool(changed.rowcount)

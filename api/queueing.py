@@ -8,8 +8,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.dispatcher import Dispatcher
 from api.errors import ApiError
-from api.routes.owned import as_row_id
-from store.models import AuthFlow, Project, Run, TestCase
+from api.routes.owned import project_auth_flow
+from store.models import Project, Run, TestCase
 from workflows.messages import AuthInput, RunInput
 
 
@@ -18,9 +18,8 @@ async def run_input_for(session: AsyncSession, project: Project, test: TestCase)
     auth = None
     key = test.definition.get("auth_flow_id")
     if key is not None:
-        row_id = as_row_id(key)
-        flow = await session.get(AuthFlow, row_id) if row_id is not None else None
-        if flow is None or flow.project_id != project.id:
+        flow = await project_auth_flow(session, project, key)
+        if flow is None:
             raise ApiError(409, "auth_flow_missing", f"auth flow {key} of test {test.id} is gone")
         auth = AuthInput(
             name=flow.name,

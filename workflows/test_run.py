@@ -189,10 +189,8 @@ class TestRunWorkflow:
                 result_type=SessionInfo,
             )
         except ActivityError as error:
-            if isinstance(error.cause, CancelledError):
-                raise asyncio.CancelledError from None
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == errors.PROJECT_PAUSED:
+            _raise_if_cancelled(error)
+            if _cause_type(error) == errors.PROJECT_PAUSED:
                 raise ProjectPaused from None
             raise
         if self._progress.started_at is None:
@@ -319,13 +317,11 @@ class TestRunWorkflow:
                 result_type=ActionOutcome,
             )
         except ActivityError as error:
-            if isinstance(error.cause, CancelledError):
-                raise asyncio.CancelledError from None  # the run is being cancelled or timed out
+            _raise_if_cancelled(error)
             if isinstance(error.cause, ActivityTimeout):
                 raise SessionLost(f"worker {session.worker_id} stopped answering") from None
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == errors.SESSION_LOST:
-                raise SessionLost(cause.message) from None
+            if _cause_type(error) == errors.SESSION_LOST:
+                raise SessionLost(str(error.cause)) from None
             raise
 
     async def _teardown(self, session: SessionInfo, attempt: int, keep_trace: bool) -> None:
@@ -404,6 +400,19 @@ class TestRunWorkflow:
             type=error_type,
             non_retryable=True,
         )
+
+
+def _raise_if_cancelled(error: ActivityError) -> None:
+    """An activity cancelled because the run is being cancelled (or timed out) cancels the
+    caller too, instead of counting as a failed attempt."""
+    if isinstance(error.cause, CancelledError):
+        raise asyncio.CancelledError from None
+
+
+def _cause_type(error: ActivityError) -> str | None:
+    """The ApplicationError type behind a failed activity, if it has one."""
+    cause = error.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
 
 
 def _describe(error: ActivityError) -> tuple[str, str, bool, list[str]]:

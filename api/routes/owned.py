@@ -8,7 +8,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import not_found
-from store.models import Project
+from store.models import AuthFlow, Project
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -34,3 +34,12 @@ async def owned(
     if row is None or getattr(row, "project_id", None) != project.id:
         raise not_found(kind, key)
     return row
+
+
+async def project_auth_flow(
+    session: AsyncSession, project: Project, key: object
+) -> AuthFlow | None:
+    """The auth flow `key` if it belongs to `project`."""
+    row_id = as_row_id(key)
+    flow = await session.get(AuthFlow, row_id) if row_id is not None else None
+    return flow if flow is not None and flow.project_id == project.id else None

@@ -7,10 +7,10 @@ from sqlmodel import col, select
 
 from api.deps import ProjectDep, SessionDep
 from api.errors import ApiError
-from api.routes.owned import as_row_id, owned
+from api.routes.owned import owned, project_auth_flow
 from api.schemas import TestPublic
 from core.definition import TestDefinition
-from store.models import AuthFlow, Project, TestCase, utcnow
+from store.models import Project, TestCase, utcnow
 
 router = APIRouter(prefix="/api/tests", tags=["tests"])
 
@@ -30,11 +30,10 @@ async def _check_auth_flow(session: SessionDep, project: Project, body: TestDefi
     """auth_flow_id must name an auth flow of the same project."""
     if body.auth_flow_id is None:
         return
-    key = body.auth_flow_id
-    row_id = as_row_id(key)
-    flow = await session.get(AuthFlow, row_id) if row_id is not None else None
-    if flow is None or flow.project_id != project.id:
-        raise ApiError(422, "invalid_request", f"auth_flow_id: auth flow {key} not found")
+    if await project_auth_flow(session, project, body.auth_flow_id) is None:
+        raise ApiError(
+            422, "invalid_request", f"auth_flow_id: auth flow {body.auth_flow_id} not found"
+        )
 
 
 @router.post("", response_model=TestPublic, status_code=status.HTTP_201_CREATED)
