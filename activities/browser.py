@@ -45,7 +45,6 @@ class BrowserActivities:
         artifacts_dir: Path,
         uploads_dir: Path,
         secrets: SecretBox,
-        project_paused: Callable[[str], Awaitable[bool]],
         run_started: Callable[[str, datetime], Awaitable[bool]],
     ) -> None:
         self._pool = pool
@@ -54,24 +53,12 @@ class BrowserActivities:
         self._artifacts_dir = artifacts_dir
         self._uploads_dir = uploads_dir
         self._secrets = secrets
-        self._project_paused = project_paused
         self._run_started = run_started
         self._background: set[asyncio.Task[None]] = set()
 
     @activity.defn(name=activity_names.OPEN_SESSION)
     async def open_session(self, request: SessionRequest) -> SessionInfo:
-        """Setup: a fresh browser context, reachable from now on through this worker's queue.
-
-        Checked here, at the last moment, so that pausing a project holds back even the runs
-        that were already waiting in the session queue.
-        """
-        if await self._project_paused(request.project_id):
-            raise ApplicationError(
-                f"project {request.project_id} is paused",
-                [],
-                type=errors.PROJECT_PAUSED,
-                non_retryable=True,
-            )
+        """Setup: a fresh browser context, reachable from now on through this worker's queue."""
         session = await self._pool.open(request.run_id, request.trace, request.lifetime_s)
         log.info("run %s: session %s opened", request.run_id, session.session_id)
         # The run history shows the run active; done in the background so that setup does not

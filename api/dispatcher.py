@@ -1,8 +1,13 @@
-"""The dispatcher: starts the workflows of queued runs, so that queueing never waits on Temporal.
+"""The dispatcher: admits queued runs into free session slots and starts their workflows.
 
-A queued run is first a database row (durable, with its position); this loop starts its
-workflow moments later. Starting is idempotent (the workflow ID is the job ID), so several API
-processes, or a restart half-way, start each run exactly once.
+Queueing only writes a row; this loop does the rest, so that queueing never waits on Temporal.
+Two jobs, in one process at a time (a lease in the database picks it):
+- admission: while the live workers have free slots, grant them to queued runs in the order of
+  `api.fairness.choose`, within each project's max_parallel, skipping paused projects; the grant
+  is a signal-with-start, so the run's workflow need not exist yet;
+- materialising: start the workflow of every waiting run, so that a waiting run is visible to
+  (and cancellable from) `temporal workflow` and the Web UI; its workflow waits for the grant.
+Both are idempotent on the job ID, so a restart half-way starts and grants each run once.
 """
 
 from __future__ import annotations
@@ -10,67 +15,130 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import uuid
 
 from sqlalchemy import update
 from sqlmodel import col, select
 from temporalio.client import Client
-from temporalio.common import Priority
+from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api.fairness import choose
 from api.temporal_link import TemporalLink
 from core.queues import WORKFLOW_TASK_QUEUE
+from store.admission import AdmissionStore
 from store.models import Run, utcnow
-from store.runs import PRIORITY_KEYS, WAITING, RunStore
+from store.queue import QUEUE_ORDER, WAITING
+from store.workers import WorkerRegistry
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
 log = logging.getLogger(__name__)
 BATCH = 200
-CONCURRENCY = 32
+CONCURRENCY = 16
+ADMIT_POLL_S = 0.2
 IDLE_POLL_S = 1.0
+LEASE_S = 10.0
 
 
 class Dispatcher:
-    """Starts the workflow of every waiting run that has none yet."""
+    """Admits queued runs and starts the workflows of waiting ones."""
 
-    def __init__(self, runs: RunStore, temporal: TemporalLink) -> None:
-        self._runs = runs
+    def __init__(
+        self, admission: AdmissionStore, workers: WorkerRegistry, temporal: TemporalLink
+    ) -> None:
+        self._admission = admission
+        self._workers = workers
         self._temporal = temporal
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._identity = f"api-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._queued = asyncio.Event()
+        self._leading = False
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
+        self._tasks = [
+            asyncio.create_task(self._admission_loop()),
+            asyncio.create_task(self._materialise_loop()),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        if self._leading:
+            with contextlib.suppress(Exception):
+                await self._admission.resign(self._identity)
 
     def wake(self) -> None:
-        """New runs were queued."""
-        self._wake.set()
+        """New runs were queued (or a queue was resumed)."""
+        self._queued.set()
 
-    async def _loop(self) -> None:
+    async def _admission_loop(self) -> None:
+        renewed = 0.0
+        while True:
+            try:
+                now = asyncio.get_running_loop().time()
+                if now - renewed > LEASE_S / 3:
+                    self._leading = await self._admission.lead(self._identity, LEASE_S)
+                    renewed = now
+                if self._leading:
+                    await self.admit_once()
+            except Exception as error:  # Temporal or the database is away: try again later
+                log.warning("admitting queued runs failed: %s", error)
+            await asyncio.sleep(ADMIT_POLL_S)
+
+    async def _materialise_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
-            self._wake.clear()
+                await asyncio.wait_for(self._queued.wait(), IDLE_POLL_S)
+            self._queued.clear()
+            if not self._leading:
+                continue
             try:
                 while await self.dispatch_once() == BATCH:
                     pass
-            except Exception as error:  # Temporal or the database is away: try again later
-                log.warning("dispatching queued runs failed: %s", error)
+            except Exception as error:
+                log.warning("starting workflows of queued runs failed: %s", error)
+
+    async def admit_once(self) -> int:
+        """Grant free slots to queued runs and send every grant not yet sent; how many sent."""
+        free = await self._workers.capacity() - await self._admission.occupied()
+        if free > 0:
+            rooms = await self._admission.rooms()
+            heads = {
+                room.project_id: await self._admission.heads(room.project_id, min(free, room.room))
+                for room in rooms
+            }
+            await self._admission.admit(choose(rooms, heads, free))
+        unsent = await self._admission.unsent()
+        if not unsent:
+            return 0
+        client = await self._temporal.client()
+        await asyncio.gather(*(self._send_admission(client, run) for run in unsent))
+        return len(unsent)
+
+    async def _send_admission(self, client: Client, run: Run) -> None:
+        """Signal-with-start: the grant reaches the workflow whether it runs already or not."""
+        assert run.id is not None
+        try:
+            await self._start(client, run, start_signal="admit")
+        except WorkflowAlreadyStartedError:  # it ended already (e.g. cancelled from the CLI)
+            return
+        if not await self._admission.mark_sent(run.id):  # cancelled while being admitted
+            with contextlib.suppress(Exception):
+                await client.get_workflow_handle(run.job_id).cancel()
 
     async def dispatch_once(self) -> int:
-        """Start up to BATCH waiting runs, oldest first; return how many were picked up."""
-        async with self._runs.session() as session:
+        """Start the workflows of up to BATCH waiting runs, head of the queues first."""
+        async with self._admission.session() as session:
             pending = (
                 await session.exec(
                     select(Run)
                     .where(Run.state == WAITING, col(Run.dispatched_at).is_(None))
-                    .order_by(col(Run.id))
+                    .order_by(*QUEUE_ORDER)
                     .limit(BATCH)
                 )
             ).all()
@@ -78,28 +146,33 @@ class Dispatcher:
             return 0
         client = await self._temporal.client()
         limit = asyncio.Semaphore(CONCURRENCY)
-        await asyncio.gather(*(self._start(client, run, limit) for run in pending))
+        await asyncio.gather(*(self._materialise(client, run, limit) for run in pending))
         return len(pending)
 
-    async def _start(self, client: Client, run: Run, limit: asyncio.Semaphore) -> None:
+    async def _materialise(self, client: Client, run: Run, limit: asyncio.Semaphore) -> None:
         async with limit:
             with contextlib.suppress(WorkflowAlreadyStartedError):  # started before: fine
-                await client.start_workflow(
-                    TestRunWorkflow.run,
-                    RunInput.model_validate(run.run_input),
-                    id=run.job_id,
-                    task_queue=WORKFLOW_TASK_QUEUE,
-                    priority=Priority(priority_key=PRIORITY_KEYS.get(run.priority, 3)),
-                )
-            still_waiting = await self._mark_dispatched(run)
-            if not still_waiting:  # cancelled while being started
+                await self._start(client, run)
+            if not await self._mark_dispatched(run):  # cancelled while being started
                 with contextlib.suppress(Exception):
                     await client.get_workflow_handle(run.job_id).cancel()
+
+    @staticmethod
+    async def _start(client: Client, run: Run, start_signal: str | None = None) -> None:
+        await client.start_workflow(
+            TestRunWorkflow.run,
+            RunInput.model_validate(run.run_input),
+            id=run.job_id,
+            task_queue=WORKFLOW_TASK_QUEUE,
+            priority=Priority(priority_key=run.priority_key),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            start_signal=start_signal,
+        )
 
     async def _mark_dispatched(self, run: Run) -> bool:
         """Record the start; False if the run left `waiting` meanwhile (it is then never
         picked up again, as only waiting runs are)."""
-        async with self._runs.session() as session:
+        async with self._admission.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
                 .where(col(Run.id) == run.id, col(Run.state) == WAITING)

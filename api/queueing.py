@@ -1,4 +1,4 @@
-"""Queueing runs: a Run row for the read model, then the workflow that executes it."""
+"""Queueing runs: Run rows with their positions; the dispatcher admits and starts them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.dispatcher import Dispatcher
 from api.errors import ApiError
 from api.routes.owned import project_auth_flow
+from api.services import Services
 from store.models import Project, Run, TestCase
 from workflows.messages import AuthInput, RunInput
 
@@ -28,34 +28,27 @@ async def run_input_for(session: AsyncSession, project: Project, test: TestCase)
             sealed_credentials=flow.sealed_credentials,
         )
     return RunInput(
-        test=test.definition, test_id=str(test.id), project_id=str(project.id), auth=auth
+        test=test.definition,
+        test_id=str(test.id),
+        project_id=str(project.id),
+        auth=auth,
+        admission=True,
     )
-
-
-async def queue_run(
-    session: AsyncSession,
-    dispatcher: Dispatcher,
-    project: Project,
-    test: TestCase,
-    priority: str = "regular",
-    suite_id: int | None = None,
-    retry_of: str | None = None,
-) -> Run:
-    """Queue one run of `test`."""
-    (run,) = await queue_runs(session, dispatcher, project, [test], priority, suite_id, retry_of)
-    return run
 
 
 async def queue_runs(
     session: AsyncSession,
-    dispatcher: Dispatcher,
+    services: Services,
     project: Project,
     tests: list[TestCase],
     priority: str = "regular",
     suite_id: int | None = None,
     retry_of: str | None = None,
-) -> list[Run]:
-    """Record the runs as waiting, in order, in one transaction; the dispatcher starts them."""
+) -> list[tuple[Run, int]]:
+    """Queue a run of each test, in order, in one transaction; each with its position.
+
+    The dispatcher admits them and starts their workflows.
+    """
     inputs = [await run_input_for(session, project, test) for test in tests]
     assert project.id is not None
     runs = [
@@ -70,10 +63,9 @@ async def queue_runs(
         )
         for test, run_input in zip(tests, inputs, strict=True)
     ]
-    session.add_all(runs)
-    await session.commit()
-    dispatcher.wake()
-    return runs
+    positions = await services.queue.enqueue(runs)
+    services.dispatcher.wake()
+    return list(zip(runs, positions, strict=True))
 
 
 def queued_message(position: int | None) -> str:

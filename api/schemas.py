@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,6 +16,8 @@ class ProjectCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     max_parallel: int = Field(default=2, ge=1, le=1000)
+    keep_completed: int | None = Field(default=None, ge=0, le=1_000_000)
+    keep_failed: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class ProjectPublic(BaseModel):
@@ -23,6 +25,18 @@ class ProjectPublic(BaseModel):
     name: str
     max_parallel: int
     paused: bool
+    keep_completed: int = Field(description="Completed runs kept; older ones are deleted")
+    keep_failed: int = Field(description="Failed, timed-out or cancelled runs kept")
+
+
+class ProjectSettings(BaseModel):
+    """Project settings that can change at any time; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_parallel: int | None = Field(default=None, ge=1, le=1000)
+    keep_completed: int | None = Field(default=None, ge=0, le=1_000_000)
+    keep_failed: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class ProjectCreated(ProjectPublic):
@@ -151,6 +165,21 @@ class QueueStatus(BaseModel):
 
 class Done(BaseModel):
     success: bool = True
+    message: str
+
+
+class CleanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["completed", "failed"] = Field(
+        description="completed runs, or failed ones (failed, timed out, cancelled)"
+    )
+    keep: int = Field(default=0, ge=0, le=1_000_000, description="the newest runs to keep")
+
+
+class Cleaned(BaseModel):
+    success: bool = True
+    removed: int
     message: str
 
 

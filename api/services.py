@@ -10,8 +10,12 @@ from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
+from store.admission import AdmissionStore
 from store.db import create_engine
+from store.queue import RunQueue
+from store.retention import Retention
 from store.runs import RunStore
+from store.workers import WorkerRegistry
 
 
 @dataclass
@@ -23,20 +27,26 @@ class Services:
     temporal: TemporalLink
     secrets: SecretBox
     runs: RunStore
+    queue: RunQueue
+    admission: AdmissionStore
+    retention: Retention
     dispatcher: Dispatcher
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         engine = create_engine(settings.database_url)
-        runs = RunStore(engine)
         temporal = TemporalLink(settings)
+        admission = AdmissionStore(engine)
         return cls(
             settings=settings,
             engine=engine,
             temporal=temporal,
             secrets=load_secret_box(settings),
-            runs=runs,
-            dispatcher=Dispatcher(runs, temporal),
+            runs=RunStore(engine),
+            queue=RunQueue(engine),
+            admission=admission,
+            retention=Retention(engine, settings.artifacts_dir),
+            dispatcher=Dispatcher(admission, WorkerRegistry(engine), temporal),
         )
 
     def start(self) -> None:

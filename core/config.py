@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10_000_000, ge=1_000)
     admin_token: str | None = None
     secret_key: str | None = None
+    # Retention defaults of new projects (like Bull's removeOnComplete / removeOnFail).
+    keep_completed: int = Field(default=100, ge=0)
+    keep_failed: int = Field(default=200, ge=0)
     # How long a stopping worker lets running sessions finish before handing them back.
     drain_timeout_s: float = Field(default=30.0, ge=0)
 

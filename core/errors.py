@@ -13,7 +13,6 @@ INVALID_SELECTOR = "InvalidSelector"
 INVALID_STEP = "InvalidStep"
 UPLOAD_REJECTED = "UploadRejected"
 AUTH_REJECTED = "AuthRejected"
-PROJECT_PAUSED = "ProjectPaused"
 """Non-retryable: no attempt can succeed."""
 
 INVALID_TEST = "InvalidTest"

@@ -20,7 +20,9 @@ from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_
 from core.secrets import load_secret_box
 from runner.slots import SessionSlotSupplier
 from store.db import create_engine
+from store.retention import Retention
 from store.runs import RunStore
+from store.workers import HEARTBEAT_S, WorkerRegistry
 from workflows.test_run import TestRunWorkflow
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,10 @@ class WorkerHost:
             artifacts_dir=settings.artifacts_dir,
             uploads_dir=settings.uploads_dir,
             secrets=load_secret_box(settings),
-            project_paused=runs.project_paused,
             run_started=runs.mark_started,
         )
-        store = StoreActivities(runs)
+        store = StoreActivities(runs, Retention(self.engine, settings.artifacts_dir))
+        self.registry = WorkerRegistry(self.engine)
         identity = f"{self.worker_id}"
         self._workflow_worker = Worker(
             client,
@@ -88,12 +90,33 @@ class WorkerHost:
             identity=identity,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def _announce(self) -> None:
+        """Tell the dispatcher, every few seconds, that this worker's sessions are available."""
+        while True:
+            try:
+                await self.registry.beat(self.worker_id, self.settings.worker_max_sessions)
+            except Exception as error:  # the database is away: the dispatcher waits for us
+                log.warning("worker heartbeat failed: %s", error)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _withdraw(self) -> None:
+        """Stop announcing: the dispatcher grants this worker's slots no more."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+            try:
+                await self.registry.remove(self.worker_id)
+            except Exception as error:
+                log.warning("could not withdraw worker %s: %s", self.worker_id, error)
 
     async def start(self) -> None:
         """Launch Chromium, then start polling."""
         await self.pool.start()
         for worker in (self._affinity_worker, self._workflow_worker, self._session_worker):
             self._tasks.append(asyncio.create_task(worker.run()))
+        self._heartbeat = asyncio.create_task(self._announce())
         log.info(
             "worker %s ready: %d sessions, queue %s",
             self.worker_id,
@@ -107,6 +130,7 @@ class WorkerHost:
         Runs still open after the timeout lose their session and start again elsewhere.
         """
         timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
+        await self._withdraw()
         self.slots.drain()
         await self._session_worker.shutdown()
         log.info("draining %d open sessions (up to %.0f s)", self.pool.open_count, timeout)
@@ -117,6 +141,7 @@ class WorkerHost:
 
     async def stop(self) -> None:
         """Stop at once: close every context and the browser, stop all workers."""
+        await self._withdraw()
         self.slots.drain()
         await self.pool.stop()
         for worker in (self._session_worker, self._affinity_worker, self._workflow_worker):

@@ -1,11 +1,11 @@
-"""Tables: projects, tests, suites, auth flows and runs."""
+"""Tables: projects, tests, suites, auth flows, runs, live workers and the queue's control row."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -25,6 +25,11 @@ class Project(SQLModel, table=True):
     max_parallel: int = Field(default=2)
     token_hash: str = Field(index=True, unique=True, max_length=64)
     paused: bool = Field(default=False)
+    keep_completed: int = Field(default=100)
+    keep_failed: int = Field(default=200)
+    last_admitted_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
     created_at: datetime = _timestamp(nullable=False)
 
 
@@ -69,7 +74,10 @@ class AuthFlow(SQLModel, table=True):
 class Run(SQLModel, table=True):
     """One run of a test; job_id is the Temporal workflow ID."""
 
-    __table_args__ = (UniqueConstraint("job_id"),)
+    __table_args__ = (
+        UniqueConstraint("job_id"),
+        Index("ix_run_queue_order", "project_id", "state", "priority_key", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(index=True, max_length=100)
@@ -77,6 +85,7 @@ class Run(SQLModel, table=True):
     test_id: int | None = Field(default=None, index=True)
     suite_id: int | None = Field(default=None, index=True)
     priority: str = Field(default="regular", max_length=20)
+    priority_key: int = Field(default=3)
     state: str = Field(default="waiting", index=True, max_length=20)
     progress: int = Field(default=0)
     flaky: bool = Field(default=False)
@@ -87,6 +96,29 @@ class Run(SQLModel, table=True):
     dispatched_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), index=True)
     )
+    admitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    admission_sent: bool = Field(default=False)
     created_at: datetime = _timestamp(nullable=False, index=True)
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class WorkerSlots(SQLModel, table=True):
+    """A live worker process and how many browser sessions it runs at once."""
+
+    __tablename__ = "worker_slots"
+
+    worker_id: str = Field(primary_key=True, max_length=200)
+    max_sessions: int
+    heartbeat_at: datetime = _timestamp(nullable=False)
+
+
+class QueueControl(SQLModel, table=True):
+    """The whole queue's state (one row): the admin's pause and the dispatcher's lease."""
+
+    __tablename__ = "queue_control"
+
+    id: int = Field(default=1, primary_key=True)
+    paused: bool = Field(default=False)
+    leader: str | None = Field(default=None, max_length=200)
+    leader_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

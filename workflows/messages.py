@@ -30,6 +30,9 @@ class RunInput(BaseModel):
     test_id: str | None = None
     project_id: str = "default"
     auth: AuthInput | None = None
+    admission: bool = Field(
+        default=False, description="wait for the dispatcher's grant before starting"
+    )
     max_session_attempts: int = Field(default=3, ge=1, le=10)
     session_lost_timeout_s: float = Field(default=10.0, gt=0, le=600)
 

@@ -60,10 +60,6 @@ STORE_RETRY = RetryPolicy(
 """Recording in the database is retried until it succeeds: a database outage loses nothing."""
 
 
-class ProjectPaused(Exception):
-    """The project's queue is paused; wait for the resume signal."""
-
-
 class SessionLost(Exception):
     """The worker holding the browser context is gone or the browser crashed."""
 
@@ -86,7 +82,7 @@ class TestRunWorkflow:
     def __init__(self, input: RunInput) -> None:
         self._input = input
         self._progress = RunProgress(created_at=workflow.now())
-        self._resume_signals = 0
+        self._admitted = not input.admission
 
     @workflow.query
     def progress(self) -> RunProgress:
@@ -94,9 +90,9 @@ class TestRunWorkflow:
         return self._progress
 
     @workflow.signal
-    def resume(self) -> None:
-        """The project's queue was resumed: a run held back by a pause may start."""
-        self._resume_signals += 1
+    def admit(self) -> None:
+        """The dispatcher granted this queued run a session slot: it may start."""
+        self._admitted = True
 
     @workflow.run
     async def run(self, input: RunInput) -> RunProgress:
@@ -114,6 +110,7 @@ class TestRunWorkflow:
         if input.auth:
             self._progress.auth = StepRecord(index=-1, action="auth", description=input.auth.name)
         try:
+            await self._wait_for_admission()
             await self._run_sessions(test)
         except asyncio.CancelledError:
             self._finish("cancelled", "the run was cancelled", "Cancelled")
@@ -157,22 +154,15 @@ class TestRunWorkflow:
             errors.SESSIONS_EXHAUSTED,
         )
 
+    async def _wait_for_admission(self) -> None:
+        """A run queued through the service waits for its turn (the dispatcher's grant)."""
+        if not self._admitted:
+            self._set_phase("waiting", "queued", 0)
+            await workflow.wait_condition(lambda: self._admitted)
+
     async def _open_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
         """Wait in the session queue until a worker with a free slot opens a context."""
-        self._set_phase("waiting", "queued", 0)
-        while True:
-            resumes_seen = self._resume_signals
-            try:
-                return await self._request_session(test, attempt)
-            except ProjectPaused:
-                self._set_phase("waiting", "paused", 0)
-                await workflow.wait_condition(
-                    lambda seen=resumes_seen: self._resume_signals > seen  # type: ignore[misc]
-                )
-                self._set_phase("waiting", "queued", 0)
-
-    async def _request_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
-        """One request for a context; ProjectPaused if the project was paused meanwhile."""
+        self._set_phase("waiting", "starting", 0)
         try:
             session = await workflow.execute_activity(
                 activity_names.OPEN_SESSION,
@@ -190,8 +180,6 @@ class TestRunWorkflow:
             )
         except ActivityError as error:
             _raise_if_cancelled(error)
-            if _cause_type(error) == errors.PROJECT_PAUSED:
-                raise ProjectPaused from None
             raise
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()

@@ -1,6 +1,16 @@
 """One router per resource."""
 
-from api.routes import auth_flows, execution, health, projects, runs, suites, tests, uploads
+from api.routes import (
+    admin,
+    auth_flows,
+    execution,
+    health,
+    projects,
+    runs,
+    suites,
+    tests,
+    uploads,
+)
 
 ROUTERS = [
     health.router,
@@ -11,4 +21,5 @@ ROUTERS = [
     uploads.router,
     execution.router,
     runs.router,
+    admin.router,
 ]

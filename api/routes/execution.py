@@ -13,9 +13,11 @@ from temporalio.client import Client
 
 from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
-from api.queueing import queue_run, queue_runs, queued_message
+from api.queueing import queue_runs, queued_message
 from api.routes.owned import owned
 from api.schemas import (
+    Cleaned,
+    CleanRequest,
     Done,
     Job,
     JobStatus,
@@ -26,7 +28,8 @@ from api.schemas import (
     SuiteQueued,
 )
 from store.models import Project, Run, Suite, TestCase
-from store.runs import ACTIVE, FINAL_STATES, WAITING
+from store.queue import ACTIVE, FINAL_STATES, WAITING
+from store.retention import COMPLETED_STATES, FAILED_STATES
 from workflows.messages import RunProgress
 from workflows.test_run import TestRunWorkflow
 
@@ -43,8 +46,7 @@ async def _queue_test(
     services: ServicesDep,
 ) -> Queued:
     test = await owned(session, TestCase, test_id, project, "test")
-    run = await queue_run(session, services.dispatcher, project, test, priority)
-    position = await services.runs.position(run)
+    [(run, position)] = await queue_runs(session, services, project, [test], priority)
     return Queued(jobId=run.job_id, position=position, message=queued_message(position))
 
 
@@ -92,18 +94,12 @@ async def run_suite(
     missing = [key for key in suite.test_ids if key not in tests]
     if missing:
         raise ApiError(409, "suite_tests_missing", f"tests {missing} of suite {suite_id} are gone")
-    runs = await queue_runs(
-        session,
-        services.dispatcher,
-        project,
-        [tests[key] for key in suite.test_ids],
-        suite_id=suite_id,
+    queued = await queue_runs(
+        session, services, project, [tests[key] for key in suite.test_ids], suite_id=suite_id
     )
-    assert project.id is not None
-    positions = await services.runs.positions(project.id)
     jobs = [
-        QueuedJob(jobId=run.job_id, testId=key, position=positions.get(run.job_id))
-        for run, key in zip(runs, suite.test_ids, strict=True)
+        QueuedJob(jobId=run.job_id, testId=key, position=position)
+        for (run, position), key in zip(queued, suite.test_ids, strict=True)
     ]
     return SuiteQueued(jobs=jobs, message=f"{len(jobs)} tests of suite {suite_id} queued")
 
@@ -135,17 +131,20 @@ async def job_status(
     services: ServicesDep,
     client: TemporalDep,
 ) -> JobStatus:
-    """Where a run stands: state, position while waiting, progress, attempts, result."""
+    """Where a run stands: state, position while queued, progress, attempts, result.
+
+    A queued run is answered from the database alone; a started one asks its workflow.
+    """
     run = await find_run(session, project, job_id)
     result: dict[str, Any] | None = run.result
     state, progress = run.state, run.progress
-    if state in (WAITING, ACTIVE):
+    position = await services.queue.position(run)
+    if position is None and state in (WAITING, ACTIVE):
         live = await live_progress(client, job_id)
         if live is not None:
             state, progress = live.state, live.progress
             result = live.model_dump(mode="json")
     attempts = len(result.get("session_attempts") or []) if result else 0
-    position = await services.runs.position(run) if state == WAITING else None
     return JobStatus(
         job=Job(
             jobId=run.job_id,
@@ -164,11 +163,12 @@ async def job_status(
 
 @router.get("/queue/status", response_model=QueueStatus)
 async def queue_status(project: ProjectDep, services: ServicesDep) -> QueueStatus:
-    """Runs of the caller's project by state."""
+    """Runs of the caller's project by state; paused by the project or by the admin."""
     assert project.id is not None
-    counts = await services.runs.counts(project.id)
+    counts = await services.queue.counts(project.id)
     finished_failed = sum(counts.get(s, 0) for s in RETRYABLE_STATES)
     waiting = counts.get(WAITING, 0)
+    paused = project.paused or await services.admission.paused_all()
     return QueueStatus(
         queue=QueueCounts(
             waiting=waiting,
@@ -176,8 +176,8 @@ async def queue_status(project: ProjectDep, services: ServicesDep) -> QueueStatu
             completed=counts.get("completed", 0),
             failed=finished_failed,
             delayed=0,
-            paused=waiting if project.paused else 0,
-            isPaused=project.paused,
+            paused=waiting if paused else 0,
+            isPaused=paused,
         )
     )
 
@@ -190,11 +190,17 @@ async def cancel_job(
     client: TemporalDep,
     services: ServicesDep,
 ) -> Done:
-    """Cancel a waiting or running run; a running step is interrupted and torn down."""
+    """Cancel a waiting or running run.
+
+    A waiting run leaves the queue at once (every run behind it moves up); a running step is
+    interrupted and the context torn down.
+    """
     run = await find_run(session, project, job_id)
     if run.state in FINAL_STATES:
         raise ApiError(409, "job_finished", f"job {job_id} already ended ({run.state})")
-    if await services.runs.cancel_undispatched(run.job_id):
+    if await services.queue.cancel_waiting(run.job_id):
+        with contextlib.suppress(Exception):  # no workflow yet, or Temporal away: the
+            await client.get_workflow_handle(job_id).cancel()  # dispatcher never starts it
         return Done(message=f"Job {job_id} cancelled before it started")
     try:
         await client.get_workflow_handle(job_id).cancel()
@@ -221,10 +227,9 @@ async def retry_job(
     test = await session.get(TestCase, run.test_id) if run.test_id else None
     if test is None or test.project_id != project.id:
         raise ApiError(409, "test_gone", f"the test of job {job_id} was deleted")
-    again = await queue_run(
-        session, services.dispatcher, project, test, run.priority, run.suite_id, job_id
+    [(again, position)] = await queue_runs(
+        session, services, project, [test], run.priority, run.suite_id, job_id
     )
-    position = await services.runs.position(again)
     return Queued(jobId=again.job_id, position=position, message=queued_message(position))
 
 
@@ -238,19 +243,20 @@ async def pause_queue(project: ProjectDep, session: SessionDep) -> Done:
 
 
 @router.post("/queue/resume", response_model=Done)
-async def resume_queue(project: ProjectDep, session: SessionDep, client: TemporalDep) -> Done:
-    """Start the project's runs again."""
+async def resume_queue(project: ProjectDep, session: SessionDep, services: ServicesDep) -> Done:
+    """Start the project's runs again, in their order."""
     project.paused = False
     session.add(project)
     await session.commit()
-    waiting = await session.exec(
-        select(Run.job_id).where(Run.project_id == project.id, Run.state == WAITING)
-    )
-    await asyncio.gather(
-        *(
-            client.get_workflow_handle(job_id).signal(TestRunWorkflow.resume)
-            for job_id in waiting.all()
-        ),
-        return_exceptions=True,
-    )
+    services.dispatcher.wake()
     return Done(message="Queue resumed")
+
+
+@router.post("/queue/clean", response_model=Cleaned)
+async def clean_queue(body: CleanRequest, project: ProjectDep, services: ServicesDep) -> Cleaned:
+    """Delete the project's finished runs of one kind (and their artifacts), but the newest
+    `keep`."""
+    assert project.id is not None
+    states = COMPLETED_STATES if body.state == "completed" else FAILED_STATES
+    removed = await services.retention.clean(project.id, states, body.keep)
+    return Cleaned(removed=removed, message=f"{removed} {body.state} runs removed")

@@ -7,8 +7,9 @@ import httpx
 from api.app import create_app
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
+from store.admission import AdmissionStore
 from store.db import create_engine
-from store.runs import RunStore
+from store.workers import WorkerRegistry
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_job
 from tests.api.test_execution import shop_test
@@ -34,7 +35,11 @@ async def test_a_run_queued_while_temporal_is_down_starts_when_it_is_back(
     assert waiting["state"] in ("waiting", "active", "completed")
 
     engine = create_engine(api_settings.database_url)
-    await Dispatcher(RunStore(engine), TemporalLink(api_settings)).dispatch_once()
+    dispatcher = Dispatcher(
+        AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(api_settings)
+    )
+    await dispatcher.dispatch_once()
+    await dispatcher.admit_once()
     await engine.dispose()
     done = await wait_for_job(api, project, job_id, ("completed", "failed"))
     assert done["state"] == "completed"

@@ -15,7 +15,14 @@ async def test_project_token_is_shown_once_and_stored_only_as_a_hash(
 ) -> None:
     me = await api.get("/api/projects/me", headers=project.headers)
     assert me.status_code == 200
-    assert me.json() == {"id": project.id, "name": project.name, "max_parallel": 2, "paused": False}
+    assert me.json() == {
+        "id": project.id,
+        "name": project.name,
+        "max_parallel": 2,
+        "paused": False,
+        "keep_completed": 100,
+        "keep_failed": 200,
+    }
     assert "token" not in me.json()
     engine: AsyncEngine = create_engine(api_settings.database_url)
     async with engine.connect() as connection:

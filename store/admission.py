@@ -1,0 +1,208 @@
+"""What the dispatcher reads and writes to admit runs: free room, queue heads, marks, the lease.
+
+A run is *admitted* when the dispatcher grants it a session slot (admitted_at); from then on it
+counts against its project's max_parallel and the hosts' capacity until it ends. The admission
+is *sent* once its workflow has received the grant (admission_sent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.models import Project, QueueControl, Run, utcnow
+from store.queue import ACTIVE, QUEUE_ORDER, WAITING
+
+
+@dataclass(frozen=True)
+class ProjectRoom:
+    """A project with queued runs: how many more may run now, and when it was last served."""
+
+    project_id: int
+    room: int
+    last_admitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A queued run near the head of its project's queue."""
+
+    run_id: int
+    project_id: int
+    priority_key: int
+
+
+def occupying() -> Any:
+    """Runs that hold (or are about to hold) a session slot."""
+    return or_(
+        col(Run.state) == ACTIVE,
+        (col(Run.state) == WAITING) & col(Run.admitted_at).is_not(None),
+    )
+
+
+class AdmissionStore:
+    """Database side of admission."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def session(self) -> AsyncSession:
+        return AsyncSession(self._engine, expire_on_commit=False)
+
+    async def occupied(self) -> int:
+        """Slots held by admitted or active runs, over all projects."""
+        async with self.session() as session:
+            found = await session.exec(select(func.count()).select_from(Run).where(occupying()))
+            return int(found.one())
+
+    async def rooms(self) -> list[ProjectRoom]:
+        """Unpaused projects with queued runs and room under their max_parallel."""
+        async with self.session() as session:
+            if await self._paused_all(session):
+                return []
+            waiting_projects = (
+                select(Run.project_id)
+                .where(col(Run.state) == WAITING, col(Run.admitted_at).is_(None))
+                .distinct()
+            )
+            projects = (
+                await session.exec(
+                    select(Project).where(
+                        col(Project.id).in_(waiting_projects), col(Project.paused).is_(False)
+                    )
+                )
+            ).all()
+            if not projects:
+                return []
+            busy = dict(
+                (
+                    await session.exec(
+                        select(Run.project_id, func.count())
+                        .where(occupying(), col(Run.project_id).in_([p.id for p in projects]))
+                        .group_by(col(Run.project_id))
+                    )
+                ).all()
+            )
+        rooms = []
+        for project in projects:
+            assert project.id is not None
+            room = project.max_parallel - int(busy.get(project.id, 0))
+            if room > 0:
+                rooms.append(ProjectRoom(project.id, room, project.last_admitted_at))
+        return rooms
+
+    async def heads(self, project_id: int, limit: int) -> list[Candidate]:
+        """The first `limit` queued runs of the project, in queue order."""
+        async with self.session() as session:
+            rows = await session.exec(
+                select(Run.id, Run.priority_key)
+                .where(
+                    col(Run.project_id) == project_id,
+                    col(Run.state) == WAITING,
+                    col(Run.admitted_at).is_(None),
+                )
+                .order_by(*QUEUE_ORDER)
+                .limit(limit)
+            )
+            return [Candidate(run_id, project_id, key) for run_id, key in rows.all() if run_id]
+
+    async def admit(self, chosen: list[Candidate]) -> list[Run]:
+        """Mark the chosen runs admitted (those still queued) and their projects served."""
+        now = utcnow()
+        admitted = []
+        async with self.session() as session:
+            for offset, candidate in enumerate(chosen):
+                changed = await session.exec(  # type: ignore[call-overload]
+                    update(Run)
+                    .where(
+                        col(Run.id) == candidate.run_id,
+                        col(Run.state) == WAITING,
+                        col(Run.admitted_at).is_(None),
+                    )
+                    .values(admitted_at=now)
+                )
+                if changed.rowcount:
+                    admitted.append(candidate.run_id)
+                    await session.exec(  # type: ignore[call-overload]
+                        update(Project)
+                        .where(col(Project.id) == candidate.project_id)
+                        .values(last_admitted_at=now + timedelta(microseconds=offset))
+                    )
+            await session.commit()
+        return await self.unsent(admitted)
+
+    async def unsent(self, run_ids: list[int] | None = None) -> list[Run]:
+        """Admitted waiting runs whose workflow has not received the grant yet."""
+        async with self.session() as session:
+            query = select(Run).where(
+                col(Run.state) == WAITING,
+                col(Run.admitted_at).is_not(None),
+                col(Run.admission_sent).is_(False),
+            )
+            if run_ids is not None:
+                query = query.where(col(Run.id).in_(run_ids))
+            return list((await session.exec(query.order_by(*QUEUE_ORDER))).all())
+
+    async def mark_sent(self, run_id: int) -> bool:
+        """The workflow has the grant; False if the run left `waiting` meanwhile."""
+        now = utcnow()
+        async with self.session() as session:
+            changed = await session.exec(  # type: ignore[call-overload]
+                update(Run)
+                .where(col(Run.id) == run_id, col(Run.state) == WAITING)
+                .values(admission_sent=True, dispatched_at=func.coalesce(Run.dispatched_at, now))
+            )
+            await session.commit()
+            return bool(changed.rowcount)
+
+    async def lead(self, holder: str, for_s: float) -> bool:
+        """Take or extend the dispatcher lease; True while `holder` is the only dispatcher."""
+        now = utcnow()
+        async with self.session() as session:
+            changed = await session.exec(  # type: ignore[call-overload]
+                update(QueueControl)
+                .where(
+                    col(QueueControl.id) == 1,
+                    or_(
+                        col(QueueControl.leader) == holder,
+                        col(QueueControl.leader).is_(None),
+                        col(QueueControl.leader_until) < now,
+                    ),
+                )
+                .values(leader=holder, leader_until=now + timedelta(seconds=for_s))
+            )
+            await session.commit()
+            return bool(changed.rowcount)
+
+    async def resign(self, holder: str) -> None:
+        """Give the lease up at shutdown, so another process takes over at once."""
+        async with self.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(QueueControl)
+                .where(col(QueueControl.id) == 1, col(QueueControl.leader) == holder)
+                .values(leader=None, leader_until=None)
+            )
+            await session.commit()
+
+    async def paused_all(self) -> bool:
+        """Whether the admin paused every project's queue."""
+        async with self.session() as session:
+            return await self._paused_all(session)
+
+    async def pause_all(self, paused: bool) -> None:
+        async with self.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(QueueControl).where(col(QueueControl.id) == 1).values(paused=paused)
+            )
+            await session.commit()
+
+    @staticmethod
+    async def _paused_all(session: AsyncSession) -> bool:
+        control = await session.get(QueueControl, 1)
+        return bool(control and control.paused)
