@@ -63,7 +63,7 @@ async def queue_runs(
         )
         for test, run_input in zip(tests, inputs, strict=True)
     ]
-    positions = await services.queue.enqueue(runs)
+    positions = await services.queue.enqueue(session, runs)
     services.dispatcher.wake()
     return list(zip(runs, positions, strict=True))
 

@@ -43,7 +43,7 @@ class Services:
             temporal=temporal,
             secrets=load_secret_box(settings),
             runs=RunStore(engine),
-            queue=RunQueue(engine),
+            queue=RunQueue(),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),
             dispatcher=Dispatcher(admission, WorkerRegistry(engine), temporal),

@@ -64,7 +64,7 @@ class AdmissionStore:
     async def rooms(self) -> list[ProjectRoom]:
         """Unpaused projects with queued runs and room under their max_parallel."""
         async with self.session() as session:
-            if await self._paused_all(session):
+            if await paused_all(session):
                 return []
             waiting_projects = (
                 select(Run.project_id)
@@ -190,11 +190,6 @@ class AdmissionStore:
             )
             await session.commit()
 
-    async def paused_all(self) -> bool:
-        """Whether the admin paused every project's queue."""
-        async with self.session() as session:
-            return await self._paused_all(session)
-
     async def pause_all(self, paused: bool) -> None:
         async with self.session() as session:
             await session.exec(  # type: ignore[call-overload]
@@ -202,7 +197,8 @@ class AdmissionStore:
             )
             await session.commit()
 
-    @staticmethod
-    async def _paused_all(session: AsyncSession) -> bool:
-        control = await session.get(QueueControl, 1)
-        return bool(control and control.paused)
+
+async def paused_all(session: AsyncSession) -> bool:
+    """Whether the admin paused every project's queue."""
+    control = await session.get(QueueControl, 1)
+    return bool(control and control.paused)

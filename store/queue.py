@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -63,31 +62,26 @@ async def count_ahead(session: AsyncSession, run: Run) -> int:
 
 
 class RunQueue:
-    """Adds runs to projects' queues and tells where a run stands."""
+    """Adds runs to projects' queues and tells where a run stands, in the caller's session
+    (a request holds one connection, never two)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
-    def session(self) -> AsyncSession:
-        return AsyncSession(self._engine, expire_on_commit=False)
-
-    async def enqueue(self, runs: Sequence[Run]) -> list[int]:
-        """Store new runs (of one or several projects) in one transaction; their positions.
+    async def enqueue(self, session: AsyncSession, runs: Sequence[Run]) -> list[int]:
+        """Store new runs (of one or several projects) and commit; their positions.
 
         Runs of the same project and priority get consecutive positions in the given order.
         """
-        async with self.session() as session:
-            for project_id in sorted({run.project_id for run in runs}):
-                await lock_project(session, project_id)
-            for run in runs:
-                run.priority_key = PRIORITY_KEYS.get(run.priority, 3)
-            session.add_all(runs)
-            await session.flush()
-            positions = await self._positions_of_new(session, runs)
-            await session.commit()
+        for project_id in sorted({run.project_id for run in runs}):
+            await lock_project(session, project_id)
+        for run in runs:
+            run.priority_key = PRIORITY_KEYS.get(run.priority, 3)
+        session.add_all(runs)
+        await session.flush()
+        positions = await self._positions_of_new(session, runs)
+        await session.commit()
         return positions
 
-    async def _positions_of_new(self, session: AsyncSession, runs: Sequence[Run]) -> list[int]:
+    @staticmethod
+    async def _positions_of_new(session: AsyncSession, runs: Sequence[Run]) -> list[int]:
         """One count per (project, priority) group; the group's runs follow each other."""
         first_of_group: dict[tuple[int, int], Run] = {}
         for run in runs:
@@ -101,30 +95,29 @@ class RunQueue:
             positions.append(ahead[group] + seen[group])
         return positions
 
-    async def position(self, run: Run) -> int | None:
+    @staticmethod
+    async def position(session: AsyncSession, run: Run) -> int | None:
         """The run's current position; None once it has been admitted or has ended."""
         if run.state != WAITING or run.admitted_at is not None:
             return None
-        async with self.session() as session:
-            return await count_ahead(session, run) + 1
+        return await count_ahead(session, run) + 1
 
-    async def cancel_waiting(self, job_id: str) -> bool:
-        """Take a waiting run out of the queue at once; False if it is no longer waiting."""
-        async with self.session() as session:
-            changed = await session.exec(  # type: ignore[call-overload]
-                update(Run)
-                .where(col(Run.job_id) == job_id, col(Run.state) == WAITING)
-                .values(state="cancelled", finished_at=utcnow(), error="the run was cancelled")
-            )
-            await session.commit()
-            return bool(changed.rowcount)
+    @staticmethod
+    async def cancel_waiting(session: AsyncSession, job_id: str) -> bool:
+        """Take a waiting run out of the queue at once (and commit); False if it is no longer
+        waiting."""
+        changed = await session.exec(  # type: ignore[call-overload]
+            update(Run)
+            .where(col(Run.job_id) == job_id, col(Run.state) == WAITING)
+            .values(state="cancelled", finished_at=utcnow(), error="the run was cancelled")
+        )
+        await session.commit()
+        return bool(changed.rowcount)
 
-    async def counts(self, project_id: int) -> dict[str, int]:
+    @staticmethod
+    async def counts(session: AsyncSession, project_id: int) -> dict[str, int]:
         """Runs of the project by state."""
-        async with self.session() as session:
-            rows = await session.exec(
-                select(Run.state, func.count())
-                .where(Run.project_id == project_id)
-                .group_by(Run.state)
-            )
-            return {state: int(count) for state, count in rows.all()}
+        rows = await session.exec(
+            select(Run.state, func.count()).where(Run.project_id == project_id).group_by(Run.state)
+        )
+        return {state: int(count) for state, count in rows.all()}

@@ -27,6 +27,7 @@ from api.schemas import (
     QueueStatus,
     SuiteQueued,
 )
+from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
 from store.queue import ACTIVE, FINAL_STATES, WAITING
 from store.retention import COMPLETED_STATES, FAILED_STATES
@@ -138,7 +139,7 @@ async def job_status(
     run = await find_run(session, project, job_id)
     result: dict[str, Any] | None = run.result
     state, progress = run.state, run.progress
-    position = await services.queue.position(run)
+    position = await services.queue.position(session, run)
     if position is None and state in (WAITING, ACTIVE):
         live = await live_progress(client, job_id)
         if live is not None:
@@ -162,13 +163,15 @@ async def job_status(
 
 
 @router.get("/queue/status", response_model=QueueStatus)
-async def queue_status(project: ProjectDep, services: ServicesDep) -> QueueStatus:
+async def queue_status(
+    project: ProjectDep, session: SessionDep, services: ServicesDep
+) -> QueueStatus:
     """Runs of the caller's project by state; paused by the project or by the admin."""
     assert project.id is not None
-    counts = await services.queue.counts(project.id)
+    counts = await services.queue.counts(session, project.id)
     finished_failed = sum(counts.get(s, 0) for s in RETRYABLE_STATES)
     waiting = counts.get(WAITING, 0)
-    paused = project.paused or await services.admission.paused_all()
+    paused = project.paused or await paused_all(session)
     return QueueStatus(
         queue=QueueCounts(
             waiting=waiting,
@@ -198,7 +201,7 @@ async def cancel_job(
     run = await find_run(session, project, job_id)
     if run.state in FINAL_STATES:
         raise ApiError(409, "job_finished", f"job {job_id} already ended ({run.state})")
-    if await services.queue.cancel_waiting(run.job_id):
+    if await services.queue.cancel_waiting(session, run.job_id):
         with contextlib.suppress(Exception):  # no workflow yet, or Temporal away: the
             await client.get_workflow_handle(job_id).cancel()  # dispatcher never starts it
         return Done(message=f"Job {job_id} cancelled before it started")

@@ -1,0 +1,287 @@
+"""Queue semantics through the API: exact positions, priorities, max_parallel, fairness,
+pause, cancelling waiting runs, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from core.config import Settings
+from core.temporal import connect
+from devstack.temporal_server import temporal_binary
+from runner.host import WorkerHost
+from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
+from tests.api.jobs import create_test, job, wait_for_job
+from tests.api.queue_helpers import (
+    moment,
+    most_at_once,
+    positions,
+    queue_at_once,
+    stored_runs,
+    wait_test,
+    wait_until_finished,
+)
+from tests.api.test_execution import shop_test
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def pause(api: httpx.AsyncClient, project: ProjectAccess) -> None:
+    assert (
+        await api.post("/api/execution/queue/pause", headers=project.headers)
+    ).status_code == 200
+
+
+async def resume(api: httpx.AsyncClient, project: ProjectAccess) -> None:
+    response = await api.post("/api/execution/queue/resume", headers=project.headers)
+    assert response.status_code == 200
+
+
+async def test_simultaneous_requests_get_positions_1_to_n_which_then_only_fall(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+) -> None:
+    test_id = await create_test(api, project, wait_test(pages_url, 300))
+    await pause(api, project)
+    queued = await queue_at_once(api, project, test_id, 12)
+    assert sorted(q["position"] for q in queued) == list(range(1, 13))
+    for answer in queued:
+        assert (
+            answer["message"]
+            == f"Test queued successfully (Position {answer['position']} in queue)"
+        )
+    job_ids = [q["jobId"] for q in sorted(queued, key=lambda q: q["position"])]
+    assert await positions(api, project, job_ids) == list(range(1, 13))
+
+    await resume(api, project)
+    seen: dict[str, list[int]] = {j: [] for j in job_ids}
+    deadline = asyncio.get_running_loop().time() + 90
+    while True:
+        current = await positions(api, project, job_ids)
+        if all(position is None for position in current):
+            break
+        for job_id, position in zip(job_ids, current, strict=True):
+            if position is not None:
+                seen[job_id].append(position)
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.1)
+    for job_id, history in seen.items():
+        assert history == sorted(history, reverse=True), f"{job_id} rose: {history}"
+    assert sum(len(set(h)) > 1 for h in seen.values()) >= 6, "positions fell while runs started"
+    runs = await wait_until_finished(api, project, job_ids)
+    assert {runs[j]["state"] for j in job_ids} == {"completed"}
+
+
+async def test_run_live_starts_before_regular_runs_queued_earlier(
+    api: httpx.AsyncClient, pages_url: str
+) -> None:
+    project = await new_project(api, max_parallel=1)
+    test_id = await create_test(api, project, wait_test(pages_url, 200))
+    await pause(api, project)
+    regular = await queue_at_once(api, project, test_id, 2)
+    (live,) = await queue_at_once(api, project, test_id, 1, live=True)
+    assert live["position"] == 1
+    assert sorted(await positions(api, project, [r["jobId"] for r in regular])) == [2, 3]
+    await resume(api, project)
+    runs = await wait_until_finished(api, project, [live["jobId"], *(r["jobId"] for r in regular)])
+    first = min(runs.values(), key=lambda run: moment(run["startedAt"]))
+    assert first["jobId"] == live["jobId"]
+    assert first["priority"] == "live"
+
+
+async def test_max_parallel_is_never_exceeded_and_a_full_project_holds_back_no_other(
+    api: httpx.AsyncClient, api_settings: Settings, pages_url: str
+) -> None:
+    second = WorkerHost(await connect(api_settings), api_settings)  # 4 session slots in all
+    await second.start()
+    try:
+        busy = await new_project(api, max_parallel=2)
+        other = await new_project(api, max_parallel=2)
+        busy_test = await create_test(api, busy, wait_test(pages_url, 1500))
+        other_test = await create_test(api, other, wait_test(pages_url, 200))
+        busy_jobs = [q["jobId"] for q in await queue_at_once(api, busy, busy_test, 6)]
+        peak_active = 0
+        other_job: str | None = None
+        deadline = asyncio.get_running_loop().time() + 120
+        while True:
+            status = (await api.get("/api/execution/queue/status", headers=busy.headers)).json()
+            peak_active = max(peak_active, status["queue"]["active"])
+            if other_job is None and status["queue"]["active"] == 2:
+                (queued,) = await queue_at_once(api, other, other_test, 1)
+                other_job = queued["jobId"]
+                assert queued["position"] == 1
+            if status["queue"]["completed"] == 6:
+                break
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        await second.stop()
+    assert other_job is not None
+    assert peak_active <= 2
+    busy_runs = await wait_until_finished(api, busy, busy_jobs)
+    assert most_at_once([busy_runs[j] for j in busy_jobs]) == 2
+    other_run = (await wait_until_finished(api, other, [other_job]))[other_job]
+    last_busy_start = max(moment(busy_runs[j]["startedAt"]) for j in busy_jobs)
+    assert moment(other_run["startedAt"]) < last_busy_start, "the other project waited"
+
+
+async def test_max_parallel_can_be_raised_while_runs_wait(
+    api: httpx.AsyncClient, pages_url: str
+) -> None:
+    project = await new_project(api, max_parallel=1)
+    test_id = await create_test(api, project, wait_test(pages_url, 4000))
+    queued = await queue_at_once(api, project, test_id, 2)
+    first, second = (q["jobId"] for q in sorted(queued, key=lambda q: q["position"]))
+    await wait_for_job(api, project, first, ("active",))
+    assert (await job(api, project, second))["position"] == 1
+    changed = await api.patch("/api/projects/me", json={"max_parallel": 2}, headers=project.headers)
+    assert changed.status_code == 200 and changed.json()["max_parallel"] == 2
+    await wait_for_job(api, project, second, ("active",), timeout=10)
+    assert (await job(api, project, first))["state"] == "active", "both run at once now"
+    for job_id in (first, second):
+        await api.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    bad = await api.patch("/api/projects/me", json={"max_parallel": 0}, headers=project.headers)
+    assert bad.status_code == 422
+
+
+async def test_a_project_with_many_waiting_runs_does_not_starve_one_with_a_single_run(
+    api: httpx.AsyncClient, pages_url: str
+) -> None:
+    crowd = await new_project(api, max_parallel=10)
+    single = await new_project(api, max_parallel=10)
+    crowd_test = await create_test(api, crowd, wait_test(pages_url, 700))
+    single_test = await create_test(api, single, wait_test(pages_url, 100))
+    crowd_jobs = [q["jobId"] for q in await queue_at_once(api, crowd, crowd_test, 50)]
+    while (await api.get("/api/execution/queue/status", headers=crowd.headers)).json()["queue"][
+        "active"
+    ] < 2:
+        await asyncio.sleep(0.05)
+    (queued,) = await queue_at_once(api, single, single_test, 1)
+    single_job = queued["jobId"]
+    done = await wait_for_job(api, single, single_job, ("completed", "failed"), timeout=60)
+    assert done["state"] == "completed"
+    crowd_status = (await api.get("/api/execution/queue/status", headers=crowd.headers)).json()
+    assert crowd_status["queue"]["waiting"] >= 30, "the crowd still waits"
+
+    single_run = (await stored_runs(api, single))[single_job]
+    queued_at, started_at = moment(single_run["createdAt"]), moment(single_run["startedAt"])
+    crowd_runs = await stored_runs(api, crowd)
+    cut_in = [
+        r
+        for r in crowd_runs.values()
+        if r["startedAt"] and queued_at < moment(r["startedAt"]) < started_at
+    ]
+    # Only runs admitted before the single run arrived (at most the 2 slots) may start first.
+    assert len(cut_in) <= 2, f"{len(cut_in)} crowd runs started before the single one"
+
+    cancels = await asyncio.gather(
+        *(
+            api.post(f"/api/execution/job/{job_id}/cancel", headers=crowd.headers)
+            for job_id in crowd_jobs
+        )
+    )
+    assert all(c.status_code in (200, 409) for c in cancels)
+    await wait_until_finished(api, crowd, crowd_jobs)
+
+
+async def test_cancelling_a_waiting_run_moves_every_run_behind_it_up(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str, api_settings: Settings
+) -> None:
+    test_id = await create_test(api, project, shop_test(pages_url))
+    await pause(api, project)
+    queued = await queue_at_once(api, project, test_id, 5)
+    jobs = [q["jobId"] for q in sorted(queued, key=lambda q: q["position"])]
+
+    cancelled = await api.post(f"/api/execution/job/{jobs[1]}/cancel", headers=project.headers)
+    assert cancelled.status_code == 200
+    assert await positions(api, project, jobs) == [1, None, 2, 3, 4]
+    assert (await job(api, project, jobs[1]))["state"] == "cancelled"
+
+    # The operator's way: `temporal workflow cancel` on the first waiting run.
+    client = await connect(api_settings)
+    await _wait_until_started(client, jobs[0])
+    process = await asyncio.create_subprocess_exec(
+        temporal_binary(),
+        "workflow",
+        "cancel",
+        "--workflow-id",
+        jobs[0],
+        "--address",
+        api_settings.temporal_address,
+        "--namespace",
+        api_settings.temporal_namespace,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+    await wait_for_job(api, project, jobs[0], ("cancelled",), timeout=20)
+    assert await positions(api, project, jobs) == [None, None, 1, 2, 3]
+    assert (await stored_runs(api, project))[jobs[0]]["state"] == "cancelled"
+
+    await resume(api, project)
+    runs = await wait_until_finished(api, project, jobs)
+    assert [runs[j]["state"] for j in jobs] == ["cancelled"] * 2 + ["completed"] * 3
+
+
+async def _wait_until_started(client, job_id: str) -> None:
+    """Wait until the dispatcher has started the waiting run's workflow."""
+    for _ in range(100):
+        try:
+            await client.get_workflow_handle(job_id).describe()
+            return
+        except Exception:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"workflow {job_id} was never started")
+
+
+async def test_the_admin_pauses_and_resumes_every_project(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+) -> None:
+    assert (await api.post("/api/admin/queue/pause", headers=project.headers)).status_code == 401
+    assert (await api.post("/api/admin/queue/pause", headers=ADMIN)).status_code == 200
+    try:
+        test_id = await create_test(api, project, shop_test(pages_url))
+        (queued,) = await queue_at_once(api, project, test_id, 1)
+        status = (await api.get("/api/execution/queue/status", headers=project.headers)).json()
+        assert status["queue"]["isPaused"] is True and status["queue"]["paused"] == 1
+        await asyncio.sleep(2)
+        held = await job(api, project, queued["jobId"])
+        assert held["state"] == "waiting" and held["position"] == 1
+    finally:
+        assert (await api.post("/api/admin/queue/resume", headers=ADMIN)).status_code == 200
+    done = await wait_for_job(api, project, queued["jobId"], ("completed", "failed"))
+    assert done["state"] == "completed"
+
+
+async def test_retention_keeps_the_newest_runs_and_deletes_older_ones_with_artifacts(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str, api_settings: Settings
+) -> None:
+    kept = await api.patch("/api/projects/me", json={"keep_completed": 2}, headers=project.headers)
+    assert kept.status_code == 200 and kept.json()["keep_completed"] == 2
+    test_id = await create_test(api, project, shop_test(pages_url))
+    jobs = []
+    for _ in range(4):  # one after the other, so the newest are the last two
+        (queued,) = await queue_at_once(api, project, test_id, 1)
+        jobs.append(queued["jobId"])
+        await wait_for_job(api, project, queued["jobId"], ("completed",))
+    artifacts = Path(api_settings.artifacts_dir)
+    deadline = asyncio.get_running_loop().time() + 20
+    while set(await stored_runs(api, project)) != set(jobs[2:]):
+        assert asyncio.get_running_loop().time() < deadline, await stored_runs(api, project)
+        await asyncio.sleep(0.2)
+    assert not (artifacts / jobs[0]).exists() and not (artifacts / jobs[1]).exists()
+    assert (artifacts / jobs[3]).is_dir()
+    assert (await api.get(f"/api/runs/{jobs[0]}", headers=project.headers)).status_code == 404
+
+    cleaned = await api.post(
+        "/api/execution/queue/clean", json={"state": "completed"}, headers=project.headers
+    )
+    assert cleaned.status_code == 200 and cleaned.json()["removed"] == 2
+    assert await stored_runs(api, project) == {}
+    assert not (artifacts / jobs[3]).exists()
+    bad = await api.post(
+        "/api/execution/queue/clean", json={"state": "done"}, headers=project.headers
+    )
+    assert bad.status_code == 422
