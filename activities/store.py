@@ -13,6 +13,8 @@ from workflows import activity_names
 from workflows.messages import RunFinished
 
 log = logging.getLogger(__name__)
+RETENTION_EVERY_S = 2.0
+"""Retention runs at most this often per worker, for every project that finished runs since."""
 
 
 class StoreActivities:
@@ -21,21 +23,25 @@ class StoreActivities:
     def __init__(self, runs: RunStore, retention: Retention) -> None:
         self._runs = runs
         self._retention = retention
-        self._background: set[asyncio.Task[None]] = set()
+        self._finished: set[str] = set()
+        self._retainer: asyncio.Task[None] | None = None
 
     @activity.defn(name=activity_names.RECORD_FINISHED)
     async def record_finished(self, event: RunFinished) -> bool:
-        """Store the final result (idempotent, so a retried activity stores it once), then
-        apply the project's retention in the background: the run need not wait for it."""
+        """Store the final result (idempotent, so a retried activity stores it once); the
+        project's retention follows in the background, the run does not wait for it."""
         stored = await self._runs.record_result(event.job_id, event.result)
         if stored:
-            task = asyncio.create_task(self._retain(event.job_id))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._finished.add(event.job_id)
+            if self._retainer is None or self._retainer.done():
+                self._retainer = asyncio.create_task(self._retain())
         return stored
 
-    async def _retain(self, job_id: str) -> None:
-        try:
-            await self._retention.apply_for_job(job_id)
-        except Exception as error:  # retention catches up at the project's next finished run
-            log.warning("retention after run %s failed: %s", job_id, error)
+    async def _retain(self) -> None:
+        while self._finished:
+            await asyncio.sleep(RETENTION_EVERY_S)
+            jobs, self._finished = self._finished, set()
+            try:
+                await self._retention.apply_for_jobs(jobs)
+            except Exception as error:  # retention catches up at the project's next finished run
+                log.warning("retention failed: %s", error)

@@ -39,6 +39,8 @@ BATCH = 200
 CONCURRENCY = 16
 ADMIT_POLL_S = 0.2
 IDLE_POLL_S = 1.0
+QUIET_S = 0.5
+"""Waiting workflows are started once queueing has been quiet this long: queueing comes first."""
 LEASE_S = 10.0
 
 
@@ -53,6 +55,7 @@ class Dispatcher:
         self._temporal = temporal
         self._identity = f"api-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._queued = asyncio.Event()
+        self._last_queued = 0.0
         self._leading = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -74,7 +77,13 @@ class Dispatcher:
 
     def wake(self) -> None:
         """New runs were queued (or a queue was resumed)."""
+        self._last_queued = asyncio.get_running_loop().time()
         self._queued.set()
+
+    async def _until_quiet(self) -> None:
+        """Wait until no run has been queued for QUIET_S."""
+        while (wait := self._last_queued + QUIET_S - asyncio.get_running_loop().time()) > 0:
+            await asyncio.sleep(wait)
 
     async def _admission_loop(self) -> None:
         renewed = 0.0
@@ -98,8 +107,9 @@ class Dispatcher:
             if not self._leading:
                 continue
             try:
+                await self._until_quiet()
                 while await self.dispatch_once() == BATCH:
-                    pass
+                    await self._until_quiet()
             except Exception as error:
                 log.warning("starting workflows of queued runs failed: %s", error)
 
@@ -147,15 +157,17 @@ class Dispatcher:
         client = await self._temporal.client()
         limit = asyncio.Semaphore(CONCURRENCY)
         await asyncio.gather(*(self._materialise(client, run, limit) for run in pending))
+        cancelled = await self._mark_dispatched([run.id for run in pending if run.id is not None])
+        for run in pending:
+            if run.id in cancelled:
+                with contextlib.suppress(Exception):
+                    await client.get_workflow_handle(run.job_id).cancel()
         return len(pending)
 
     async def _materialise(self, client: Client, run: Run, limit: asyncio.Semaphore) -> None:
         async with limit:
             with contextlib.suppress(WorkflowAlreadyStartedError):  # started before: fine
                 await self._start(client, run)
-            if not await self._mark_dispatched(run):  # cancelled while being started
-                with contextlib.suppress(Exception):
-                    await client.get_workflow_handle(run.job_id).cancel()
 
     @staticmethod
     async def _start(client: Client, run: Run, start_signal: str | None = None) -> None:
@@ -169,14 +181,17 @@ class Dispatcher:
             start_signal=start_signal,
         )
 
-    async def _mark_dispatched(self, run: Run) -> bool:
-        """Record the start; False if the run left `waiting` meanwhile (it is then never
-        picked up again, as only waiting runs are)."""
+    async def _mark_dispatched(self, run_ids: list[int]) -> set[int]:
+        """Record the starts in one update; the runs among them that were cancelled meanwhile
+        (their workflow, just started, must be cancelled too)."""
         async with self._admission.session() as session:
-            changed = await session.exec(  # type: ignore[call-overload]
+            await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.id) == run.id, col(Run.state) == WAITING)
+                .where(col(Run.id).in_(run_ids), col(Run.state) == WAITING)
                 .values(dispatched_at=utcnow())
             )
+            left = await session.exec(
+                select(Run.id).where(col(Run.id).in_(run_ids), col(Run.state) == "cancelled")
+            )
             await session.commit()
-        return bool(changed.rowcount)
+        return {run_id for run_id in left.all() if run_id is not None}

@@ -63,7 +63,7 @@ async def queue_runs(
         )
         for test, run_input in zip(tests, inputs, strict=True)
     ]
-    positions = await services.queue.enqueue(session, runs)
+    positions = await services.group_commit.enqueue(runs)
     services.dispatcher.wake()
     return list(zip(runs, positions, strict=True))
 

@@ -12,6 +12,7 @@ from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
 from store.admission import AdmissionStore
 from store.db import create_engine
+from store.group_commit import GroupCommit
 from store.queue import RunQueue
 from store.retention import Retention
 from store.runs import RunStore
@@ -24,10 +25,12 @@ class Services:
 
     settings: Settings
     engine: AsyncEngine
+    writer_engine: AsyncEngine
     temporal: TemporalLink
     secrets: SecretBox
     runs: RunStore
     queue: RunQueue
+    group_commit: GroupCommit
     admission: AdmissionStore
     retention: Retention
     dispatcher: Dispatcher
@@ -35,15 +38,19 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         engine = create_engine(settings.database_url)
+        writer_engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
         temporal = TemporalLink(settings)
         admission = AdmissionStore(engine)
+        queue = RunQueue()
         return cls(
             settings=settings,
             engine=engine,
+            writer_engine=writer_engine,
             temporal=temporal,
             secrets=load_secret_box(settings),
             runs=RunStore(engine),
-            queue=RunQueue(),
+            queue=queue,
+            group_commit=GroupCommit(writer_engine, queue),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),
             dispatcher=Dispatcher(admission, WorkerRegistry(engine), temporal),
@@ -55,3 +62,4 @@ class Services:
     async def close(self) -> None:
         await self.dispatcher.stop()
         await self.engine.dispose()
+        await self.writer_engine.dispose()

@@ -66,16 +66,18 @@ class AdmissionStore:
         async with self.session() as session:
             if await paused_all(session):
                 return []
-            waiting_projects = (
-                select(Run.project_id)
-                .where(col(Run.state) == WAITING, col(Run.admitted_at).is_(None))
-                .distinct()
+            has_queued = (
+                select(Run.id)
+                .where(
+                    col(Run.project_id) == Project.id,
+                    col(Run.state) == WAITING,
+                    col(Run.admitted_at).is_(None),
+                )
+                .exists()
             )
             projects = (
                 await session.exec(
-                    select(Project).where(
-                        col(Project.id).in_(waiting_projects), col(Project.paused).is_(False)
-                    )
+                    select(Project).where(col(Project.paused).is_(False), has_queued)
                 )
             ).all()
             if not projects:
@@ -150,12 +152,12 @@ class AdmissionStore:
             return list((await session.exec(query.order_by(*QUEUE_ORDER))).all())
 
     async def mark_sent(self, run_id: int) -> bool:
-        """The workflow has the grant; False if the run left `waiting` meanwhile."""
+        """The workflow has the grant; False if the run ended meanwhile (cancelled)."""
         now = utcnow()
         async with self.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.id) == run_id, col(Run.state) == WAITING)
+                .where(col(Run.id) == run_id, col(Run.state).in_([WAITING, ACTIVE]))
                 .values(admission_sent=True, dispatched_at=func.coalesce(Run.dispatched_at, now))
             )
             await session.commit()

@@ -32,15 +32,15 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if make_url(url).get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
         engine = create_async_engine(
             driver_url(url, True),
             connect_args={"timeout": 30},
-            pool_size=20,
-            max_overflow=20,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
             pool_timeout=60,
         )
 
@@ -54,7 +54,7 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(
-        driver_url(url, True), pool_size=20, max_overflow=20, pool_timeout=60
+        driver_url(url, True), pool_size=pool_size, max_overflow=max_overflow, pool_timeout=60
     )
 
 

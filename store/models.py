@@ -76,7 +76,8 @@ class Run(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("job_id"),
-        Index("ix_run_queue_order", "project_id", "state", "priority_key", "id"),
+        Index("ix_run_queue_order", "project_id", "state", "admitted_at", "priority_key", "id"),
+        Index("ix_run_state_admitted", "state", "admitted_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,14 +33,6 @@ def queued(project_id: int) -> Any:
     )
 
 
-def ahead_of(priority_key: int, run_id: int) -> Any:
-    """Runs that come before (priority_key, run_id) in the queue's order."""
-    return or_(
-        col(Run.priority_key) < priority_key,
-        (col(Run.priority_key) == priority_key) & (col(Run.id) < run_id),
-    )
-
-
 QUEUE_ORDER = (col(Run.priority_key), col(Run.id))
 
 
@@ -51,13 +43,15 @@ async def lock_project(session: AsyncSession, project_id: int) -> None:
 
 
 async def count_ahead(session: AsyncSession, run: Run) -> int:
-    """How many queued runs of the project come before `run`."""
+    """How many queued runs of the project come before `run`: those of a higher priority,
+    and those of its priority that arrived earlier (two index range counts)."""
     assert run.id is not None
-    found = await session.exec(
-        select(func.count())
-        .select_from(Run)
-        .where(queued(run.project_id), ahead_of(run.priority_key, run.id))
+    mine = queued(run.project_id)
+    higher = select(func.count()).where(mine, col(Run.priority_key) < run.priority_key)
+    earlier = select(func.count()).where(
+        mine, col(Run.priority_key) == run.priority_key, col(Run.id) < run.id
     )
+    found = await session.exec(select(higher.scalar_subquery() + earlier.scalar_subquery()))
     return int(found.one())
 
 

@@ -26,21 +26,25 @@ class Retention:
         self._engine = engine
         self._artifacts_dir = Path(artifacts_dir)
 
-    async def apply_for_job(self, job_id: str) -> int:
-        """Trim the finished runs of the job's project to its keep_completed / keep_failed."""
+    async def apply_for_jobs(self, job_ids: set[str]) -> int:
+        """Trim the finished runs of these jobs' projects to each project's keep_completed /
+        keep_failed; how many runs went."""
         async with AsyncSession(self._engine) as session:
-            project = (
+            projects = (
                 await session.exec(
-                    select(Project)
-                    .join(Run, col(Run.project_id) == Project.id)
-                    .where(col(Run.job_id) == job_id)
+                    select(Project).where(
+                        col(Project.id).in_(
+                            select(Run.project_id).where(col(Run.job_id).in_(job_ids))
+                        )
+                    )
                 )
-            ).first()
-        if project is None or project.id is None:
-            return 0
-        project_id = project.id
-        removed = await self.clean(project_id, COMPLETED_STATES, project.keep_completed)
-        return removed + await self.clean(project_id, FAILED_STATES, project.keep_failed)
+            ).all()
+        removed = 0
+        for project in projects:
+            assert project.id is not None
+            removed += await self.clean(project.id, COMPLETED_STATES, project.keep_completed)
+            removed += await self.clean(project.id, FAILED_STATES, project.keep_failed)
+        return removed
 
     async def clean(self, project_id: int, states: tuple[str, ...], keep: int) -> int:
         """Delete the project's runs in `states` except the newest `keep`, and their artifacts."""

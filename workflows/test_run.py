@@ -72,9 +72,14 @@ class StepFailed(Exception):
         self.error_type = error_type
 
 
-@workflow.defn(name="TestRun")
+@workflow.defn(name="TestRun", sandboxed=False)
 class TestRunWorkflow:
-    """One test run in a browser context on whichever worker has room."""
+    """One test run in a browser context on whichever worker has room.
+
+    Not sandboxed: every waiting run is a workflow, and the sandbox's per-run set-up made
+    starting 10,000 of them several times dearer (docs/benchmarks.md). The code keeps to the
+    deterministic API (workflow.now, workflow.sleep, no I/O); the replay test guards it.
+    """
 
     __test__ = False  # not a pytest class
 
