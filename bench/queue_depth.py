@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 
 from bench import rawhttp
 from bench.burst import api_processes, percentile, rss_mib
@@ -91,6 +92,23 @@ async def materialised(total_before: int, target: int, timeout_s: float) -> floa
     return None
 
 
+def temporal_server() -> psutil.Process | None:
+    """The Temporal dev server process, if it runs on this machine."""
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "temporal":
+            return process
+    return None
+
+
+def settle(server: psutil.Process | None, timeout_s: float = 600) -> float:
+    """Wait until the Temporal server has been nearly idle (< 15 % of a core) for 5 s."""
+    started = time.perf_counter()
+    quiet = 0
+    while server is not None and quiet < 5 and time.perf_counter() - started < timeout_s:
+        quiet = quiet + 1 if server.cpu_percent(interval=1.0) < 15 else 0
+    return time.perf_counter() - started
+
+
 async def main(total: int, senders: int, samples: int, base_url: str) -> None:
     settings = get_settings()
     admin = (
@@ -133,6 +151,9 @@ async def main(total: int, senders: int, samples: int, base_url: str) -> None:
     job_paths = [f"/api/execution/job/{job}" for job, _ in sample]
     busy_lookups = await lookups(host, port, headers, job_paths)  # workflows still starting
     until_materialised = await materialised(running_before, total, timeout_s=600)
+    server = temporal_server()
+    temporal_file = Path(settings.data_dir) / "temporal.db"
+    settled_after = await asyncio.to_thread(settle, server)
     job_latencies = await lookups(host, port, headers, job_paths)
     floor = await lookups(host, port, headers, ["/api/projects/me"] * samples)
     wrong = await check_positions(host, port, headers, sample[:200])
@@ -165,6 +186,12 @@ async def main(total: int, senders: int, samples: int, base_url: str) -> None:
         f"({(db_after - db_before) / total:.0f} bytes per waiting run), API RSS "
         f"{memory_before:.0f} -> {memory_after:.0f} MiB"
     )
+    if server is not None and temporal_file.exists():
+        print(
+            f"Temporal: server RSS {server.memory_info().rss / 2**20:.0f} MiB, its database "
+            f"{temporal_file.stat().st_size / 2**20:.0f} MiB (whole file, every run so far)"
+        )
+    print(f"the lookups above ran once Temporal was idle again, {settled_after:.0f} s later")
     print(
         "waiting workflows started in Temporal: "
         + (
