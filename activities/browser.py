@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from browser.actions import StepContext, StepError, failure_screenshot, perform
 from browser.pool import BrowserPool, SessionNotFound
 from core import errors
-from core.definition import CREDENTIAL_PLACEHOLDER, Credentials, Step
+from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
 from core.secrets import SealedDataInvalid, SecretBox
 from workflows import activity_names
 from workflows.messages import (
@@ -84,8 +84,9 @@ class BrowserActivities:
         prefix = f"step-{input.index + 1:02d}-attempt-{input.attempt}"
         ctx = self._step_context(input, input.start_url, prefix)
         steps = [input.step]
-        if input.open_start_url:
-            steps.insert(0, Step(action="navigate", value=input.start_url))
+        if input.open_start_url:  # the page load does not eat a short step timeout
+            load_ms = max(input.timeout_ms, START_PAGE_TIMEOUT_MS)
+            steps.insert(0, Step(action="navigate", value=input.start_url, timeout_ms=load_ms))
         return await self._attempt(input.session_id, ctx, steps)
 
     @activity.defn(name=activity_names.RUN_AUTH)

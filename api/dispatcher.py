@@ -17,12 +17,14 @@ import contextlib
 import logging
 import os
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.fairness import choose
 from api.temporal_link import TemporalLink
@@ -42,6 +44,15 @@ IDLE_POLL_S = 1.0
 QUIET_S = 0.5
 """Waiting workflows are started once queueing has been quiet this long: queueing comes first."""
 LEASE_S = 10.0
+RECONCILE_EVERY_S = 30.0
+CLOSED_STATES = {
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "cancelled",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+}
+"""The stored state of a run whose workflow closed without recording its result."""
 
 
 class Dispatcher:
@@ -86,7 +97,7 @@ class Dispatcher:
             await asyncio.sleep(wait)
 
     async def _admission_loop(self) -> None:
-        renewed = 0.0
+        renewed = reconciled = 0.0
         while True:
             try:
                 now = asyncio.get_running_loop().time()
@@ -95,6 +106,9 @@ class Dispatcher:
                     renewed = now
                 if self._leading:
                     await self.admit_once()
+                    if now - reconciled > RECONCILE_EVERY_S:
+                        reconciled = now
+                        await self.reconcile_once()
             except Exception as error:  # Temporal or the database is away: try again later
                 log.warning("admitting queued runs failed: %s", error)
             await asyncio.sleep(ADMIT_POLL_S)
@@ -135,11 +149,39 @@ class Dispatcher:
         assert run.id is not None
         try:
             await self._start(client, run, start_signal="admit")
-        except WorkflowAlreadyStartedError:  # it ended already (e.g. cancelled from the CLI)
+        except WorkflowAlreadyStartedError:  # it ended already (e.g. terminated from the CLI)
+            await self._settle_if_closed(client, run)
             return
         if not await self._admission.mark_sent(run.id):  # cancelled while being admitted
             with contextlib.suppress(Exception):
                 await client.get_workflow_handle(run.job_id).cancel()
+
+    async def reconcile_once(self, older_than_s: float = RECONCILE_EVERY_S) -> int:
+        """Free the slots of runs whose workflow closed without recording its result
+        (`temporal workflow terminate` skips the workflow's own clean-up); how many."""
+        since = utcnow() - timedelta(seconds=older_than_s)
+        client = await self._temporal.client()
+        settled = 0
+        for run in await self._admission.long_occupants(since):
+            settled += await self._settle_if_closed(client, run)
+        return settled
+
+    async def _settle_if_closed(self, client: Client, run: Run) -> bool:
+        assert run.id is not None
+        try:
+            status = (await client.get_workflow_handle(run.job_id).describe()).status
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND or not run.admission_sent:
+                return False
+            return await self._admission.settle(run.id, "failed", "the run's workflow is gone")
+        state = CLOSED_STATES.get(status) if status is not None else None
+        if state is None or status is None:
+            return False
+        return await self._admission.settle(
+            run.id,
+            state,
+            f"the run's workflow was {status.name.lower()} before it recorded a result",
+        )
 
     async def dispatch_once(self) -> int:
         """Start the workflows of up to BATCH waiting runs, head of the queues first."""

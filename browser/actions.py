@@ -57,7 +57,8 @@ async def perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
 
 async def _perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
     if step.action == "navigate":
-        await _navigate(page, urljoin(ctx.start_url, step.value or ""), ctx.timeout_ms)
+        timeout_ms = step.timeout_ms or ctx.timeout_ms
+        await _navigate(page, urljoin(ctx.start_url, step.value or ""), timeout_ms)
         return StepResult(selector_used=None, artifacts=[])
     if not step.selectors:
         return StepResult(selector_used=None, artifacts=await _page_action(page, step, ctx))

@@ -61,6 +61,10 @@ def _as_text(value: object) -> object:
 Text = Annotated[str, BeforeValidator(_as_text)]
 
 
+START_PAGE_TIMEOUT_MS = 10_000
+"""The least time a run's start page gets to load, whatever the first step's timeout."""
+
+
 class Step(BaseModel):
     """One browser action; which fields it needs depends on the action."""
 

@@ -163,6 +163,25 @@ class AdmissionStore:
             await session.commit()
             return bool(changed.rowcount)
 
+    async def long_occupants(self, admitted_before: datetime) -> list[Run]:
+        """Runs that have held a slot since before `admitted_before` (to check on)."""
+        async with self.session() as session:
+            found = await session.exec(
+                select(Run).where(occupying(), col(Run.admitted_at) < admitted_before)
+            )
+            return list(found.all())
+
+    async def settle(self, run_id: int, state: str, error: str) -> bool:
+        """End a run whose workflow closed without recording its result (e.g. terminated)."""
+        async with self.session() as session:
+            changed = await session.exec(  # type: ignore[call-overload]
+                update(Run)
+                .where(col(Run.id) == run_id, col(Run.state).in_([WAITING, ACTIVE]))
+                .values(state=state, error=error, finished_at=utcnow())
+            )
+            await session.commit()
+            return bool(changed.rowcount)
+
     async def lead(self, holder: str, for_s: float) -> bool:
         """Take or extend the dispatcher lease; True while `holder` is the only dispatcher."""
         now = utcnow()

@@ -16,6 +16,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeout
 with workflow.unsafe.imports_passed_through():
     from core import errors
     from core.definition import (
+        START_PAGE_TIMEOUT_MS,
         InvalidDefinition,
         RetrySettings,
         Step,
@@ -253,7 +254,8 @@ class TestRunWorkflow:
                 attempt=attempt,
                 timeout_ms=timeout_ms,
             ),
-            timeout_ms=timeout_ms * (len(step.selectors) + 2),
+            timeout_ms=timeout_ms * (len(step.selectors) + 2)
+            + (START_PAGE_TIMEOUT_MS if index == 0 else 0),
         )
 
     async def _with_retries(

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import httpx
 
+from api.dispatcher import Dispatcher
+from api.temporal_link import TemporalLink
 from core.config import Settings
 from core.temporal import connect
 from devstack.temporal_server import temporal_binary
 from runner.host import WorkerHost
+from store.admission import AdmissionStore
+from store.db import create_engine
+from store.workers import WorkerRegistry
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test, job, wait_for_job
 from tests.api.queue_helpers import (
@@ -285,3 +290,29 @@ async def test_retention_keeps_the_newest_runs_and_deletes_older_ones_with_artif
         "/api/execution/queue/clean", json={"state": "done"}, headers=project.headers
     )
     assert bad.status_code == 422
+
+
+async def test_a_terminated_run_gives_its_slot_back(
+    api: httpx.AsyncClient, pages_url: str, api_settings: Settings
+) -> None:
+    project = await new_project(api, max_parallel=1)
+    test_id = await create_test(api, project, wait_test(pages_url, 30000))
+    queued = await queue_at_once(api, project, test_id, 2)
+    first, second = (q["jobId"] for q in sorted(queued, key=lambda q: q["position"]))
+    await wait_for_job(api, project, first, ("active",))
+    client = await connect(api_settings)
+    await client.get_workflow_handle(first).terminate("operator")  # skips the workflow's clean-up
+
+    engine = create_engine(api_settings.database_url)
+    dispatcher = Dispatcher(
+        AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(api_settings)
+    )
+    try:
+        assert await dispatcher.reconcile_once(older_than_s=0) == 1
+    finally:
+        await engine.dispose()
+    stored = (await stored_runs(api, project))[first]
+    assert stored["state"] == "cancelled" and "terminated" in stored["error"]
+    await wait_for_job(api, project, second, ("active",), timeout=15)
+    await api.post(f"/api/execution/job/{second}/cancel", headers=project.headers)
+    await wait_until_finished(api, project, [second])
