@@ -141,7 +141,12 @@ class Dispatcher:
         if not unsent:
             return 0
         client = await self._temporal.client()
-        await asyncio.gather(*(self._send_admission(client, run) for run in unsent))
+        outcomes = await asyncio.gather(
+            *(self._send_admission(client, run) for run in unsent), return_exceptions=True
+        )
+        for run, outcome in zip(unsent, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # sent again on the next pass
+                log.warning("could not admit %s: %s", run.job_id, outcome)
         return len(unsent)
 
     async def _send_admission(self, client: Client, run: Run) -> None:
@@ -184,7 +189,8 @@ class Dispatcher:
         )
 
     async def dispatch_once(self) -> int:
-        """Start the workflows of up to BATCH waiting runs, head of the queues first."""
+        """Start the workflows of up to BATCH waiting runs, head of the queues first; how many
+        started (fewer than BATCH ends the pass: the rest is tried again later)."""
         async with self._admission.session() as session:
             pending = (
                 await session.exec(
@@ -198,13 +204,19 @@ class Dispatcher:
             return 0
         client = await self._temporal.client()
         limit = asyncio.Semaphore(CONCURRENCY)
-        await asyncio.gather(*(self._materialise(client, run, limit) for run in pending))
-        cancelled = await self._mark_dispatched([run.id for run in pending if run.id is not None])
-        for run in pending:
+        outcomes = await asyncio.gather(
+            *(self._materialise(client, run, limit) for run in pending), return_exceptions=True
+        )
+        for run, outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # this run is tried again on the next pass
+                log.warning("could not start the workflow of %s: %s", run.job_id, outcome)
+        started = [run for run, outcome in zip(pending, outcomes, strict=True) if outcome is None]
+        cancelled = await self._mark_dispatched([run.id for run in started if run.id is not None])
+        for run in started:
             if run.id in cancelled:
                 with contextlib.suppress(Exception):
                     await client.get_workflow_handle(run.job_id).cancel()
-        return len(pending)
+        return len(started)
 
     async def _materialise(self, client: Client, run: Run, limit: asyncio.Semaphore) -> None:
         async with limit:

@@ -36,3 +36,48 @@ async def request(
     except ValueError:
         parsed = None
     return status, parsed, elapsed
+
+
+class KeepAlive:
+    """One persistent HTTP/1.1 connection for sequential requests, as a polling client keeps."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> tuple[int, Any, float]:
+        """(status, parsed JSON body or None, seconds), reusing the connection."""
+        started = time.perf_counter()
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        assert self._reader is not None
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self._host}:{self._port}",
+            "Content-Length: 0",
+        ]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await self._writer.drain()
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        payload = await self._reader.readexactly(length)
+        elapsed = time.perf_counter() - started
+        status = int(head.split(b" ", 2)[1])
+        try:
+            parsed = json.loads(payload) if payload else None
+        except ValueError:
+            parsed = None
+        return status, parsed, elapsed
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

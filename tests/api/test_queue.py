@@ -4,9 +4,11 @@ pause, cancelling waiting runs, retention."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
@@ -16,6 +18,8 @@ from devstack.temporal_server import temporal_binary
 from runner.host import WorkerHost
 from store.admission import AdmissionStore
 from store.db import create_engine
+from store.models import Run
+from store.queue import RunQueue
 from store.workers import WorkerRegistry
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test, job, wait_for_job
@@ -29,6 +33,7 @@ from tests.api.queue_helpers import (
     wait_until_finished,
 )
 from tests.api.test_execution import shop_test
+from workflows.messages import RunInput
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -316,3 +321,33 @@ async def test_a_terminated_run_gives_its_slot_back(
     await wait_for_job(api, project, second, ("active",), timeout=15)
     await api.post(f"/api/execution/job/{second}/cancel", headers=project.headers)
     await wait_until_finished(api, project, [second])
+
+
+async def test_scheduled_runs_queue_behind_regular_ones(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str, api_settings: Settings
+) -> None:
+    test_id = await create_test(api, project, shop_test(pages_url))
+    await pause(api, project)
+    (regular,) = await queue_at_once(api, project, test_id, 1)
+    engine = create_engine(api_settings.database_url)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            scheduled = Run(
+                job_id=f"run-{uuid.uuid4().hex}",
+                project_id=project.id,
+                test_id=test_id,
+                priority="scheduled",
+                run_input=RunInput(
+                    test=shop_test(pages_url), project_id=str(project.id), admission=True
+                ).model_dump(mode="json"),
+            )
+            assert await RunQueue().enqueue(session, [scheduled]) == [2]
+        (later,) = await queue_at_once(api, project, test_id, 1)
+        assert later["position"] == 2, "a regular run goes ahead of a scheduled one"
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            assert await RunQueue().position(session, scheduled) == 3
+            await RunQueue().cancel_waiting(session, scheduled.job_id)
+    finally:
+        await engine.dispose()
+    for job_id in (regular["jobId"], later["jobId"]):
+        await api.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
