@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -18,10 +19,20 @@ def _die_with_parent() -> None:
 
 
 def spawn(
-    command: list[str], cwd: Path | None = None, log_file: Path | None = None
+    command: list[str],
+    cwd: Path | None = None,
+    log_file: Path | None = None,
+    niceness: int = 0,
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session, so that a terminal's Ctrl-C reaches only the parent,
-    which then stops the children in order."""
+    which then stops the children in order. A positive niceness lets other processes of the
+    machine go first when the CPU is contended."""
+
+    def prepare() -> None:
+        _die_with_parent()
+        if niceness:
+            os.nice(niceness)
+
     output = open(log_file, "ab") if log_file else None  # noqa: SIM115 (owned by the child)
     return subprocess.Popen(
         command,
@@ -29,5 +40,5 @@ def spawn(
         stdout=output,
         stderr=subprocess.STDOUT if output else None,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=prepare,
     )

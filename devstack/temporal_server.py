@@ -75,6 +75,8 @@ async def wait_until_serving(address: str, timeout_s: float = 60.0) -> None:
             await asyncio.sleep(0.3)
 
 
-def start_dev_server(command: list[str], log_file: Path) -> subprocess.Popen[bytes]:
+def start_dev_server(
+    command: list[str], log_file: Path, niceness: int = 0
+) -> subprocess.Popen[bytes]:
     """Start the dev server in the background, logging to log_file."""
-    return spawn(command, log_file=log_file)
+    return spawn(command, log_file=log_file, niceness=niceness)

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.app import create_app
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
 from core.config import Settings
@@ -17,7 +18,7 @@ from core.temporal import connect
 from devstack.temporal_server import temporal_binary
 from runner.host import WorkerHost
 from store.admission import AdmissionStore
-from store.db import create_engine
+from store.db import create_engine, migrate
 from store.models import Run
 from store.queue import RunQueue
 from store.workers import WorkerRegistry
@@ -33,6 +34,7 @@ from tests.api.queue_helpers import (
     wait_until_finished,
 )
 from tests.api.test_execution import shop_test
+from tests.conftest import ISOLATED_NAMESPACE
 from workflows.messages import RunInput
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -298,29 +300,52 @@ async def test_retention_keeps_the_newest_runs_and_deletes_older_ones_with_artif
 
 
 async def test_a_terminated_run_gives_its_slot_back(
-    api: httpx.AsyncClient, pages_url: str, api_settings: Settings
+    api_settings: Settings, pages_url: str, tmp_path: Path
 ) -> None:
-    project = await new_project(api, max_parallel=1)
-    test_id = await create_test(api, project, wait_test(pages_url, 30000))
-    queued = await queue_at_once(api, project, test_id, 2)
-    first, second = (q["jobId"] for q in sorted(queued, key=lambda q: q["position"]))
-    await wait_for_job(api, project, first, ("active",))
-    client = await connect(api_settings)
-    await client.get_workflow_handle(first).terminate("operator")  # skips the workflow's clean-up
-
-    engine = create_engine(api_settings.database_url)
-    dispatcher = Dispatcher(
-        AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(api_settings)
+    # A stack of its own: the terminated run's browser context stays open until its worker
+    # stops (terminating skips the workflow's teardown), and no other test may lose that slot.
+    settings = api_settings.model_copy(
+        update={
+            "temporal_namespace": ISOLATED_NAMESPACE,
+            "database_url": f"sqlite:///{tmp_path / 'service.db'}",
+            "worker_max_sessions": 1,
+        }
     )
+    migrate(settings.database_url)
+    client = await connect(settings)
+    host = WorkerHost(client, settings)
+    await host.start()
+    app = create_app(settings)
     try:
-        assert await dispatcher.reconcile_once(older_than_s=0) == 1
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+                project = await new_project(api, max_parallel=1)
+                test_id = await create_test(api, project, wait_test(pages_url, 30000))
+                queued = await queue_at_once(api, project, test_id, 2)
+                first, second = (q["jobId"] for q in sorted(queued, key=lambda q: q["position"]))
+                await wait_for_job(api, project, first, ("active",))
+                await client.get_workflow_handle(first).terminate("operator")
+
+                engine = create_engine(settings.database_url)
+                dispatcher = Dispatcher(
+                    AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(settings)
+                )
+                try:
+                    assert await dispatcher.reconcile_once(older_than_s=0) == 1
+                finally:
+                    await engine.dispose()
+                stored = (await stored_runs(api, project))[first]
+                assert stored["state"] == "cancelled" and "terminated" in stored["error"]
+                assert (await job(api, project, second))["state"] == "waiting"
+                await host.stop()  # its leaked context goes with it; a fresh worker takes over
+                host = WorkerHost(client, settings)
+                await host.start()
+                await wait_for_job(api, project, second, ("active",), timeout=30)
+                await api.post(f"/api/execution/job/{second}/cancel", headers=project.headers)
+                await wait_until_finished(api, project, [second])
     finally:
-        await engine.dispose()
-    stored = (await stored_runs(api, project))[first]
-    assert stored["state"] == "cancelled" and "terminated" in stored["error"]
-    await wait_for_job(api, project, second, ("active",), timeout=15)
-    await api.post(f"/api/execution/job/{second}/cancel", headers=project.headers)
-    await wait_until_finished(api, project, [second])
+        await host.stop()
 
 
 async def test_scheduled_runs_queue_behind_regular_ones(
