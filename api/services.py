@@ -57,7 +57,8 @@ class Services:
         )
 
     def start(self) -> None:
-        self.dispatcher.start()
+        if self.settings.dispatch_in_api:
+            self.dispatcher.start()
 
     async def close(self) -> None:
         await self.dispatcher.stop()

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10_000_000, ge=1_000)
     admin_token: str | None = None
     secret_key: str | None = None
+    # The API process also runs the dispatcher (one process at a time holds its lease);
+    # scripts/serve turns this off and runs dispatcher.py on its own.
+    dispatch_in_api: bool = True
     # Retention defaults of new projects (like Bull's removeOnComplete / removeOnFail).
     keep_completed: int = Field(default=100, ge=0)
     keep_failed: int = Field(default=200, ge=0)

@@ -74,6 +74,10 @@ def start_worker() -> subprocess.Popen[bytes]:
     return spawn([sys.executable, "worker.py"], cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS)
 
 
+def start_dispatcher() -> subprocess.Popen[bytes]:
+    return spawn([sys.executable, "dispatcher.py"], cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS)
+
+
 def start_api(settings: Settings, processes: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(settings.port), "--log-level", "warning"]
@@ -100,6 +104,8 @@ async def supervise(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
     workers = [start_worker() for _ in range(args.workers)]
+    dispatcher = start_dispatcher()
+    os.environ["DISPATCH_IN_API"] = "false"  # the dispatcher process does it
     api = start_api(settings, args.api_processes)
     log.info("API on http://127.0.0.1:%d (demo pages under /demo/)", settings.port)
     stop = asyncio.Event()
@@ -126,11 +132,14 @@ async def supervise(args: argparse.Namespace) -> int:
                     "worker %d exited with %s; starting it again", worker.pid, worker.returncode
                 )
                 workers[i] = start_worker()
+        if dispatcher.poll() is not None:
+            log.warning("the dispatcher exited with %s; starting it again", dispatcher.returncode)
+            dispatcher = start_dispatcher()
     log.info("stopping: draining workers")
-    for process in [*workers, api]:
+    for process in [*workers, dispatcher, api]:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    for process in [*workers, api]:
+    for process in [*workers, dispatcher, api]:
         await asyncio.to_thread(_wait_or_kill, process, settings.drain_timeout_s + 10)
     if temporal is not None:
         temporal.send_signal(signal.SIGTERM)

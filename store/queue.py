@@ -8,10 +8,12 @@ start or leave (or rises when a higher-priority run arrives ahead of it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,6 +35,35 @@ def queued(project_id: int) -> Any:
     )
 
 
+def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
+    """How many queued runs of the project come before (priority_key, run_id): those of a
+    higher priority plus those of the same priority that arrived earlier (two index range
+    counts). The arguments are values, or columns of the outer query (correlated)."""
+    other = _OTHER
+    mine = (
+        (other.project_id == project_id)
+        & (other.state == WAITING)
+        & col(other.admitted_at).is_(None)
+    )
+    higher = select(func.count()).where(mine, other.priority_key < priority_key)
+    earlier = select(func.count()).where(
+        mine, other.priority_key == priority_key, col(other.id) < run_id
+    )
+    return higher.scalar_subquery() + earlier.scalar_subquery()
+
+
+@functools.cache
+def position_column() -> Any:
+    """The position of each selected run as a column (NULL unless it is queued); built once,
+    as building it costs milliseconds."""
+    is_queued = (col(Run.state) == WAITING) & col(Run.admitted_at).is_(None)
+    ahead = _ahead_count(col(Run.project_id), col(Run.priority_key), col(Run.id))
+    return case((is_queued, ahead + 1), else_=None)
+
+
+_OTHER = aliased(Run)
+
+
 QUEUE_ORDER = (col(Run.priority_key), col(Run.id))
 
 
@@ -43,15 +74,9 @@ async def lock_project(session: AsyncSession, project_id: int) -> None:
 
 
 async def count_ahead(session: AsyncSession, run: Run) -> int:
-    """How many queued runs of the project come before `run`: those of a higher priority,
-    and those of its priority that arrived earlier (two index range counts)."""
+    """How many queued runs of the project come before `run`."""
     assert run.id is not None
-    mine = queued(run.project_id)
-    higher = select(func.count()).where(mine, col(Run.priority_key) < run.priority_key)
-    earlier = select(func.count()).where(
-        mine, col(Run.priority_key) == run.priority_key, col(Run.id) < run.id
-    )
-    found = await session.exec(select(higher.scalar_subquery() + earlier.scalar_subquery()))
+    found = await session.exec(select(_ahead_count(run.project_id, run.priority_key, run.id)))
     return int(found.one())
 
 

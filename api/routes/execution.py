@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
 
 from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
@@ -27,9 +26,10 @@ from api.schemas import (
     QueueStatus,
     SuiteQueued,
 )
+from api.services import Services
 from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
-from store.queue import ACTIVE, FINAL_STATES, WAITING
+from store.queue import ACTIVE, FINAL_STATES, WAITING, position_column
 from store.retention import COMPLETED_STATES, FAILED_STATES
 from workflows.messages import RunProgress
 from workflows.test_run import TestRunWorkflow
@@ -116,32 +116,41 @@ async def find_run(session: AsyncSession, project: Project, job_id: str) -> Run:
     return run
 
 
-async def live_progress(client: Client, job_id: str) -> RunProgress | None:
+async def find_run_and_position(
+    session: AsyncSession, project: Project, job_id: str
+) -> tuple[Run, int | None]:
+    """The project's run with this job ID and its position, in one query; else 404."""
+    found = await session.exec(
+        select(Run, position_column()).where(Run.job_id == job_id, Run.project_id == project.id)
+    )
+    row = found.first()
+    if row is None:
+        raise not_found("job", job_id)
+    return row[0], row[1]
+
+
+async def live_progress(services: Services, job_id: str) -> RunProgress | None:
     """The workflow's own view of a run in progress; None if it cannot answer quickly."""
-    handle = client.get_workflow_handle_for(TestRunWorkflow.run, job_id)
     with contextlib.suppress(Exception):
+        client = await services.temporal.client()
+        handle = client.get_workflow_handle_for(TestRunWorkflow.run, job_id)
         return await asyncio.wait_for(handle.query(TestRunWorkflow.progress), QUERY_TIMEOUT_S)
     return None
 
 
 @router.get("/job/{job_id}", response_model=JobStatus)
 async def job_status(
-    job_id: str,
-    project: ProjectDep,
-    session: SessionDep,
-    services: ServicesDep,
-    client: TemporalDep,
+    job_id: str, project: ProjectDep, session: SessionDep, services: ServicesDep
 ) -> JobStatus:
     """Where a run stands: state, position while queued, progress, attempts, result.
 
     A queued run is answered from the database alone; a started one asks its workflow.
     """
-    run = await find_run(session, project, job_id)
+    run, position = await find_run_and_position(session, project, job_id)
     result: dict[str, Any] | None = run.result
     state, progress = run.state, run.progress
-    position = await services.queue.position(session, run)
     if position is None and state in (WAITING, ACTIVE):
-        live = await live_progress(client, job_id)
+        live = await live_progress(services, job_id)
         if live is not None:
             state, progress = live.state, live.progress
             result = live.model_dump(mode="json")

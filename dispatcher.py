@@ -1,0 +1,50 @@
+"""Dispatcher entry point: admit queued runs and start their workflows, outside the API process.
+
+`scripts/serve` runs it on its own (at a lower CPU priority), so that starting thousands of
+waiting workflows never delays the API's answers; API processes started with
+DISPATCH_IN_API=true (the default) run the same loop themselves, one at a time by lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from api.dispatcher import Dispatcher
+from api.temporal_link import TemporalLink
+from core.config import get_settings
+from core.logs import configure_logging
+from store.admission import AdmissionStore
+from store.db import create_engine
+from store.workers import WorkerRegistry
+
+log = logging.getLogger("dispatcher")
+
+
+async def main() -> None:
+    """Dispatch until SIGTERM or SIGINT."""
+    settings = get_settings()
+    engine = create_engine(settings.database_url, pool_size=5, max_overflow=5)
+    dispatcher = Dispatcher(AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(settings))
+    dispatcher.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("dispatcher ready")
+    await stop.wait()
+    await dispatcher.stop()
+    await engine.dispose()
+    log.info("dispatcher stopped")
+
+
+if __name__ == "__main__":
+    configure_logging()
+    asyncio.run(main())
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # the Temporal client's threads can abort interpreter teardown (see worker.py)
