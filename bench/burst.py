@@ -99,8 +99,34 @@ async def baseline(size: int, definition: dict) -> dict:
     return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "wall": wall}
 
 
+async def paused_project(base_url: str, name: str) -> tuple[dict[str, str], int, dict]:
+    """A new project with a one-step test of the demo page, its queue paused so that nothing
+    executes: (the project's headers, the test's id, the test's definition)."""
+    settings = get_settings()
+    admin = (
+        os.environ.get("ADMIN_TOKEN")
+        or (Path(settings.data_dir) / "admin.token").read_text().strip()
+    )
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as api:
+        created = await api.post(
+            "/api/projects",
+            json={"name": f"{name}-{uuid.uuid4().hex[:6]}"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        created.raise_for_status()
+        headers = {"Authorization": f"Bearer {created.json()['token']}"}
+        definition = {
+            "name": name,
+            "start_url": base_url + "/demo/shop.html",
+            "steps": [{"action": "click", "selector": "#buy"}],
+        }
+        test_id = (await api.post("/api/tests", json=definition, headers=headers)).json()["id"]
+        await api.post("/api/execution/queue/pause", headers=headers)
+    return headers, test_id, definition
+
+
 async def cancel_all(base_url: str, headers: dict, jobs: list[str]) -> int:
-    """Cancel the burst's runs (clean-up, not measured); return how many cancels failed."""
+    """Cancel a benchmark's runs (clean-up, not measured); return how many cancels failed."""
     url = httpx.URL(base_url)
     limit = asyncio.Semaphore(50)
 
@@ -120,37 +146,18 @@ async def cancel_all(base_url: str, headers: dict, jobs: list[str]) -> int:
 
 async def main(sizes: list[int], base_url: str) -> None:
     settings = get_settings()
-    admin = (
-        os.environ.get("ADMIN_TOKEN")
-        or (Path(settings.data_dir) / "admin.token").read_text().strip()
-    )
     process = api_processes(settings.port)
-    limits = httpx.Limits(max_connections=max(sizes), max_keepalive_connections=max(sizes))
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as api:
-        created = await api.post(
-            "/api/projects",
-            json={"name": f"burst-{uuid.uuid4().hex[:6]}"},
-            headers={"Authorization": f"Bearer {admin}"},
-        )
-        created.raise_for_status()
-        headers = {"Authorization": f"Bearer {created.json()['token']}"}
-        definition = {
-            "name": "burst",
-            "start_url": base_url + "/demo/shop.html",
-            "steps": [{"action": "click", "selector": "#buy"}],
-        }
-        test_id = (await api.post("/api/tests", json=definition, headers=headers)).json()["id"]
-        await api.post("/api/execution/queue/pause", headers=headers)
-        memory_before = rss_mib(process)
-        rows = []
-        for size in sizes:
-            rows.append(await burst(base_url, headers, test_id, size))
-            failed = await cancel_all(base_url, headers, rows[-1]["jobs"])
-            if failed:
-                print(f"warning: {failed} runs of the burst could not be cancelled")
-        memory_peak = rss_mib(process)
-        await asyncio.sleep(10)
-        memory_after = rss_mib(process)
+    headers, test_id, definition = await paused_project(base_url, "burst")
+    memory_before = rss_mib(process)
+    rows = []
+    for size in sizes:
+        rows.append(await burst(base_url, headers, test_id, size))
+        failed = await cancel_all(base_url, headers, rows[-1]["jobs"])
+        if failed:
+            print(f"warning: {failed} runs of the burst could not be cancelled")
+    memory_peak = rss_mib(process)
+    await asyncio.sleep(10)
+    memory_after = rss_mib(process)
     bare = await baseline(max(sizes), definition)
 
     print(f"burst of simultaneous POST /api/execution/test/{{id}}/run, {base_url}")

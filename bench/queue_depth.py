@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psutil
 
 from bench import rawhttp
-from bench.burst import api_processes, percentile, rss_mib
+from bench.burst import api_processes, cancel_all, paused_project, percentile, rss_mib
 from core.config import get_settings
 from core.temporal import connect
 
@@ -119,10 +117,6 @@ def settle(server: psutil.Process | None, timeout_s: float = 600) -> float:
 
 async def main(total: int, senders: int, samples: int, base_url: str) -> None:
     settings = get_settings()
-    admin = (
-        os.environ.get("ADMIN_TOKEN")
-        or (Path(settings.data_dir) / "admin.token").read_text().strip()
-    )
     url = httpx.URL(base_url)
     host, port = url.host, url.port or 80
     processes = api_processes(port)
@@ -130,21 +124,7 @@ async def main(total: int, senders: int, samples: int, base_url: str) -> None:
     running_before = (
         await temporal.count_workflows("WorkflowType = 'TestRun' AND ExecutionStatus = 'Running'")
     ).count
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as api:
-        created = await api.post(
-            "/api/projects",
-            json={"name": f"depth-{uuid.uuid4().hex[:6]}"},
-            headers={"Authorization": f"Bearer {admin}"},
-        )
-        created.raise_for_status()
-        headers = {"Authorization": f"Bearer {created.json()['token']}"}
-        definition = {
-            "name": "depth",
-            "start_url": base_url + "/demo/shop.html",
-            "steps": [{"action": "click", "selector": "#buy"}],
-        }
-        test_id = (await api.post("/api/tests", json=definition, headers=headers)).json()["id"]
-        await api.post("/api/execution/queue/pause", headers=headers)
+    headers, test_id, _definition = await paused_project(base_url, "depth")
 
     memory_before, db_before = rss_mib(processes), database_bytes(settings.database_url)
     queued, wall = await enqueue(host, port, headers, test_id, total, senders)
@@ -220,15 +200,10 @@ async def main(total: int, senders: int, samples: int, base_url: str) -> None:
     print("target: >= 100 runs/s enqueued, position lookup p99 <= 20 ms")
 
     cancel_started = time.perf_counter()
-    limit = asyncio.Semaphore(32)
-
-    async def cancel(job: str) -> None:
-        async with limit:
-            await rawhttp.request(host, port, "POST", f"/api/execution/job/{job}/cancel", headers)
-
-    await asyncio.gather(*(cancel(job) for _f, _l, job, _p in queued))
+    failed = await cancel_all(base_url, headers, [job for _f, _l, job, _p in queued])
     print(
-        f"clean-up: {total} waiting runs cancelled in {time.perf_counter() - cancel_started:.0f} s"
+        f"clean-up: {total - failed} of {total} waiting runs cancelled in "
+        f"{time.perf_counter() - cancel_started:.0f} s"
     )
 
 

@@ -26,15 +26,6 @@ WAITING, ACTIVE = "waiting", "active"
 FINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
 
 
-def queued(project_id: int) -> Any:
-    """The runs of the project that wait for admission."""
-    return (
-        (col(Run.project_id) == project_id)
-        & (col(Run.state) == WAITING)
-        & col(Run.admitted_at).is_(None)
-    )
-
-
 def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
     """How many queued runs of the project come before (priority_key, run_id): those of a
     higher priority plus those of the same priority that arrived earlier (two index range
@@ -113,13 +104,6 @@ class RunQueue:
             seen[group] = seen.get(group, 0) + 1
             positions.append(ahead[group] + seen[group])
         return positions
-
-    @staticmethod
-    async def position(session: AsyncSession, run: Run) -> int | None:
-        """The run's current position; None once it has been admitted or has ended."""
-        if run.state != WAITING or run.admitted_at is not None:
-            return None
-        return await count_ahead(session, run) + 1
 
     @staticmethod
     async def cancel_waiting(session: AsyncSession, job_id: str) -> bool:
