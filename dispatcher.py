@@ -17,9 +17,9 @@ from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
 from core.config import get_settings
 from core.logs import configure_logging
-from store.admission import AdmissionStore
+from live.publisher import EventPublisher
+from live.redis_link import connect_redis
 from store.db import create_engine
-from store.workers import WorkerRegistry
 
 log = logging.getLogger("dispatcher")
 
@@ -28,7 +28,8 @@ async def main() -> None:
     """Dispatch until SIGTERM or SIGINT."""
     settings = get_settings()
     engine = create_engine(settings.database_url, pool_size=5, max_overflow=5)
-    dispatcher = Dispatcher(AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(settings))
+    events = EventPublisher(connect_redis(settings))
+    dispatcher = Dispatcher.build(engine, TemporalLink(settings), events)
     dispatcher.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -37,6 +38,7 @@ async def main() -> None:
     log.info("dispatcher ready")
     await stop.wait()
     await dispatcher.stop()
+    await events.close()
     await engine.dispose()
     log.info("dispatcher stopped")
 

@@ -18,6 +18,8 @@ from browser.pool import BrowserPool, SessionNotFound
 from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
 from core.secrets import SealedDataInvalid, SecretBox
+from live.events import EventType, RunEvent
+from live.publisher import EventPublisher
 from workflows import activity_names
 from workflows.messages import (
     ActionOutcome,
@@ -28,6 +30,7 @@ from workflows.messages import (
     TeardownInput,
     TeardownOutcome,
 )
+from workflows.progress import progress_after_steps
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ class BrowserActivities:
         uploads_dir: Path,
         secrets: SecretBox,
         run_started: Callable[[str, datetime], Awaitable[bool]],
+        events: EventPublisher,
     ) -> None:
         self._pool = pool
         self._worker_id = worker_id
@@ -54,6 +58,7 @@ class BrowserActivities:
         self._uploads_dir = uploads_dir
         self._secrets = secrets
         self._run_started = run_started
+        self._events = events
         self._background: set[asyncio.Task[None]] = set()
 
     @activity.defn(name=activity_names.OPEN_SESSION)
@@ -66,6 +71,13 @@ class BrowserActivities:
         task = asyncio.create_task(self._record_start(request.run_id, datetime.now(UTC)))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        self._emit(
+            "started",
+            request.run_id,
+            request.project_id,
+            workerId=self._worker_id,
+            sessionAttempt=request.session_attempt,
+        )
         return SessionInfo(
             session_id=session.session_id,
             task_queue=self._session_queue,
@@ -87,7 +99,16 @@ class BrowserActivities:
         if input.open_start_url:  # the page load does not eat a short step timeout
             load_ms = max(input.timeout_ms, START_PAGE_TIMEOUT_MS)
             steps.insert(0, Step(action="navigate", value=input.start_url, timeout_ms=load_ms))
-        return await self._attempt(input.session_id, ctx, steps)
+        progress = (
+            progress_after_steps(input.index + 1, input.total_steps) if input.total_steps else None
+        )
+        return await self._reported(
+            input,
+            input.index,
+            input.step.action,
+            progress,
+            self._attempt(input.session_id, ctx, steps),
+        )
 
     @activity.defn(name=activity_names.RUN_AUTH)
     async def run_auth(self, input: AuthStepsInput) -> ActionOutcome:
@@ -102,7 +123,9 @@ class BrowserActivities:
         steps += [_with_credentials(Step.model_validate(s), credentials) for s in input.auth.steps]
         prefix = f"auth-attempt-{input.attempt}"
         ctx = self._step_context(input, input.auth.login_url, prefix)
-        return await self._attempt(input.session_id, ctx, steps, secrets=credentials)
+        return await self._reported(
+            input, -1, "auth", None, self._attempt(input.session_id, ctx, steps, credentials)
+        )
 
     @activity.defn(name=activity_names.CLOSE_SESSION)
     async def close_session(self, input: TeardownInput) -> TeardownOutcome:
@@ -112,6 +135,57 @@ class BrowserActivities:
         saved = await self._pool.close(input.session_id, trace_path)
         log.info("run %s: session %s closed", input.run_id, input.session_id)
         return TeardownOutcome(artifacts=[name] if saved else [])
+
+    async def _reported(
+        self,
+        input: StepInput | AuthStepsInput,
+        index: int,
+        action: str,
+        progress: int | None,
+        attempt: Awaitable[ActionOutcome],
+    ) -> ActionOutcome:
+        """Await an attempt, publishing its start and its outcome as live events."""
+        job, project = input.run_id, input.project_id
+        self._emit("step_started", job, project, index=index, action=action, attempt=input.attempt)
+        try:
+            outcome = await attempt
+        except ApplicationError as error:
+            retry_in = input.retry_in_s if not error.non_retryable else None
+            self._emit(
+                "step_failed",
+                job,
+                project,
+                index=index,
+                action=action,
+                attempt=input.attempt,
+                error=error.message,
+                errorType=error.type,
+                retryInS=retry_in,
+            )
+            if retry_in is not None:
+                self._emit(
+                    "retrying",
+                    job,
+                    project,
+                    index=index,
+                    nextAttempt=input.attempt + 1,
+                    inS=retry_in,
+                )
+            raise
+        self._emit(
+            "step_passed",
+            job,
+            project,
+            index=index,
+            action=action,
+            attempt=input.attempt,
+            durationMs=outcome.duration_ms,
+            progress=progress,
+        )
+        return outcome
+
+    def _emit(self, type: EventType, job_id: str, project_id: str, **data: object) -> None:
+        self._events.publish(RunEvent(type=type, jobId=job_id, projectId=project_id, data=data))
 
     def _step_context(
         self, input: StepInput | AuthStepsInput, start_url: str, prefix: str

@@ -7,6 +7,8 @@ import logging
 
 from temporalio import activity
 
+from live.events import FINAL_EVENTS, RunEvent
+from live.publisher import EventPublisher
 from store.retention import Retention
 from store.runs import RunStore
 from workflows import activity_names
@@ -20,8 +22,9 @@ RETENTION_EVERY_S = 2.0
 class StoreActivities:
     """Activities bound to the service database."""
 
-    def __init__(self, runs: RunStore, retention: Retention) -> None:
+    def __init__(self, runs: RunStore, retention: Retention, events: EventPublisher) -> None:
         self._runs = runs
+        self._events = events
         self._retention = retention
         self._finished: set[str] = set()
         self._retainer: asyncio.Task[None] | None = None
@@ -31,11 +34,38 @@ class StoreActivities:
         """Store the final result (idempotent, so a retried activity stores it once); the
         project's retention follows in the background, the run does not wait for it."""
         stored = await self._runs.record_result(event.job_id, event.result)
+        self._publish_outcome(event)
         if stored:
             self._finished.add(event.job_id)
             if self._retainer is None or self._retainer.done():
                 self._retainer = asyncio.create_task(self._retain())
         return stored
+
+    def _publish_outcome(self, event: RunFinished) -> None:
+        """The run's final live event, with a summary of its result."""
+        result = event.result
+        state = result.get("state")
+        if state not in FINAL_EVENTS:
+            return
+        steps = result.get("steps") or []
+        self._events.publish(
+            RunEvent(
+                type=state,
+                jobId=event.job_id,
+                projectId=event.project_id,
+                data={
+                    "state": state,
+                    "progress": result.get("progress"),
+                    "flaky": result.get("flaky", False),
+                    "error": result.get("error"),
+                    "errorType": result.get("error_type"),
+                    "stepsPassed": sum(1 for s in steps if s.get("status") == "passed"),
+                    "stepsFailed": sum(1 for s in steps if s.get("status") == "failed"),
+                    "startedAt": result.get("started_at"),
+                    "finishedAt": result.get("finished_at"),
+                },
+            )
+        )
 
     async def _retain(self) -> None:
         while self._finished:

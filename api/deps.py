@@ -45,14 +45,19 @@ def _unauthorized(detail: str) -> ApiError:
     return ApiError(401, "unauthorized", detail)
 
 
+async def project_for_token(session: AsyncSession, token: str | None) -> Project | None:
+    """The project this token belongs to, if any."""
+    if not token:
+        return None
+    found = await session.exec(select(Project).where(Project.token_hash == hash_token(token)))
+    return found.first()
+
+
 async def current_project(credentials: Credentials, session: SessionDep) -> Project:
     """The project whose token the request carries; 401 without a valid one."""
     if credentials is None or not credentials.credentials:
         raise _unauthorized("a bearer token is required")
-    found = await session.exec(
-        select(Project).where(Project.token_hash == hash_token(credentials.credentials))
-    )
-    project = found.first()
+    project = await project_for_token(session, credentials.credentials)
     if project is None:
         raise _unauthorized("the token is not valid")
     return project

@@ -20,6 +20,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import Priority, WorkflowIDReusePolicy
@@ -27,8 +28,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.fairness import choose
+from api.position_events import PositionNotifier
 from api.temporal_link import TemporalLink
 from core.queues import WORKFLOW_TASK_QUEUE
+from core.search_attributes import run_attributes, trigger_of
+from live.publisher import EventPublisher
 from store.admission import AdmissionStore
 from store.models import Run, utcnow
 from store.queue import QUEUE_ORDER, WAITING
@@ -45,6 +49,7 @@ QUIET_S = 0.5
 """Waiting workflows are started once queueing has been quiet this long: queueing comes first."""
 LEASE_S = 10.0
 RECONCILE_EVERY_S = 30.0
+POSITIONS_EVERY_S = 1.0
 CLOSED_STATES = {
     WorkflowExecutionStatus.COMPLETED: "completed",
     WorkflowExecutionStatus.FAILED: "failed",
@@ -59,9 +64,14 @@ class Dispatcher:
     """Admits queued runs and starts the workflows of waiting ones."""
 
     def __init__(
-        self, admission: AdmissionStore, workers: WorkerRegistry, temporal: TemporalLink
+        self,
+        admission: AdmissionStore,
+        workers: WorkerRegistry,
+        temporal: TemporalLink,
+        positions: PositionNotifier,
     ) -> None:
         self._admission = admission
+        self._positions = positions
         self._workers = workers
         self._temporal = temporal
         self._identity = f"api-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -69,6 +79,15 @@ class Dispatcher:
         self._last_queued = 0.0
         self._leading = False
         self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def build(
+        cls, engine: AsyncEngine, temporal: TemporalLink, events: EventPublisher | None = None
+    ) -> Dispatcher:
+        """A dispatcher on this database (publishing position events if given a publisher)."""
+        admission = AdmissionStore(engine)
+        notifier = PositionNotifier(admission, events or EventPublisher(None))
+        return cls(admission, WorkerRegistry(engine), temporal, notifier)
 
     def start(self) -> None:
         self._tasks = [
@@ -97,7 +116,7 @@ class Dispatcher:
             await asyncio.sleep(wait)
 
     async def _admission_loop(self) -> None:
-        renewed = reconciled = 0.0
+        renewed = reconciled = notified = 0.0
         while True:
             try:
                 now = asyncio.get_running_loop().time()
@@ -106,6 +125,9 @@ class Dispatcher:
                     renewed = now
                 if self._leading:
                     await self.admit_once()
+                    if now - notified > POSITIONS_EVERY_S:
+                        notified = now
+                        await self._positions.notify_once()
                     if now - reconciled > RECONCILE_EVERY_S:
                         reconciled = now
                         await self.reconcile_once()
@@ -233,6 +255,13 @@ class Dispatcher:
             priority=Priority(priority_key=run.priority_key),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             start_signal=start_signal,
+            search_attributes=run_attributes(
+                run.project_id,
+                run.test_id,
+                run.suite_id,
+                run.priority,
+                trigger_of(run.suite_id, run.retry_of, run.priority),
+            ),
         )
 
     async def _mark_dispatched(self, run_ids: list[int]) -> set[int]:

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.errors import ApiError
 from api.routes.owned import project_auth_flow
 from api.services import Services
+from live.events import RunEvent
 from store.models import Project, Run, TestCase
 from workflows.messages import AuthInput, RunInput
 
@@ -65,7 +66,22 @@ async def queue_runs(
     ]
     positions = await services.group_commit.enqueue(runs)
     services.dispatcher.wake()
+    await services.cache.forget(queue_counts_key(project.id))
+    for run, position in zip(runs, positions, strict=True):
+        services.events.publish(
+            RunEvent(
+                type="queued",
+                jobId=run.job_id,
+                projectId=str(project.id),
+                data={"position": position, "testId": run.test_id, "priority": priority},
+            )
+        )
     return list(zip(runs, positions, strict=True))
+
+
+def queue_counts_key(project_id: int) -> str:
+    """Cache key of a project's queue counts."""
+    return f"cache:queue-counts:{project_id}"
 
 
 def queued_message(position: int | None) -> str:

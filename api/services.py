@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
+from live.cache import ShortCache
+from live.follow import BLOCK_S
+from live.publisher import EventPublisher
+from live.redis_link import connect_redis
 from store.admission import AdmissionStore
 from store.db import create_engine
 from store.group_commit import GroupCommit
 from store.queue import RunQueue
 from store.retention import Retention
 from store.runs import RunStore
-from store.workers import WorkerRegistry
 
 
 @dataclass
@@ -34,6 +38,10 @@ class Services:
     admission: AdmissionStore
     retention: Retention
     dispatcher: Dispatcher
+    events: EventPublisher
+    cache: ShortCache
+    followers_redis: Redis | None
+    """A client for blocking stream reads (its read timeout exceeds their wait)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -42,6 +50,7 @@ class Services:
         temporal = TemporalLink(settings)
         admission = AdmissionStore(engine)
         queue = RunQueue()
+        events = EventPublisher(connect_redis(settings))
         return cls(
             settings=settings,
             engine=engine,
@@ -53,7 +62,10 @@ class Services:
             group_commit=GroupCommit(writer_engine, queue),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),
-            dispatcher=Dispatcher(admission, WorkerRegistry(engine), temporal),
+            dispatcher=Dispatcher.build(engine, temporal, events),
+            events=events,
+            cache=ShortCache(connect_redis(settings)),
+            followers_redis=connect_redis(settings, read_timeout_s=BLOCK_S + 5),
         )
 
     def start(self) -> None:
@@ -62,5 +74,9 @@ class Services:
 
     async def close(self) -> None:
         await self.dispatcher.stop()
+        await self.events.close()
+        await self.cache.close()
+        if self.followers_redis is not None:
+            await self.followers_redis.aclose()
         await self.engine.dispose()
         await self.writer_engine.dispose()

@@ -1,7 +1,8 @@
 """`python -m devstack`: the whole service on one machine with embedded defaults.
 
 Starts the Temporal dev server (Web UI on 8233, SQLite under the data folder) unless one
-already answers at TEMPORAL_ADDRESS, then the worker processes and the API, and supervises
+already answers at TEMPORAL_ADDRESS, a local Redis unless one is configured, then the worker
+processes, the dispatcher and the API, and supervises
 them: a worker that dies is started again; Ctrl-C or SIGTERM drains and stops everything.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from core.config import Settings, get_settings
 from core.logs import configure_logging
 from devstack.processes import spawn
+from devstack.redis_server import ensure_redis
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
 from store.db import migrate
 
@@ -103,6 +105,7 @@ async def supervise(args: argparse.Namespace) -> int:
     ensure_admin_token(settings)
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
+    redis = await ensure_redis(settings)
     workers = [start_worker() for _ in range(args.workers)]
     dispatcher = start_dispatcher()
     os.environ["DISPATCH_IN_API"] = "false"  # the dispatcher process does it
@@ -141,9 +144,10 @@ async def supervise(args: argparse.Namespace) -> int:
             process.send_signal(signal.SIGTERM)
     for process in [*workers, dispatcher, api]:
         await asyncio.to_thread(_wait_or_kill, process, settings.drain_timeout_s + 10)
-    if temporal is not None:
-        temporal.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(_wait_or_kill, temporal, 15)
+    for service in (temporal, redis):
+        if service is not None:
+            service.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(_wait_or_kill, service, 15)
     return exit_code
 
 

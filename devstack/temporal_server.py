@@ -11,6 +11,7 @@ from pathlib import Path
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
+from core.search_attributes import dev_server_flags
 from devstack.processes import spawn
 
 SINGLE_PARTITION_QUEUES = (
@@ -56,7 +57,7 @@ def dev_server_command(
         command += ["--namespace", namespace]
     for value in SINGLE_PARTITION_QUEUES:
         command += ["--dynamic-config-value", value]
-    return command
+    return command + dev_server_flags()
 
 
 async def wait_until_serving(address: str, timeout_s: float = 60.0) -> None:

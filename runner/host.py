@@ -17,7 +17,10 @@ from activities.store import StoreActivities
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
+from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
+from live.publisher import EventPublisher
+from live.redis_link import connect_redis
 from runner.slots import SessionSlotSupplier
 from store.db import create_engine
 from store.retention import Retention
@@ -43,11 +46,13 @@ class WorkerHost:
 
     def __init__(self, client: Client, settings: Settings, worker_id: str | None = None) -> None:
         self.settings = settings
+        self._client = client
         self.worker_id = worker_id or new_worker_id()
         self.session_queue = worker_session_queue(self.worker_id)
         self.pool = BrowserPool(settings.chromium_path, owner=self.worker_id)
         self.engine = create_engine(settings.database_url)
         runs = RunStore(self.engine)
+        self.events = EventPublisher(connect_redis(settings))
         self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)
         activities = BrowserActivities(
             pool=self.pool,
@@ -57,8 +62,9 @@ class WorkerHost:
             uploads_dir=settings.uploads_dir,
             secrets=load_secret_box(settings),
             run_started=runs.mark_started,
+            events=self.events,
         )
-        store = StoreActivities(runs, Retention(self.engine, settings.artifacts_dir))
+        store = StoreActivities(runs, Retention(self.engine, settings.artifacts_dir), self.events)
         self.registry = WorkerRegistry(self.engine)
         identity = f"{self.worker_id}"
         self._workflow_worker = Worker(
@@ -112,7 +118,8 @@ class WorkerHost:
                 log.warning("could not withdraw worker %s: %s", self.worker_id, error)
 
     async def start(self) -> None:
-        """Launch Chromium, then start polling."""
+        """Register the search attributes if missing, launch Chromium, then start polling."""
+        await ensure_registered(self._client)
         await self.pool.start()
         for worker in (self._affinity_worker, self._workflow_worker, self._session_worker):
             self._tasks.append(asyncio.create_task(worker.run()))
@@ -148,4 +155,5 @@ class WorkerHost:
             if worker.is_running:
                 await worker.shutdown()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.events.close()
         await self.engine.dispose()

@@ -124,3 +124,20 @@ class RunQueue:
             select(Run.state, func.count()).where(Run.project_id == project_id).group_by(Run.state)
         )
         return {state: int(count) for state, count in rows.all()}
+
+
+async def queue_heads(session: AsyncSession, depth: int) -> list[tuple[str, int, int]]:
+    """(job ID, project ID, position) of the first `depth` queued runs of every project."""
+    queued = (col(Run.state) == WAITING) & col(Run.admitted_at).is_(None)
+    position = (
+        func.row_number()
+        .over(partition_by=col(Run.project_id), order_by=QUEUE_ORDER)
+        .label("position")
+    )
+    ranked = select(col(Run.job_id), col(Run.project_id), position).where(queued).subquery()
+    found = await session.exec(
+        select(ranked.c.job_id, ranked.c.project_id, ranked.c.position).where(
+            ranked.c.position <= depth
+        )
+    )
+    return [(job, project, int(pos)) for job, project, pos in found.all()]

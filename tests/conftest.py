@@ -17,6 +17,7 @@ from devstack.temporal_server import dev_server_command, start_dev_server, wait_
 from runner.host import WorkerHost
 from store.db import migrate
 from tests.support.pages import serve_test_pages
+from tests.support.redis import RedisServer
 
 ISOLATED_NAMESPACE = "isolated"
 """A second namespace, for tests that run their own worker processes."""
@@ -59,7 +60,18 @@ def pages_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real Redis server for this test session."""
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    temporal_address: str, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     """Settings pointing at the session's Temporal and temporary folders."""
     data = tmp_path_factory.mktemp("data")
     return Settings(
@@ -72,6 +84,7 @@ def settings(temporal_address: str, tmp_path_factory: pytest.TempPathFactory) ->
         worker_max_sessions=2,
         drain_timeout_s=5,
         database_url=f"sqlite:///{data / 'service.db'}",
+        redis_url=redis_server.url,
     )
 
 

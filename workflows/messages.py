@@ -67,6 +67,10 @@ class StepInput(BaseModel):
     open_start_url: bool = False
     attempt: int
     timeout_ms: int
+    total_steps: int = 0
+    retry_in_s: float | None = Field(
+        default=None, description="the wait before the next attempt if this one fails"
+    )
 
 
 class AuthStepsInput(BaseModel):
@@ -78,6 +82,7 @@ class AuthStepsInput(BaseModel):
     auth: AuthInput
     attempt: int
     timeout_ms: int
+    retry_in_s: float | None = None
 
 
 class ActionOutcome(BaseModel):
@@ -160,3 +165,4 @@ class RunFinished(BaseModel):
 
     job_id: str
     result: dict[str, Any]
+    project_id: str = "default"

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         parse_test,
     )
     from core.queues import SESSION_TASK_QUEUE
+    from core.search_attributes import RUN_STATE
     from workflows import activity_names
     from workflows.messages import (
         ActionOutcome,
@@ -89,6 +90,8 @@ class TestRunWorkflow:
         self._input = input
         self._progress = RunProgress(created_at=workflow.now())
         self._admitted = not input.admission
+        # Runs queued through the service carry search attributes; RunState follows the run.
+        self._indexed = workflow.info().typed_search_attributes.get(RUN_STATE) is not None
 
     @workflow.query
     def progress(self) -> RunProgress:
@@ -190,6 +193,7 @@ class TestRunWorkflow:
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
         self._set_phase("active", "setup", 10)
+        self._index_state("active")
         return session
 
     async def _record_finished(self) -> None:
@@ -199,6 +203,7 @@ class TestRunWorkflow:
             RunFinished(
                 job_id=workflow.info().workflow_id,
                 result=self._progress.model_dump(mode="json"),
+                project_id=self._input.project_id,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
@@ -222,6 +227,7 @@ class TestRunWorkflow:
                         auth=auth,
                         attempt=attempt,
                         timeout_ms=test.step_timeout_ms,
+                        retry_in_s=_retry_wait(test.retry, attempt),
                     ),
                     timeout_ms=test.step_timeout_ms * (len(auth.steps) + 1),
                 ),
@@ -253,6 +259,8 @@ class TestRunWorkflow:
                 open_start_url=index == 0 and step.action != "navigate",
                 attempt=attempt,
                 timeout_ms=timeout_ms,
+                total_steps=len(test.steps),
+                retry_in_s=_retry_wait(test.retry, attempt),
             ),
             timeout_ms=timeout_ms * (len(step.selectors) + 2)
             + (START_PAGE_TIMEOUT_MS if index == 0 else 0),
@@ -376,7 +384,12 @@ class TestRunWorkflow:
         self._progress.state, self._progress.phase = state, phase
         self._progress.progress = max(self._progress.progress, progress)
 
+    def _index_state(self, state: str) -> None:
+        if self._indexed and workflow.info().typed_search_attributes.get(RUN_STATE) != state:
+            workflow.upsert_search_attributes([RUN_STATE.value_set(state)])
+
     def _finish(self, state: Any, error: str | None = None, error_type: str | None = None) -> None:
+        self._index_state(state)
         self._progress.state, self._progress.phase = state, "done"
         self._progress.error, self._progress.error_type = error, error_type
         self._progress.current_step = None
@@ -408,6 +421,11 @@ def _cause_type(error: ActivityError) -> str | None:
     """The ApplicationError type behind a failed activity, if it has one."""
     cause = error.cause
     return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _retry_wait(policy: RetrySettings, attempt: int) -> float | None:
+    """Seconds before the next attempt should `attempt` fail; None after the last one."""
+    return policy.wait_before(attempt + 1) if attempt < policy.max_attempts else None
 
 
 def _describe(error: ActivityError) -> tuple[str, str, bool, list[str]]:

@@ -5,6 +5,7 @@ from api.routes import (
     auth_flows,
     execution,
     health,
+    live,
     projects,
     runs,
     suites,
@@ -20,6 +21,7 @@ ROUTERS = [
     auth_flows.router,
     uploads.router,
     execution.router,
+    live.router,
     runs.router,
     admin.router,
 ]

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
-from api.queueing import queue_runs, queued_message
+from api.queueing import queue_counts_key, queue_runs, queued_message
 from api.routes.owned import owned
 from api.schemas import (
     Cleaned,
@@ -27,6 +27,7 @@ from api.schemas import (
     SuiteQueued,
 )
 from api.services import Services
+from live.cache import JOB_STATUS_TTL_S, QUEUE_COUNTS_TTL_S
 from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
 from store.queue import ACTIVE, FINAL_STATES, WAITING, position_column
@@ -130,12 +131,20 @@ async def find_run_and_position(
 
 
 async def live_progress(services: Services, job_id: str) -> RunProgress | None:
-    """The workflow's own view of a run in progress; None if it cannot answer quickly."""
-    with contextlib.suppress(Exception):
-        client = await services.temporal.client()
-        handle = client.get_workflow_handle_for(TestRunWorkflow.run, job_id)
-        return await asyncio.wait_for(handle.query(TestRunWorkflow.progress), QUERY_TIMEOUT_S)
-    return None
+    """The workflow's own view of a run in progress, cached for a second (a thousand watchers
+    make one query a second); None if it cannot answer quickly."""
+
+    async def query() -> dict[str, Any] | None:
+        with contextlib.suppress(Exception):
+            client = await services.temporal.client()
+            handle = client.get_workflow_handle_for(TestRunWorkflow.run, job_id)
+            found = await asyncio.wait_for(handle.query(TestRunWorkflow.progress), QUERY_TIMEOUT_S)
+            return found.model_dump(mode="json")
+        return None
+
+    key = f"cache:progress:{job_id}"
+    found = await services.cache.get_or_compute(key, JOB_STATUS_TTL_S, query)
+    return None if found is None else RunProgress.model_validate(found)
 
 
 @router.get("/job/{job_id}", response_model=JobStatus)
@@ -177,7 +186,14 @@ async def queue_status(
 ) -> QueueStatus:
     """Runs of the caller's project by state; paused by the project or by the admin."""
     assert project.id is not None
-    counts = await services.queue.counts(session, project.id)
+    project_id = project.id
+
+    async def count() -> dict[str, int]:
+        return await services.queue.counts(session, project_id)
+
+    counts = await services.cache.get_or_compute(
+        queue_counts_key(project_id), QUEUE_COUNTS_TTL_S, count
+    )
     finished_failed = sum(counts.get(s, 0) for s in RETRYABLE_STATES)
     waiting = counts.get(WAITING, 0)
     paused = project.paused or await paused_all(session)
@@ -211,6 +227,7 @@ async def cancel_job(
     if run.state in FINAL_STATES:
         raise ApiError(409, "job_finished", f"job {job_id} already ended ({run.state})")
     if await services.queue.cancel_waiting(session, run.job_id):
+        await services.cache.forget(queue_counts_key(run.project_id))
         with contextlib.suppress(Exception):  # no workflow yet, or Temporal away: the
             await client.get_workflow_handle(job_id).cancel()  # dispatcher never starts it
         return Done(message=f"Job {job_id} cancelled before it started")
@@ -271,4 +288,5 @@ async def clean_queue(body: CleanRequest, project: ProjectDep, services: Service
     assert project.id is not None
     states = COMPLETED_STATES if body.state == "completed" else FAILED_STATES
     removed = await services.retention.clean(project.id, states, body.keep)
+    await services.cache.forget(queue_counts_key(project.id))
     return Cleaned(removed=removed, message=f"{removed} {body.state} runs removed")

@@ -7,9 +7,7 @@ import httpx
 from api.app import create_app
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
-from store.admission import AdmissionStore
 from store.db import create_engine
-from store.workers import WorkerRegistry
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_job
 from tests.api.test_execution import shop_test
@@ -35,9 +33,7 @@ async def test_a_run_queued_while_temporal_is_down_starts_when_it_is_back(
     assert waiting["state"] in ("waiting", "active", "completed")
 
     engine = create_engine(api_settings.database_url)
-    dispatcher = Dispatcher(
-        AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(api_settings)
-    )
+    dispatcher = Dispatcher.build(engine, TemporalLink(api_settings))
     await dispatcher.dispatch_once()
     await dispatcher.admit_once()
     await engine.dispose()

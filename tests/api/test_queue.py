@@ -17,11 +17,9 @@ from core.config import Settings
 from core.temporal import connect
 from devstack.temporal_server import temporal_binary
 from runner.host import WorkerHost
-from store.admission import AdmissionStore
 from store.db import create_engine, migrate
 from store.models import Run
 from store.queue import RunQueue
-from store.workers import WorkerRegistry
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test, job, wait_for_job
 from tests.api.queue_helpers import (
@@ -328,9 +326,7 @@ async def test_a_terminated_run_gives_its_slot_back(
                 await client.get_workflow_handle(first).terminate("operator")
 
                 engine = create_engine(settings.database_url)
-                dispatcher = Dispatcher(
-                    AdmissionStore(engine), WorkerRegistry(engine), TemporalLink(settings)
-                )
+                dispatcher = Dispatcher.build(engine, TemporalLink(settings))
                 try:
                     assert await dispatcher.reconcile_once(older_than_s=0) == 1
                 finally:

@@ -6,6 +6,7 @@ import httpx
 from sqlalchemy import text
 
 from activities.store import StoreActivities
+from live.publisher import EventPublisher
 from store.db import create_engine
 from store.retention import Retention
 from store.runs import RunStore
@@ -25,7 +26,9 @@ async def test_recording_the_result_again_stores_it_once(
     stored = await wait_for_stored_state(api, project, job_id, "completed")
 
     engine = create_engine(api_settings.database_url)
-    activities = StoreActivities(RunStore(engine), Retention(engine, api_settings.artifacts_dir))
+    activities = StoreActivities(
+        RunStore(engine), Retention(engine, api_settings.artifacts_dir), EventPublisher(None)
+    )
     for _ in range(2):  # a retried activity, or a second delivery of the same event
         assert await activities.record_finished(RunFinished(job_id=job_id, result=stored["result"]))
     async with engine.connect() as connection:

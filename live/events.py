@@ -1,0 +1,65 @@
+"""The events a run publishes while it queues and executes, and the streams they go to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventType = Literal[
+    "queued",
+    "position",
+    "started",
+    "step_started",
+    "step_passed",
+    "step_failed",
+    "retrying",
+    "completed",
+    "failed",
+    "cancelled",
+    "timed_out",
+]
+FINAL_EVENTS = frozenset({"completed", "failed", "cancelled", "timed_out"})
+
+JOB_STREAM_MAXLEN = 1_000
+"""Events kept per run (a run has at most a few hundred: steps times attempts)."""
+PROJECT_STREAM_MAXLEN = 10_000
+"""Events kept per project, for watchers of a whole project."""
+STREAM_TTL_S = 24 * 3600
+"""A stream nobody writes to any more disappears after a day..."""
+FINISHED_TTL_S = 3600
+"""...and a run's own stream an hour after the run ended."""
+
+
+def job_stream(job_id: str) -> str:
+    return f"live:job:{job_id}"
+
+
+def project_stream(project_id: str) -> str:
+    return f"live:project:{project_id}"
+
+
+class RunEvent(BaseModel):
+    """One thing that happened to a run; `data` depends on the type."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: EventType
+    job_id: str = Field(alias="jobId")
+    project_id: str = Field(alias="projectId")
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_final(self) -> bool:
+        return self.type in FINAL_EVENTS
+
+    def to_fields(self) -> dict[str, str]:
+        """The stream entry: one JSON field, so that readers get the event whole."""
+        return {"event": self.model_dump_json(by_alias=True)}
+
+    @classmethod
+    def from_fields(cls, fields: dict[Any, Any]) -> RunEvent:
+        raw = fields.get(b"event") or fields.get("event") or b"{}"
+        return cls.model_validate_json(raw)

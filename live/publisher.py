@@ -1,0 +1,88 @@
+"""Publishing run events: queued in memory, written to Redis in pipelined batches by one task
+per process (so one run's events keep their order), dropped while Redis is away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from live.events import (
+    FINISHED_TTL_S,
+    JOB_STREAM_MAXLEN,
+    PROJECT_STREAM_MAXLEN,
+    STREAM_TTL_S,
+    RunEvent,
+    job_stream,
+    project_stream,
+)
+from live.redis_link import RedisGate
+
+log = logging.getLogger(__name__)
+BACKLOG = 10_000
+"""Events held while Redis is slow; beyond this the newest are dropped."""
+BATCH = 500
+
+
+class EventPublisher:
+    """Fire-and-forget publishing: `publish` never waits and never fails."""
+
+    def __init__(self, redis: Redis | None) -> None:
+        self._redis = redis
+        self._gate = RedisGate("publishing live events")
+        self._pending: asyncio.Queue[RunEvent] = asyncio.Queue(BACKLOG)
+        self._sender: asyncio.Task[None] | None = None
+
+    def publish(self, event: RunEvent) -> None:
+        """Queue the event for the run's stream and its project's stream."""
+        if self._redis is None:
+            return
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_forever())
+        with contextlib.suppress(asyncio.QueueFull):
+            self._pending.put_nowait(event)
+
+    async def flush(self) -> None:
+        """Wait until every queued event was written (or dropped)."""
+        if self._sender is not None:
+            await self._pending.join()
+
+    async def close(self) -> None:
+        if self._sender is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.flush(), 2)
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _send_forever(self) -> None:
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < BATCH and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            try:
+                if self._gate.open:
+                    await self._write(batch)
+                    self._gate.succeeded()
+            except (RedisError, OSError) as error:
+                self._gate.failed(error)
+            finally:
+                for _ in batch:
+                    self._pending.task_done()
+
+    async def _write(self, events: list[RunEvent]) -> None:
+        assert self._redis is not None
+        pipe = self._redis.pipeline(transaction=False)
+        for event in events:
+            fields = event.to_fields()
+            job_key, project_key = job_stream(event.job_id), project_stream(event.project_id)
+            pipe.xadd(job_key, fields, maxlen=JOB_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            pipe.xadd(project_key, fields, maxlen=PROJECT_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            pipe.expire(job_key, FINISHED_TTL_S if event.is_final else STREAM_TTL_S)
+            pipe.expire(project_key, STREAM_TTL_S)
+        await pipe.execute()
