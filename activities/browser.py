@@ -18,6 +18,7 @@ from browser.pool import BrowserPool, SessionNotFound
 from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
 from core.secrets import SealedDataInvalid, SecretBox
+from live.cache import ShortCache, queue_counts_key
 from live.events import EventType, RunEvent
 from live.publisher import EventPublisher
 from workflows import activity_names
@@ -50,6 +51,7 @@ class BrowserActivities:
         secrets: SecretBox,
         run_started: Callable[[str, datetime], Awaitable[bool]],
         events: EventPublisher,
+        cache: ShortCache,
     ) -> None:
         self._pool = pool
         self._worker_id = worker_id
@@ -59,6 +61,7 @@ class BrowserActivities:
         self._secrets = secrets
         self._run_started = run_started
         self._events = events
+        self._cache = cache
         self._background: set[asyncio.Task[None]] = set()
 
     @activity.defn(name=activity_names.OPEN_SESSION)
@@ -68,7 +71,9 @@ class BrowserActivities:
         log.info("run %s: session %s opened", request.run_id, session.session_id)
         # The run history shows the run active; done in the background so that setup does not
         # wait for the database, and the final record repairs a miss here.
-        task = asyncio.create_task(self._record_start(request.run_id, datetime.now(UTC)))
+        task = asyncio.create_task(
+            self._record_start(request.run_id, request.project_id, datetime.now(UTC))
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         self._emit(
@@ -84,11 +89,12 @@ class BrowserActivities:
             worker_id=self._worker_id,
         )
 
-    async def _record_start(self, run_id: str, started_at: datetime) -> None:
+    async def _record_start(self, run_id: str, project_id: str, started_at: datetime) -> None:
         try:
             await self._run_started(run_id, started_at)
         except Exception as error:
             log.warning("run %s: could not record its start: %s", run_id, error)
+        await self._cache.forget(queue_counts_key(project_id))
 
     @activity.defn(name=activity_names.RUN_STEP)
     async def run_step(self, input: StepInput) -> ActionOutcome:

@@ -7,6 +7,7 @@ import logging
 
 from temporalio import activity
 
+from live.cache import ShortCache, queue_counts_key
 from live.events import FINAL_EVENTS, RunEvent
 from live.publisher import EventPublisher
 from store.retention import Retention
@@ -22,9 +23,16 @@ RETENTION_EVERY_S = 2.0
 class StoreActivities:
     """Activities bound to the service database."""
 
-    def __init__(self, runs: RunStore, retention: Retention, events: EventPublisher) -> None:
+    def __init__(
+        self,
+        runs: RunStore,
+        retention: Retention,
+        events: EventPublisher,
+        cache: ShortCache | None = None,
+    ) -> None:
         self._runs = runs
         self._events = events
+        self._cache = cache or ShortCache(None)
         self._retention = retention
         self._finished: set[str] = set()
         self._retainer: asyncio.Task[None] | None = None
@@ -34,6 +42,7 @@ class StoreActivities:
         """Store the final result (idempotent, so a retried activity stores it once); the
         project's retention follows in the background, the run does not wait for it."""
         stored = await self._runs.record_result(event.job_id, event.result)
+        await self._cache.forget(queue_counts_key(event.project_id))
         self._publish_outcome(event)
         if stored:
             self._finished.add(event.job_id)

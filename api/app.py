@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import ErrorBody, install_error_handlers
@@ -15,9 +16,16 @@ from api.limits import BodySizeLimit
 from api.routes import ROUTERS
 from api.services import Services
 from core.config import Settings, get_settings
+from core.logs import configure_logging
 from store.db import migrate
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "examples" / "site"
+
+
+def create_service_app() -> FastAPI:
+    """The app as the service runs it: logging configured (JSON lines by default)."""
+    configure_logging()
+    return create_app()
 
 
 def create_app(settings: Settings | None = None, migrate_on_start: bool = True) -> FastAPI:
@@ -46,6 +54,13 @@ def create_app(settings: Settings | None = None, migrate_on_start: bool = True) 
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,  # the Web UI calls the codec endpoint from the browser
+        allow_origins=[o.strip() for o in settings.codec_cors_origins.split(",") if o.strip()],
+        allow_credentials=True,
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+    )
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/demo", StaticFiles(directory=DEMO_SITE, html=True), name="demo")

@@ -168,7 +168,9 @@ class Dispatcher:
         )
         for run, outcome in zip(unsent, outcomes, strict=True):
             if isinstance(outcome, Exception):  # sent again on the next pass
-                log.warning("could not admit %s: %s", run.job_id, outcome)
+                log.warning(
+                    "could not admit %s: %s", run.job_id, outcome, extra={"job_id": run.job_id}
+                )
         return len(unsent)
 
     async def _send_admission(self, client: Client, run: Run) -> None:
@@ -231,7 +233,12 @@ class Dispatcher:
         )
         for run, outcome in zip(pending, outcomes, strict=True):
             if isinstance(outcome, Exception):  # this run is tried again on the next pass
-                log.warning("could not start the workflow of %s: %s", run.job_id, outcome)
+                log.warning(
+                    "could not start the workflow of %s: %s",
+                    run.job_id,
+                    outcome,
+                    extra={"job_id": run.job_id},
+                )
         started = [run for run, outcome in zip(pending, outcomes, strict=True) if outcome is None]
         cancelled = await self._mark_dispatched([run.id for run in started if run.id is not None])
         for run in started:

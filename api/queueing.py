@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import ApiError
-from api.routes.owned import project_auth_flow
 from api.services import Services
+from live.cache import queue_counts_key
 from live.events import RunEvent
 from store.models import Project, Run, TestCase
-from workflows.messages import AuthInput, RunInput
-
-
-async def run_input_for(session: AsyncSession, project: Project, test: TestCase) -> RunInput:
-    """The workflow input of a run of `test`, its auth flow's credentials sealed."""
-    auth = None
-    key = test.definition.get("auth_flow_id")
-    if key is not None:
-        flow = await project_auth_flow(session, project, key)
-        if flow is None:
-            raise ApiError(409, "auth_flow_missing", f"auth flow {key} of test {test.id} is gone")
-        auth = AuthInput(
-            name=flow.name,
-            login_url=flow.login_url,
-            steps=flow.steps,
-            sealed_credentials=flow.sealed_credentials,
-        )
-    return RunInput(
-        test=test.definition,
-        test_id=str(test.id),
-        project_id=str(project.id),
-        auth=auth,
-        admission=True,
-    )
+from store.new_runs import AuthFlowMissing, new_runs
 
 
 async def queue_runs(
@@ -50,20 +25,11 @@ async def queue_runs(
 
     The dispatcher admits them and starts their workflows.
     """
-    inputs = [await run_input_for(session, project, test) for test in tests]
     assert project.id is not None
-    runs = [
-        Run(
-            job_id=f"run-{uuid.uuid4().hex}",
-            project_id=project.id,
-            test_id=test.id,
-            suite_id=suite_id,
-            priority=priority,
-            retry_of=retry_of,
-            run_input=run_input.model_dump(mode="json"),
-        )
-        for test, run_input in zip(tests, inputs, strict=True)
-    ]
+    try:
+        runs = await new_runs(session, project, tests, priority, suite_id, retry_of)
+    except AuthFlowMissing as missing:
+        raise ApiError(409, "auth_flow_missing", str(missing)) from None
     positions = await services.group_commit.enqueue(runs)
     services.dispatcher.wake()
     await services.cache.forget(queue_counts_key(project.id))
@@ -77,11 +43,6 @@ async def queue_runs(
             )
         )
     return list(zip(runs, positions, strict=True))
-
-
-def queue_counts_key(project_id: int) -> str:
-    """Cache key of a project's queue counts."""
-    return f"cache:queue-counts:{project_id}"
 
 
 def queued_message(position: int | None) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
+from core.codec import EncryptionCodec, load_codec
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
 from live.cache import ShortCache
@@ -40,6 +41,7 @@ class Services:
     dispatcher: Dispatcher
     events: EventPublisher
     cache: ShortCache
+    codec: EncryptionCodec
     followers_redis: Redis | None
     """A client for blocking stream reads (its read timeout exceeds their wait)."""
 
@@ -65,6 +67,7 @@ class Services:
             dispatcher=Dispatcher.build(engine, temporal, events),
             events=events,
             cache=ShortCache(connect_redis(settings)),
+            codec=load_codec(settings),
             followers_redis=connect_redis(settings, read_timeout_s=BLOCK_S + 5),
         )
 

@@ -31,12 +31,20 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10_000_000, ge=1_000)
     admin_token: str | None = None
     secret_key: str | None = None
+    # Keys of the Temporal payload codec: id:base64key[,id:base64key] (core/codec.py).
+    payload_keys: str | None = None
+    # Web UI origins allowed to call the codec endpoint from a browser.
+    codec_cors_origins: str = "http://localhost:8233,http://127.0.0.1:8233"
     # The API process also runs the dispatcher (one process at a time holds its lease);
     # scripts/serve turns this off and runs dispatcher.py on its own.
     dispatch_in_api: bool = True
     # Retention defaults of new projects (like Bull's removeOnComplete / removeOnFail).
     keep_completed: int = Field(default=100, ge=0)
     keep_failed: int = Field(default=200, ge=0)
+    # A worker serves Prometheus metrics on this port (none when unset).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # LOG_FORMAT: json (one object per line) or text.
+    log_format: str = Field(default="json", pattern="^(json|text)$")
     # How long a stopping worker lets running sessions finish before handing them back.
     drain_timeout_s: float = Field(default=30.0, ge=0)
 

@@ -1,14 +1,88 @@
-"""Logging set-up shared by the processes of the service."""
+"""Logging shared by the processes of the service: JSON lines (LOG_FORMAT=json, the default) or
+plain text, with the jobId on every line about a run."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
+"""The run the current task works for (set for every activity of a worker)."""
+
+
+def job_of(record: logging.LogRecord) -> str | None:
+    """The run a log record is about: given explicitly (`extra={"job_id": ...}`), from the
+    running activity, or from the Temporal SDK's workflow and activity loggers."""
+    explicit = getattr(record, "job_id", None)
+    if explicit:
+        return str(explicit)
+    if job := current_job.get():
+        return job
+    for attribute in ("temporal_workflow", "temporal_activity"):
+        info = getattr(record, attribute, None)
+        if isinstance(info, dict) and info.get("workflow_id"):
+            return str(info["workflow_id"])
+    return None
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, jobId (when about a run)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if job := job_of(record):
+            line["jobId"] = job
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class TextWithJob(logging.Formatter):
+    """Plain timestamped lines, with [jobId] when about a run."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        job = job_of(record)
+        return f"{text} [{job}]" if job else text
 
 
 def configure_logging() -> None:
-    """Plain timestamped lines on stderr, at LOG_LEVEL (default INFO)."""
+    """Log to stderr at LOG_LEVEL (default INFO) in LOG_FORMAT (json, or text)."""
+    handler = logging.StreamHandler()
+    text = os.environ.get("LOG_FORMAT", "json").lower() == "text"
+    handler.setFormatter(TextWithJob() if text else JsonLines())
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True
     )
+
+
+class JobLogContext(Interceptor):
+    """Worker interceptor: every activity's log lines carry its run's jobId (the workflow ID)."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _ActivityJob(next)
+
+
+class _ActivityJob(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        current_job.set(activity.info().workflow_id)
+        return await self.next.execute_activity(input)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from core.codec import load_codec
 from core.config import Settings
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic models as JSON, every payload encrypted (core.codec)."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=load_codec(settings))
 
 
 async def connect(settings: Settings) -> Client:
@@ -13,5 +22,5 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )

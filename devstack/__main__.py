@@ -29,6 +29,7 @@ from store.db import migrate
 log = logging.getLogger("devstack")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 UI_PORT = 8233
+WORKER_METRICS_PORT = 9464
 
 
 BACKGROUND_NICENESS = 5
@@ -72,8 +73,12 @@ async def ensure_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
     return process
 
 
-def start_worker() -> subprocess.Popen[bytes]:
-    return spawn([sys.executable, "worker.py"], cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS)
+def start_worker(index: int) -> subprocess.Popen[bytes]:
+    """Worker `index`, serving its metrics on WORKER_METRICS_PORT + index (default 9464 + i)."""
+    port = int(os.environ.get("WORKER_METRICS_PORT") or WORKER_METRICS_PORT) + index
+    env = {**os.environ, "WORKER_METRICS_PORT": str(port)}
+    command = [sys.executable, "worker.py"]
+    return spawn(command, cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS, env=env)
 
 
 def start_dispatcher() -> subprocess.Popen[bytes]:
@@ -81,7 +86,7 @@ def start_dispatcher() -> subprocess.Popen[bytes]:
 
 
 def start_api(settings: Settings, processes: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_service_app"]
     command += ["--host", "127.0.0.1", "--port", str(settings.port), "--log-level", "warning"]
     command += ["--workers", str(processes), "--loop", "uvloop", "--http", "httptools"]
     return spawn(command, cwd=REPO_ROOT)
@@ -106,7 +111,7 @@ async def supervise(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
     redis = await ensure_redis(settings)
-    workers = [start_worker() for _ in range(args.workers)]
+    workers = [start_worker(i) for i in range(args.workers)]
     dispatcher = start_dispatcher()
     os.environ["DISPATCH_IN_API"] = "false"  # the dispatcher process does it
     api = start_api(settings, args.api_processes)
@@ -134,7 +139,7 @@ async def supervise(args: argparse.Namespace) -> int:
                 log.warning(
                     "worker %d exited with %s; starting it again", worker.pid, worker.returncode
                 )
-                workers[i] = start_worker()
+                workers[i] = start_worker(i)
         if dispatcher.poll() is not None:
             log.warning("the dispatcher exited with %s; starting it again", dispatcher.returncode)
             dispatcher = start_dispatcher()

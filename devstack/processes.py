@@ -23,6 +23,7 @@ def spawn(
     cwd: Path | None = None,
     log_file: Path | None = None,
     niceness: int = 0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session, so that a terminal's Ctrl-C reaches only the parent,
     which then stops the children in order. A positive niceness lets other processes of the
@@ -37,6 +38,7 @@ def spawn(
     return subprocess.Popen(
         command,
         cwd=cwd,
+        env=env,
         stdout=output,
         stderr=subprocess.STDOUT if output else None,
         start_new_session=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -30,14 +31,20 @@ BATCH = 500
 class EventPublisher:
     """Fire-and-forget publishing: `publish` never waits and never fails."""
 
-    def __init__(self, redis: Redis | None) -> None:
+    def __init__(
+        self, redis: Redis | None, listeners: Sequence[Callable[[RunEvent], None]] = ()
+    ) -> None:
         self._redis = redis
+        self._listeners = listeners
         self._gate = RedisGate("publishing live events")
         self._pending: asyncio.Queue[RunEvent] = asyncio.Queue(BACKLOG)
         self._sender: asyncio.Task[None] | None = None
 
     def publish(self, event: RunEvent) -> None:
-        """Queue the event for the run's stream and its project's stream."""
+        """Tell the listeners (metrics), and queue the event for the run's stream and its
+        project's stream."""
+        for listener in self._listeners:
+            listener(event)
         if self._redis is None:
             return
         if self._sender is None:

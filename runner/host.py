@@ -13,12 +13,16 @@ from temporalio.client import Client
 from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
 
 from activities.browser import BrowserActivities
+from activities.schedules import ScheduleActivities
 from activities.store import StoreActivities
 from browser.pool import BrowserPool
 from core.config import Settings
+from core.logs import JobLogContext
+from core.metrics import WorkerMetrics
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
+from live.cache import ShortCache
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
 from runner.slots import SessionSlotSupplier
@@ -26,6 +30,7 @@ from store.db import create_engine
 from store.retention import Retention
 from store.runs import RunStore
 from store.workers import HEARTBEAT_S, WorkerRegistry
+from workflows.scheduled_fire import ScheduledFireWorkflow
 from workflows.test_run import TestRunWorkflow
 
 log = logging.getLogger(__name__)
@@ -52,7 +57,11 @@ class WorkerHost:
         self.pool = BrowserPool(settings.chromium_path, owner=self.worker_id)
         self.engine = create_engine(settings.database_url)
         runs = RunStore(self.engine)
-        self.events = EventPublisher(connect_redis(settings))
+        self.metrics = WorkerMetrics(
+            self.worker_id, settings.worker_max_sessions, lambda: self.pool.open_count
+        )
+        self.events = EventPublisher(connect_redis(settings), listeners=[self.metrics.observe])
+        self.cache = ShortCache(connect_redis(settings))
         self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)
         activities = BrowserActivities(
             pool=self.pool,
@@ -63,16 +72,25 @@ class WorkerHost:
             secrets=load_secret_box(settings),
             run_started=runs.mark_started,
             events=self.events,
+            cache=self.cache,
         )
-        store = StoreActivities(runs, Retention(self.engine, settings.artifacts_dir), self.events)
+        retention = Retention(self.engine, settings.artifacts_dir)
+        store = StoreActivities(runs, retention, self.events, self.cache)
+        schedules = ScheduleActivities(self.engine, client, self.events)
         self.registry = WorkerRegistry(self.engine)
         identity = f"{self.worker_id}"
         self._workflow_worker = Worker(
             client,
             task_queue=WORKFLOW_TASK_QUEUE,
-            workflows=[TestRunWorkflow],
-            activities=[store.record_finished],
+            workflows=[TestRunWorkflow, ScheduledFireWorkflow],
+            activities=[
+                store.record_finished,
+                schedules.queue_scheduled_runs,
+                schedules.unfinished_runs,
+                schedules.cancel_runs,
+            ],
             identity=identity,
+            interceptors=[JobLogContext()],
         )
         self._session_worker = Worker(
             client,
@@ -85,6 +103,7 @@ class WorkerHost:
                 nexus_supplier=FixedSizeSlotSupplier(1),
             ),
             identity=identity,
+            interceptors=[JobLogContext()],
         )
         self._affinity_worker = Worker(
             client,
@@ -94,6 +113,7 @@ class WorkerHost:
             max_heartbeat_throttle_interval=timedelta(seconds=1),
             default_heartbeat_throttle_interval=timedelta(seconds=1),
             identity=identity,
+            interceptors=[JobLogContext()],
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: asyncio.Task[None] | None = None
@@ -120,6 +140,13 @@ class WorkerHost:
     async def start(self) -> None:
         """Register the search attributes if missing, launch Chromium, then start polling."""
         await ensure_registered(self._client)
+        if self.settings.worker_metrics_port:
+            try:
+                self.metrics.serve(self.settings.worker_metrics_port)
+            except OSError as error:
+                log.warning(
+                    "metrics not served on %d: %s", self.settings.worker_metrics_port, error
+                )
         await self.pool.start()
         for worker in (self._affinity_worker, self._workflow_worker, self._session_worker):
             self._tasks.append(asyncio.create_task(worker.run()))
@@ -156,4 +183,5 @@ class WorkerHost:
                 await worker.shutdown()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.events.close()
+        await self.cache.close()
         await self.engine.dispose()

@@ -71,6 +71,22 @@ class AuthFlow(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
+class Schedule(SQLModel, table=True):
+    """A project's schedule of a test or a suite. Its timing lives in Temporal (the schedule of
+    the same ID); this row says whose it is and what it runs."""
+
+    id: str = Field(primary_key=True, max_length=100)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(max_length=200)
+    test_id: int | None = Field(default=None)
+    suite_id: int | None = Field(default=None)
+    cron: str | None = Field(default=None, max_length=200)
+    interval_s: int | None = Field(default=None)
+    time_zone: str = Field(default="UTC", max_length=64)
+    overlap: str = Field(default="skip", max_length=20)
+    created_at: datetime = _timestamp(nullable=False)
+
+
 class Run(SQLModel, table=True):
     """One run of a test; job_id is the Temporal workflow ID."""
 
@@ -93,6 +109,7 @@ class Run(SQLModel, table=True):
     error: str | None = None
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     retry_of: str | None = Field(default=None, max_length=100)
+    schedule_id: str | None = Field(default=None, max_length=100, index=True)
     run_input: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     dispatched_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), index=True)

@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from temporalio.client import Client
 
+from core.codec import new_key_entry
 from core.config import Settings
 from core.temporal import connect
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
@@ -81,6 +82,7 @@ def settings(
         artifacts_dir=data / "artifacts",
         uploads_dir=data / "uploads",
         secret_key=Fernet.generate_key().decode(),
+        payload_keys=new_key_entry("test-1"),
         worker_max_sessions=2,
         drain_timeout_s=5,
         database_url=f"sqlite:///{data / 'service.db'}",

@@ -166,3 +166,17 @@ class RunFinished(BaseModel):
     job_id: str
     result: dict[str, Any]
     project_id: str = "default"
+
+
+class ScheduleFire(BaseModel):
+    """What a schedule starts on each fire: queue the runs of its test or suite."""
+
+    schedule_id: str
+    project_id: str
+
+
+class FireRequest(BaseModel):
+    """Queue one fire's runs; `fire_id` (the fire's workflow ID) makes a retry queue them once."""
+
+    schedule_id: str
+    fire_id: str

@@ -3,11 +3,14 @@
 from api.routes import (
     admin,
     auth_flows,
+    codec,
     execution,
     health,
     live,
+    metrics,
     projects,
     runs,
+    schedules,
     suites,
     tests,
     uploads,
@@ -23,5 +26,8 @@ ROUTERS = [
     execution.router,
     live.router,
     runs.router,
+    schedules.router,
     admin.router,
+    metrics.router,
+    codec.router,
 ]

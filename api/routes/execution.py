@@ -7,12 +7,12 @@ import contextlib
 from typing import Any
 
 from fastapi import APIRouter
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
-from api.queueing import queue_counts_key, queue_runs, queued_message
+from api.queueing import queue_runs, queued_message
 from api.routes.owned import owned
 from api.schemas import (
     Cleaned,
@@ -27,9 +27,10 @@ from api.schemas import (
     SuiteQueued,
 )
 from api.services import Services
-from live.cache import JOB_STATUS_TTL_S, QUEUE_COUNTS_TTL_S
+from live.cache import JOB_STATUS_TTL_S, QUEUE_COUNTS_TTL_S, queue_counts_key
 from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
+from store.new_runs import SuiteTestsMissing, suite_tests
 from store.queue import ACTIVE, FINAL_STATES, WAITING, position_column
 from store.retention import COMPLETED_STATES, FAILED_STATES
 from workflows.messages import RunProgress
@@ -83,22 +84,11 @@ async def run_suite(
 ) -> SuiteQueued:
     """Queue a run of every test of the suite, in the suite's order."""
     suite = await owned(session, Suite, suite_id, project, "suite")
-    tests = {
-        t.id: t
-        for t in (
-            await session.exec(
-                select(TestCase).where(
-                    TestCase.project_id == project.id, col(TestCase.id).in_(suite.test_ids)
-                )
-            )
-        ).all()
-    }
-    missing = [key for key in suite.test_ids if key not in tests]
-    if missing:
-        raise ApiError(409, "suite_tests_missing", f"tests {missing} of suite {suite_id} are gone")
-    queued = await queue_runs(
-        session, services, project, [tests[key] for key in suite.test_ids], suite_id=suite_id
-    )
+    try:
+        tests = await suite_tests(session, suite)
+    except SuiteTestsMissing as missing:
+        raise ApiError(409, "suite_tests_missing", str(missing)) from None
+    queued = await queue_runs(session, services, project, tests, suite_id=suite_id)
     jobs = [
         QueuedJob(jobId=run.job_id, testId=key, position=position)
         for (run, position), key in zip(queued, suite.test_ids, strict=True)

@@ -8,21 +8,11 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import not_found
+from store.ids import as_row_id
 from store.models import AuthFlow, Project
+from store.new_runs import auth_flow_of
 
 Row = TypeVar("Row", bound=SQLModel)
-
-
-MAX_ROW_ID = 2**62
-
-
-def as_row_id(value: object) -> int | None:
-    """A value usable as a primary key (a positive integer the databases can hold), or None."""
-    text = str(value)
-    if not text.isdigit() or len(text) > 19:
-        return None
-    number = int(text)
-    return number if 0 < number <= MAX_ROW_ID else None
 
 
 async def owned(
@@ -40,6 +30,5 @@ async def project_auth_flow(
     session: AsyncSession, project: Project, key: object
 ) -> AuthFlow | None:
     """The auth flow `key` if it belongs to `project`."""
-    row_id = as_row_id(key)
-    flow = await session.get(AuthFlow, row_id) if row_id is not None else None
-    return flow if flow is not None and flow.project_id == project.id else None
+    assert project.id is not None
+    return await auth_flow_of(session, project.id, as_row_id(key))

@@ -60,6 +60,17 @@ async def api(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+@pytest.fixture(scope="session")
+async def live(settings: Settings, worker_host: WorkerHost) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API served over real HTTP (SQLite), with the session's worker and Redis:
+    for streams, WebSockets and the CLI's codec endpoint."""
+    from tests.api.live_server import served
+
+    live_settings = settings.model_copy(update={"admin_token": ADMIN_TOKEN})
+    async with served(live_settings) as url, httpx.AsyncClient(base_url=url, timeout=90) as client:
+        yield client
+
+
 @dataclass
 class ProjectAccess:
     """A project created for one test, and the headers that act as it."""

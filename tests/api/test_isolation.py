@@ -29,6 +29,8 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         "credentials": {"username": "u", "password": "p"},
     }
     flow_id = (await api.post("/api/auth-flows", json=flow, headers=a)).json()["id"]
+    schedule = {"name": "hourly", "test_id": test_id, "interval_s": 3600}
+    schedule_id = (await api.post("/api/schedules", json=schedule, headers=a)).json()["id"]
     job_id = (await api.post(f"/api/execution/test/{test_id}/run", headers=a)).json()["jobId"]
     stored = await wait_for_stored_state(api, project, job_id, "completed")
     artifact = stored["artifacts"][0].rsplit("/", 1)[1]
@@ -45,10 +47,16 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("POST", "/api/execution/test/{test_id}/run-live"),
         ("POST", "/api/execution/suite/{suite_id}/run"),
         ("GET", "/api/execution/job/{job_id}"),
+        ("GET", "/api/execution/job/{job_id}/events"),
         ("POST", "/api/execution/job/{job_id}/cancel"),
         ("POST", "/api/execution/job/{job_id}/retry"),
         ("GET", "/api/runs/{job_id}"),
         ("GET", "/api/runs/{job_id}/artifacts/{name}"),
+        ("GET", "/api/schedules/{schedule_id}"),
+        ("DELETE", "/api/schedules/{schedule_id}"),
+        ("POST", "/api/schedules/{schedule_id}/pause"),
+        ("POST", "/api/schedules/{schedule_id}/resume"),
+        ("POST", "/api/schedules/{schedule_id}/trigger"),
     ]
     with_ids = {
         (method.upper(), path)
@@ -64,6 +72,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         "flow_id": flow_id,
         "job_id": job_id,
         "name": artifact,
+        "schedule_id": schedule_id,
     }
     for method, template in routes:
         path = template.format(**values)
@@ -77,3 +86,5 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     assert (await api.get(f"/api/runs/{job_id}/artifacts/{artifact}", headers=a)).status_code == 200
     assert (await api.get("/api/runs", headers=other_project.headers)).json() == []
     assert (await api.get("/api/tests", headers=other_project.headers)).json() == []
+    assert (await api.get("/api/schedules", headers=other_project.headers)).json() == []
+    assert (await api.get(f"/api/schedules/{schedule_id}", headers=a)).status_code == 200

@@ -6,31 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
 import websockets
 
 from core.config import Settings
-from runner.host import WorkerHost
-from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
+from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, wait_for_job, wait_for_stored_state
-from tests.api.live_server import read_events, served
+from tests.api.live_server import read_events
 from tests.api.queue_helpers import queue_at_once, wait_test
 from tests.support.redis import RedisServer
 
 FINAL = {"completed", "failed", "cancelled", "timed_out"}
-
-
-@pytest.fixture(scope="module")
-async def live(settings: Settings, worker_host: WorkerHost) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the API served over real HTTP, with the session's worker and Redis."""
-    live_settings = settings.model_copy(update={"admin_token": ADMIN_TOKEN})
-    async with served(live_settings) as url, httpx.AsyncClient(base_url=url, timeout=90) as client:
-        yield client
 
 
 def flaky_test(pages_url: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def api_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
         "ARTIFACTS_DIR": str(data / "artifacts"),
         "ADMIN_TOKEN": ADMIN,
         "SECRET_KEY": settings.secret_key or "",
+        "PAYLOAD_KEYS": settings.payload_keys or "",
     }
     log = open(data / "api.log", "wb")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(

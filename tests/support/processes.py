@@ -71,6 +71,7 @@ def start_worker_process(
         "ARTIFACTS_DIR": str(settings.artifacts_dir),
         "UPLOADS_DIR": str(settings.uploads_dir),
         "SECRET_KEY": settings.secret_key or "",
+        "PAYLOAD_KEYS": settings.payload_keys or "",
         "DATABASE_URL": settings.database_url,
         "WORKER_MAX_SESSIONS": str(settings.worker_max_sessions),
         "DRAIN_TIMEOUT_S": "20",

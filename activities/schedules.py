@@ -1,0 +1,115 @@
+"""Activities of a schedule's fire: queue its runs, count the unfinished, cancel them."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from live.events import RunEvent
+from live.publisher import EventPublisher
+from store.models import Project, Run, Schedule, Suite, TestCase
+from store.new_runs import AuthFlowMissing, SuiteTestsMissing, new_runs, suite_tests
+from store.queue import FINAL_STATES, RunQueue
+from workflows import activity_names
+from workflows.messages import FireRequest
+
+log = logging.getLogger(__name__)
+TARGET_MISSING = "ScheduleTargetMissing"
+
+
+class ScheduleActivities:
+    """Bound to the service database and the Temporal client of the worker."""
+
+    def __init__(self, engine: AsyncEngine, client: Client, events: EventPublisher) -> None:
+        self._engine = engine
+        self._client = client
+        self._events = events
+
+    def _session(self) -> AsyncSession:
+        return AsyncSession(self._engine, expire_on_commit=False)
+
+    @activity.defn(name=activity_names.QUEUE_SCHEDULED_RUNS)
+    async def queue_scheduled_runs(self, request: FireRequest) -> list[str]:
+        """Queue a run of the schedule's test (or of each test of its suite) at scheduled
+        priority; the job IDs. A retried attempt returns the runs the first one queued."""
+        async with self._session() as session:
+            existing = await session.exec(
+                select(Run.job_id).where(col(Run.job_id).startswith(f"{request.fire_id}-"))
+            )
+            if found := sorted(existing.all()):
+                return found
+            schedule = await session.get(Schedule, request.schedule_id)
+            if schedule is None:
+                return []  # deleted after it fired: nothing to run
+            project = await session.get(Project, schedule.project_id)
+            assert project is not None
+            tests = await self._tests_of(session, schedule)
+            job_ids = [f"{request.fire_id}-{i + 1:04d}" for i in range(len(tests))]
+            try:
+                runs = await new_runs(
+                    session,
+                    project,
+                    tests,
+                    priority="scheduled",
+                    suite_id=schedule.suite_id,
+                    schedule_id=schedule.id,
+                    job_ids=job_ids,
+                )
+            except AuthFlowMissing as missing:
+                raise ApplicationError(str(missing), type=TARGET_MISSING) from None
+            positions = await RunQueue().enqueue(session, runs)
+        for run, position in zip(runs, positions, strict=True):
+            self._events.publish(
+                RunEvent(
+                    type="queued",
+                    jobId=run.job_id,
+                    projectId=str(run.project_id),
+                    data={"position": position, "testId": run.test_id, "priority": "scheduled"},
+                )
+            )
+        log.info("schedule %s queued %d runs", schedule.id, len(runs))
+        return job_ids
+
+    @staticmethod
+    async def _tests_of(session: AsyncSession, schedule: Schedule) -> list[TestCase]:
+        if schedule.suite_id is not None:
+            suite = await session.get(Suite, schedule.suite_id)
+            if suite is None:
+                raise ApplicationError(f"suite {schedule.suite_id} is gone", type=TARGET_MISSING)
+            try:
+                return await suite_tests(session, suite)
+            except SuiteTestsMissing as missing:
+                raise ApplicationError(str(missing), type=TARGET_MISSING) from None
+        test = await session.get(TestCase, schedule.test_id)
+        if test is None:
+            raise ApplicationError(f"test {schedule.test_id} is gone", type=TARGET_MISSING)
+        return [test]
+
+    @activity.defn(name=activity_names.UNFINISHED_RUNS)
+    async def unfinished_runs(self, job_ids: list[str]) -> int:
+        """How many of these runs have not ended yet."""
+        async with self._session() as session:
+            found = await session.exec(
+                select(func.count()).where(
+                    col(Run.job_id).in_(job_ids), col(Run.state).not_in(FINAL_STATES)
+                )
+            )
+            return int(found.one())
+
+    @activity.defn(name=activity_names.CANCEL_RUNS)
+    async def cancel_runs(self, job_ids: list[str]) -> None:
+        """Cancel these runs: waiting ones leave the queue at once, running ones stop."""
+        async with self._session() as session:
+            for job_id in job_ids:
+                await RunQueue.cancel_waiting(session, job_id)
+        for job_id in job_ids:
+            with contextlib.suppress(Exception):  # not started, or already ended
+                await self._client.get_workflow_handle(job_id).cancel()
