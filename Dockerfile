@@ -13,9 +13,11 @@ COPY activities ./activities
 COPY browser ./browser
 COPY runner ./runner
 COPY api ./api
+COPY live ./live
+COPY store ./store
 COPY devstack ./devstack
 COPY examples ./examples
-COPY worker.py ./
+COPY worker.py dispatcher.py ./
 RUN pip install --no-cache-dir .
 
 ENV CHROMIUM_PATH=/usr/bin/chromium

@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from live.events import RunEvent
+from live.events import queued_event
 from live.publisher import EventPublisher
 from store.models import Project, Run, Schedule, Suite, TestCase
 from store.new_runs import AuthFlowMissing, SuiteTestsMissing, new_runs, suite_tests
@@ -68,12 +68,7 @@ class ScheduleActivities:
             positions = await RunQueue().enqueue(session, runs)
         for run, position in zip(runs, positions, strict=True):
             self._events.publish(
-                RunEvent(
-                    type="queued",
-                    jobId=run.job_id,
-                    projectId=str(run.project_id),
-                    data={"position": position, "testId": run.test_id, "priority": "scheduled"},
-                )
+                queued_event(run.job_id, run.project_id, position, run.test_id, "scheduled")
             )
         log.info("schedule %s queued %d runs", schedule.id, len(runs))
         return job_ids

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.errors import ApiError
 from api.services import Services
 from live.cache import queue_counts_key
-from live.events import RunEvent
+from live.events import queued_event
 from store.models import Project, Run, TestCase
 from store.new_runs import AuthFlowMissing, new_runs
 
@@ -35,12 +35,7 @@ async def queue_runs(
     await services.cache.forget(queue_counts_key(project.id))
     for run, position in zip(runs, positions, strict=True):
         services.events.publish(
-            RunEvent(
-                type="queued",
-                jobId=run.job_id,
-                projectId=str(project.id),
-                data={"position": position, "testId": run.test_id, "priority": priority},
-            )
+            queued_event(run.job_id, run.project_id, position, run.test_id, priority)
         )
     return list(zip(runs, positions, strict=True))
 

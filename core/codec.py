@@ -18,6 +18,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 from core.config import Settings
+from core.key_files import read_or_create
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -97,16 +98,5 @@ def load_codec(settings: Settings) -> EncryptionCodec:
     """The codec for PAYLOAD_KEYS, or for a key file kept in the data folder."""
     if settings.payload_keys:
         return EncryptionCodec(parse_keys(settings.payload_keys))
-    return EncryptionCodec(parse_keys(_entry_from_file(Path(settings.data_dir) / KEY_FILE_NAME)))
-
-
-def _entry_from_file(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    entry = new_key_entry("local-1")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(entry)
-    return entry
+    path = Path(settings.data_dir) / KEY_FILE_NAME
+    return EncryptionCodec(parse_keys(read_or_create(path, lambda: new_key_entry("local-1"))))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from core.config import Settings
 from core.definition import Credentials
+from core.key_files import read_or_create
 
 KEY_FILE_NAME = "secret.key"
 
@@ -48,16 +48,5 @@ def load_secret_box(settings: Settings) -> SecretBox:
     """The box for SECRET_KEY, or for a key file kept in the data folder (made on first use)."""
     if settings.secret_key:
         return SecretBox(settings.secret_key)
-    return SecretBox(_key_from_file(Path(settings.data_dir) / KEY_FILE_NAME))
-
-
-def _key_from_file(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    key = Fernet.generate_key()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
+    path = Path(settings.data_dir) / KEY_FILE_NAME
+    return SecretBox(read_or_create(path, lambda: Fernet.generate_key().decode()))

@@ -63,3 +63,15 @@ class RunEvent(BaseModel):
     def from_fields(cls, fields: dict[Any, Any]) -> RunEvent:
         raw = fields.get(b"event") or fields.get("event") or b"{}"
         return cls.model_validate_json(raw)
+
+
+def queued_event(
+    job_id: str, project_id: int | str, position: int, test_id: int | None, priority: str
+) -> RunEvent:
+    """A run entered its project's queue at `position`."""
+    return RunEvent(
+        type="queued",
+        jobId=job_id,
+        projectId=str(project_id),
+        data={"position": position, "testId": test_id, "priority": priority},
+    )

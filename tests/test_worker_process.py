@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from core.config import Settings
 from core.temporal import connect
+from store.db import migrate
 from tests.conftest import ISOLATED_NAMESPACE
 from tests.support.processes import (
     chromium_descendants,
@@ -21,7 +23,9 @@ from tests.support.runs import outcome, start_run, wait_for_progress
 
 @pytest.fixture
 async def isolated_client(settings: Settings):
-    """A client of the namespace that only this module's worker processes serve."""
+    """A client of the namespace that only this module's worker processes serve (which record
+    into the session's database)."""
+    migrate(settings.database_url)
     return await connect(settings.model_copy(update={"temporal_namespace": ISOLATED_NAMESPACE}))
 
 
@@ -94,4 +98,8 @@ async def test_sigterm_drains_running_runs_and_leaves_no_chromium(
     assert result.state == "completed", result.error
     assert len(result.session_attempts) == 1, "the running run finished on the draining worker"
     assert wait_gone(browsers) == []
-    assert "draining" in log.read_text()
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any("draining" in line["message"] for line in lines)
+    about_the_run = [line for line in lines if run_id in line["message"]]
+    assert len(about_the_run) >= 2, "the session's opening and closing were logged"
+    assert all(line.get("jobId") == run_id for line in about_the_run), "JSON lines with jobId"

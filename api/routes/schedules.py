@@ -132,9 +132,7 @@ async def pause_schedule(
     body: NoteBody = None,
 ) -> SchedulePublic:
     """Stop firing (runs already queued are not affected)."""
-    row = await _owned_schedule(session, project, schedule_id)
-    await _act(client.get_schedule_handle(row.id).pause(note=_note(body, "paused")))
-    return await _public(session, client, row)
+    return await _set_paused(True, schedule_id, project, session, client, body)
 
 
 @router.post("/{schedule_id}/resume", response_model=SchedulePublic)
@@ -146,8 +144,24 @@ async def resume_schedule(
     body: NoteBody = None,
 ) -> SchedulePublic:
     """Fire again at the next scheduled time."""
+    return await _set_paused(False, schedule_id, project, session, client, body)
+
+
+async def _set_paused(
+    paused: bool,
+    schedule_id: str,
+    project: Project,
+    session: AsyncSession,
+    client: Client,
+    body: ScheduleNote | None,
+) -> SchedulePublic:
     row = await _owned_schedule(session, project, schedule_id)
-    await _act(client.get_schedule_handle(row.id).unpause(note=_note(body, "resumed")))
+    handle = client.get_schedule_handle(row.id)
+    if body is not None and body.note:
+        note = body.note
+    else:
+        note = f"{'paused' if paused else 'resumed'} through the API"
+    await _act(handle.pause(note=note) if paused else handle.unpause(note=note))
     return await _public(session, client, row)
 
 
@@ -176,10 +190,6 @@ async def delete_schedule(
     await session.delete(row)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-def _note(body: ScheduleNote | None, default: str) -> str:
-    return body.note if body is not None and body.note else f"{default} through the API"
 
 
 async def _act(call: Awaitable[None]) -> None:

@@ -13,6 +13,16 @@ import redis.asyncio as aioredis
 import websockets
 
 from core.config import Settings
+from live.events import (
+    FINISHED_TTL_S,
+    JOB_STREAM_MAXLEN,
+    STREAM_TTL_S,
+    RunEvent,
+    job_stream,
+    project_stream,
+)
+from live.publisher import EventPublisher
+from live.redis_link import connect_redis
 from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, wait_for_job, wait_for_stored_state
 from tests.api.live_server import read_events
@@ -240,3 +250,25 @@ async def test_redis_outage_loses_no_run_and_streams_resume(
     assert received[-1]["data"].get("state", "completed") == "completed"
     await wait_for_stored_state(live, project, job_id, "completed")
     await wait_for_stored_state(live, project, during, "completed", timeout=60)
+
+
+async def test_streams_are_capped_and_expire_after_the_run(
+    live: httpx.AsyncClient, settings: Settings, pages_url: str
+) -> None:
+    project = await new_project(live)
+    job_id = await queue(live, project, await create_test(live, project, wait_test(pages_url, 10)))
+    await read_events(live, f"/api/execution/job/{job_id}/events", project)
+    publisher = EventPublisher(connect_redis(settings))
+    flood = f"flood-{uuid.uuid4().hex[:8]}"
+    for i in range(3 * JOB_STREAM_MAXLEN):
+        publisher.publish(RunEvent(type="position", jobId=flood, projectId="flood", data={"i": i}))
+    await publisher.close()
+
+    async with aioredis.Redis.from_url(settings.redis_url or "") as client:
+        finished_ttl = await client.ttl(job_stream(job_id))
+        project_ttl = await client.ttl(project_stream(str(project.id)))
+        flooded = await client.xlen(job_stream(flood))
+        await client.delete(job_stream(flood), project_stream("flood"))
+    assert 0 < finished_ttl <= FINISHED_TTL_S, "a run's stream expires an hour after its end"
+    assert FINISHED_TTL_S < project_ttl <= STREAM_TTL_S
+    assert JOB_STREAM_MAXLEN <= flooded < JOB_STREAM_MAXLEN * 1.2, "capped (approximately)"

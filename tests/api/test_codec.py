@@ -1,0 +1,124 @@
+"""Payload encryption: Temporal's history holds ciphertext only; the codec endpoint (admin
+token) decodes it for the CLI; rotated keys still decode old payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import httpx
+import pytest
+from temporalio.api.common.v1 import Payload
+
+from core.codec import EncryptionCodec, PayloadKeyError, new_key_entry, parse_keys
+from core.config import Settings
+from tests.api.conftest import ADMIN_TOKEN, new_project
+from tests.api.jobs import create_test, wait_for_stored_state
+from tests.support.history import decoded_history
+from tests.workflows.test_auth import LOGIN_STEPS
+
+PASSWORD = "pw-Zebra-7731"  # what the demo login page accepts
+ENCRYPTED = base64.b64encode(b"binary/encrypted").decode()
+
+
+async def test_history_without_the_codec_holds_no_credentials_and_with_it_no_password(
+    live: httpx.AsyncClient, settings: Settings, pages_url: str
+) -> None:
+    project = await new_project(live)
+    flow = await live.post(
+        "/api/auth-flows",
+        json={
+            "name": "login",
+            "login_url": pages_url + "login.html",
+            "steps": LOGIN_STEPS,
+            "credentials": {"username": "alice", "password": PASSWORD},
+        },
+        headers=project.headers,
+    )
+    test = {
+        "name": "account",
+        "start_url": pages_url + "account.html",
+        "auth_flow_id": flow.json()["id"],
+        "steps": [{"action": "assert", "selector": "#welcome", "value": "Welcome alice"}],
+    }
+    test_id = await create_test(live, project, test)
+    queued = await live.post(f"/api/execution/test/{test_id}/run", headers=project.headers)
+    job_id = queued.json()["jobId"]
+    await wait_for_stored_state(live, project, job_id, "completed")
+
+    raw = await asyncio.to_thread(decoded_history, job_id, settings.temporal_address)
+    assert PASSWORD not in raw and "alice" not in raw and "login.html" not in raw
+    payload_encodings = _encodings(_history_json(raw))
+    assert payload_encodings and payload_encodings <= {ENCRYPTED}, payload_encodings
+
+    codec = ["--codec-endpoint", f"{live.base_url}/codec", "--codec-auth", f"Bearer {ADMIN_TOKEN}"]
+    decoded = await asyncio.to_thread(decoded_history, job_id, settings.temporal_address, *codec)
+    assert "login.html" in decoded and "sealed_credentials" in decoded, "the codec decoded it"
+    assert PASSWORD not in decoded, "credentials stay sealed inside the decoded input"
+
+
+def _history_json(shown: str) -> dict:
+    """The JSON document at the start of decoded_history's output."""
+    return json.JSONDecoder().raw_decode(shown)[0]
+
+
+def _encodings(node: object) -> set[str]:
+    """The `encoding` metadata of every payload in a history document (search attributes are
+    indexed, so Temporal keeps them plain: IDs and states only)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        metadata = node.get("metadata")
+        if isinstance(metadata, dict) and "data" in node and "encoding" in metadata:
+            found.add(metadata["encoding"])
+        for key, value in node.items():
+            if key != "searchAttributes":
+                found |= _encodings(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _encodings(item)
+    return found
+
+
+async def test_codec_endpoint_round_trips_behind_the_admin_token(
+    live: httpx.AsyncClient,
+) -> None:
+    project = await new_project(live)
+    plain = {
+        "payloads": [
+            {
+                "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+                "data": base64.b64encode(b'{"hello": "world"}').decode(),
+            }
+        ]
+    }
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    assert (
+        await live.post("/codec/encode", json=plain, headers=project.headers)
+    ).status_code == 401
+    assert (await live.post("/codec/decode", json=plain)).status_code == 401
+    encoded = await live.post("/codec/encode", json=plain, headers=admin)
+    assert encoded.status_code == 200
+    [sealed] = encoded.json()["payloads"]
+    assert base64.b64decode(sealed["metadata"]["encoding"]) == b"binary/encrypted"
+    assert b"world" not in base64.b64decode(sealed["data"])
+    decoded = await live.post("/codec/decode", json=encoded.json(), headers=admin)
+    assert decoded.json() == plain
+    garbage = await live.post("/codec/decode", content=b"{not json", headers=admin)
+    assert garbage.status_code == 422 and garbage.json()["code"] == "invalid_payloads"
+
+
+async def test_rotated_keys_decode_old_payloads_and_encrypt_with_the_new_one() -> None:
+    old, new = new_key_entry("k1"), new_key_entry("k2")
+    payload = Payload(metadata={"encoding": b"json/plain"}, data=b'"secret"')
+    [under_old] = await EncryptionCodec(parse_keys(old)).encode([payload])
+    rotated = EncryptionCodec(parse_keys(f"{new},{old}"))
+
+    assert await rotated.decode([under_old]) == [payload]
+    [under_new] = await rotated.encode([payload])
+    assert under_new.metadata["encryption-key-id"] == b"k2"
+    with pytest.raises(PayloadKeyError, match="unknown key 'k1'"):
+        await EncryptionCodec(parse_keys(new)).decode([under_old])
+    with pytest.raises(PayloadKeyError):
+        parse_keys("k3:c2hvcnQ=")  # 5 bytes is no AES key
