@@ -99,9 +99,11 @@ async def baseline(size: int, definition: dict) -> dict:
     return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "wall": wall}
 
 
-async def paused_project(base_url: str, name: str) -> tuple[dict[str, str], int, dict]:
-    """A new project with a one-step test of the demo page, its queue paused so that nothing
-    executes: (the project's headers, the test's id, the test's definition)."""
+async def paused_project(
+    base_url: str, name: str, definition: dict | None = None, paused: bool = True
+) -> tuple[dict[str, str], int, dict]:
+    """A new project with a test (by default one step on the demo page), its queue paused so
+    that nothing executes: (the project's headers, the test's id, the test's definition)."""
     settings = get_settings()
     admin = (
         os.environ.get("ADMIN_TOKEN")
@@ -115,13 +117,14 @@ async def paused_project(base_url: str, name: str) -> tuple[dict[str, str], int,
         )
         created.raise_for_status()
         headers = {"Authorization": f"Bearer {created.json()['token']}"}
-        definition = {
+        definition = definition or {
             "name": name,
             "start_url": base_url + "/demo/shop.html",
             "steps": [{"action": "click", "selector": "#buy"}],
         }
         test_id = (await api.post("/api/tests", json=definition, headers=headers)).json()["id"]
-        await api.post("/api/execution/queue/pause", headers=headers)
+        if paused:
+            await api.post("/api/execution/queue/pause", headers=headers)
     return headers, test_id, definition
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 
@@ -81,3 +82,30 @@ class KeepAlive:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+async def sse_events(
+    host: str, port: int, path: str, headers: dict[str, str]
+) -> AsyncIterator[tuple[str, Any, float]]:
+    """Server-Sent Events of `path` as (event, parsed data, receipt time.time()). Asks with
+    HTTP/1.0, so the body comes unchunked and ends when the server closes it."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        lines = [f"GET {path} HTTP/1.0", f"Host: {host}:{port}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await writer.drain()
+        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+            pass  # the response head
+        event, data = "message", None
+        async for raw in reader:
+            line = raw.rstrip(b"\r\n").decode()
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+            elif not line and data is not None:
+                yield event, data, time.time()
+                event, data = "message", None
+    finally:
+        writer.close()

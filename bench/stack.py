@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from core.config import Settings
 from core.temporal import connect
+from devstack.redis_server import start_redis
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
 from runner.host import WorkerHost
 from store.db import migrate
@@ -26,9 +27,11 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHost]]:
-    """A dev server on a free port and one worker with `max_sessions` slots."""
+    """A dev server and a Redis on free ports, and one worker with `max_sessions` slots."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         data = Path(folder)
+        redis_port = _free_port()
+        redis = await start_redis(redis_port, data)
         port = _free_port()
         server = start_dev_server(
             dev_server_command(port, None, data / "temporal.db"), data / "temporal.log"
@@ -44,6 +47,7 @@ async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHo
                 secret_key=Fernet.generate_key().decode(),
                 worker_max_sessions=max_sessions,
                 database_url=f"sqlite:///{data / 'service.db'}",
+                redis_url=f"redis://127.0.0.1:{redis_port}/0",
             )
             migrate(settings.database_url)
             client = await connect(settings)
@@ -56,3 +60,5 @@ async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHo
         finally:
             server.terminate()
             server.wait(timeout=20)
+            redis.terminate()
+            redis.wait(timeout=10)

@@ -47,12 +47,22 @@ async def ensure_redis(settings: Settings) -> subprocess.Popen[bytes] | None:
         log.warning("redis-server is not installed: live progress falls back to snapshots")
         del os.environ["REDIS_URL"]
         return None
-    data = Path(settings.data_dir)
-    command = [binary, "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--dir", str(data)]
-    process = spawn(command, log_file=data / "redis.log")
+    process = await start_redis(6379, Path(settings.data_dir))
+    log.info("Redis on %s", LOCAL_URL)
+    return process
+
+
+async def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """redis-server on 127.0.0.1:`port` without persistence, once it answers."""
+    binary = shutil.which("redis-server") or "redis-server"
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(folder)]
+    process = spawn(command, log_file=folder / "redis.log")
+    url = f"redis://127.0.0.1:{port}/0"
     for _ in range(100):
-        if await answers(LOCAL_URL):
-            log.info("Redis on %s", LOCAL_URL)
+        if await answers(url):
             return process
+        if process.poll() is not None:
+            break
         await asyncio.sleep(0.1)
-    raise RuntimeError(f"redis-server did not start; see {data / 'redis.log'}")
+    raise RuntimeError(f"redis-server did not start on {port}; see {folder / 'redis.log'}")

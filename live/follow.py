@@ -81,10 +81,13 @@ async def follow(
         if not entries:
             if first_read or ends_with_run:
                 state = await snapshot()
-                if first_read and last_id is None:
+                ended = ends_with_run and _is_final(state)
+                if (first_read and last_id is None) or ended:
+                    # a new watcher learns where the run stands; one whose stream lost the
+                    # final event (Redis was away) learns how it ended
                     last_snapshot = state
                     yield LiveItem("snapshot", state or {"state": "gone"})
-                if ends_with_run and _is_final(state):
+                if ended:
                     return
             if not first_read:
                 yield KEEPALIVE

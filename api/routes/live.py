@@ -157,7 +157,7 @@ async def _send_all(
     try:
         async for item in follow(services.followers_redis, key, last_id, snapshot, ends):
             await websocket.send_json({"id": item.id, "event": item.kind, "data": item.data})
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, RuntimeError, OSError):  # the client left
         return
     await websocket.close(code=1000, reason="the run ended")
 
