@@ -80,6 +80,14 @@ async def temporal_client(services: ServicesDep) -> Client:
         raise ApiError(503, "temporal_unavailable", "Temporal cannot be reached") from None
 
 
+async def current_project_briefly(credentials: Credentials, services: ServicesDep) -> Project:
+    """As current_project, on a connection given back at once: for responses that stream for
+    minutes and must not hold a database connection meanwhile."""
+    async with AsyncSession(services.engine, expire_on_commit=False) as session:
+        return await current_project(credentials, session)
+
+
 ProjectDep = Annotated[Project, Depends(current_project)]
+StreamingProjectDep = Annotated[Project, Depends(current_project_briefly)]
 AdminDep = Annotated[None, Depends(require_admin)]
 TemporalDep = Annotated[Client, Depends(temporal_client)]

@@ -100,7 +100,7 @@ async def baseline(size: int, definition: dict) -> dict:
 
 
 async def paused_project(
-    base_url: str, name: str, definition: dict | None = None, paused: bool = True
+    base_url: str, name: str, definition: dict | None = None
 ) -> tuple[dict[str, str], int, dict]:
     """A new project with a test (by default one step on the demo page), its queue paused so
     that nothing executes: (the project's headers, the test's id, the test's definition)."""
@@ -123,8 +123,7 @@ async def paused_project(
             "steps": [{"action": "click", "selector": "#buy"}],
         }
         test_id = (await api.post("/api/tests", json=definition, headers=headers)).json()["id"]
-        if paused:
-            await api.post("/api/execution/queue/pause", headers=headers)
+        await api.post("/api/execution/queue/pause", headers=headers)
     return headers, test_id, definition
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.deps import ProjectDep, ServicesDep, SessionDep, project_for_token
+from api.deps import ServicesDep, StreamingProjectDep, project_for_token
 from api.errors import ApiError
 from api.routes.execution import find_run_and_position
 from api.services import Services
@@ -105,15 +105,15 @@ def _stream(body: AsyncIterator[bytes]) -> StreamingResponse:
 @router.get("/job/{job_id}/events", response_class=StreamingResponse, responses=SSE_RESPONSE)
 async def job_events(
     job_id: str,
-    project: ProjectDep,
-    session: SessionDep,
+    project: StreamingProjectDep,
     services: ServicesDep,
     last_event_header: LastEventHeader = None,
     last_event_query: LastEventQuery = None,
 ) -> StreamingResponse:
     """The run's events as Server-Sent Events, from its first (or after Last-Event-ID) to its
-    final one."""
-    await find_run_and_position(session, project, job_id)
+    final one. (No database connection is held while it streams.)"""
+    async with AsyncSession(services.engine, expire_on_commit=False) as session:
+        await find_run_and_position(session, project, job_id)
     last_id = _valid_event_id(last_event_header or last_event_query)
     snapshot = job_snapshot(services, project, job_id)
     return _stream(_sse(services, job_stream(job_id), last_id, snapshot, ends=True))
@@ -121,7 +121,7 @@ async def job_events(
 
 @router.get("/events", response_class=StreamingResponse, responses=SSE_RESPONSE)
 async def project_events(
-    project: ProjectDep,
+    project: StreamingProjectDep,
     services: ServicesDep,
     last_event_header: LastEventHeader = None,
     last_event_query: LastEventQuery = None,

@@ -272,3 +272,25 @@ async def test_streams_are_capped_and_expire_after_the_run(
     assert 0 < finished_ttl <= FINISHED_TTL_S, "a run's stream expires an hour after its end"
     assert FINISHED_TTL_S < project_ttl <= STREAM_TTL_S
     assert JOB_STREAM_MAXLEN <= flooded < JOB_STREAM_MAXLEN * 1.2, "capped (approximately)"
+
+
+async def test_open_streams_hold_no_database_connection(
+    live: httpx.AsyncClient, pages_url: str
+) -> None:
+    """More watchers than the database pool has connections: the API still answers."""
+    project = await new_project(live)
+    await live.post("/api/execution/queue/pause", headers=project.headers)
+    job_id = await queue(live, project, await create_test(live, project, wait_test(pages_url, 10)))
+    path = f"/api/execution/job/{job_id}/events"
+    watchers = [asyncio.create_task(read_events(live, path, project)) for _ in range(60)]
+    await asyncio.sleep(3)
+    assert not any(w.done() for w in watchers), "the streams are open"
+
+    status = await asyncio.wait_for(
+        live.get(f"/api/execution/job/{job_id}", headers=project.headers), 10
+    )
+    assert status.status_code == 200 and status.json()["job"]["state"] == "waiting"
+    cancelled = await live.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    assert cancelled.status_code == 200
+    streams = await asyncio.wait_for(asyncio.gather(*watchers), 60)
+    assert all(kinds(events)[-1] == "cancelled" for events in streams)
