@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.dispatcher import Dispatcher
@@ -13,7 +12,8 @@ from core.codec import EncryptionCodec, load_codec
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
 from live.cache import ShortCache
-from live.follow import BLOCK_S
+from live.follow import Streams
+from live.hub import READ_BLOCK_MS, StreamHub
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
 from store.admission import AdmissionStore
@@ -42,8 +42,8 @@ class Services:
     events: EventPublisher
     cache: ShortCache
     codec: EncryptionCodec
-    followers_redis: Redis | None
-    """A client for blocking stream reads (its read timeout exceeds their wait)."""
+    streams: Streams | None
+    """The stream hub and a client for backlogs, for live routes (None without Redis)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -68,7 +68,7 @@ class Services:
             events=events,
             cache=ShortCache(connect_redis(settings)),
             codec=load_codec(settings),
-            followers_redis=connect_redis(settings, read_timeout_s=BLOCK_S + 5),
+            streams=_streams(settings),
         )
 
     def start(self) -> None:
@@ -79,7 +79,17 @@ class Services:
         await self.dispatcher.stop()
         await self.events.close()
         await self.cache.close()
-        if self.followers_redis is not None:
-            await self.followers_redis.aclose()
+        if self.streams is not None:
+            await self.streams.hub.close()
+            await self.streams.redis.aclose()
         await self.engine.dispose()
         await self.writer_engine.dispose()
+
+
+def _streams(settings: Settings) -> Streams | None:
+    """A hub with a client of its own for the shared blocking read, and one for backlogs."""
+    shared_read = connect_redis(settings, read_timeout_s=READ_BLOCK_MS / 1000 + 5)
+    backlogs = connect_redis(settings, read_timeout_s=5)
+    if shared_read is None or backlogs is None:
+        return None
+    return Streams(StreamHub(shared_read), backlogs)

@@ -6,13 +6,17 @@ from __future__ import annotations
 import logging
 import time
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from core.config import Settings
 
 log = logging.getLogger(__name__)
 FAST_TIMEOUT_S = 0.5
 RETRY_AFTER_S = 2.0
+
+
+MAX_CONNECTIONS = 32
+"""Per client; callers beyond it wait (briefly) for a connection instead of failing."""
 
 
 def connect_redis(settings: Settings, read_timeout_s: float = FAST_TIMEOUT_S) -> Redis | None:
@@ -22,12 +26,15 @@ def connect_redis(settings: Settings, read_timeout_s: float = FAST_TIMEOUT_S) ->
     url = settings.effective_redis_url
     if url is None:
         return None
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=5,
         socket_connect_timeout=FAST_TIMEOUT_S,
         socket_timeout=read_timeout_s,
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)
 
 
 class RedisGate:

@@ -89,7 +89,7 @@ async def _sse(
     services: Services, key: str, last_id: str | None, snapshot: Snapshot, ends: bool
 ) -> AsyncIterator[bytes]:
     yield f"retry: {SSE_RETRY_MS}\n\n".encode()
-    async for item in follow(services.followers_redis, key, last_id, snapshot, ends):
+    async for item in follow(services.streams, key, last_id, snapshot, ends):
         if item.kind == "keepalive":
             yield b": keep-alive\n\n"
             continue
@@ -155,7 +155,7 @@ async def _send_all(
         await websocket.close(code=4422, reason=str(invalid.detail))
         return
     try:
-        async for item in follow(services.followers_redis, key, last_id, snapshot, ends):
+        async for item in follow(services.streams, key, last_id, snapshot, ends):
             await websocket.send_json({"id": item.id, "event": item.kind, "data": item.data})
     except (WebSocketDisconnect, RuntimeError, OSError):  # the client left
         return

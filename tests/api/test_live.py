@@ -166,22 +166,30 @@ async def test_a_queued_run_hears_its_position_fall(
     assert kinds(events)[-1] == "completed"
 
 
-async def test_project_stream_interleaves_the_projects_runs(
+async def test_project_stream_carries_every_run_of_the_project(
     live: httpx.AsyncClient, pages_url: str
 ) -> None:
     project = await new_project(live, max_parallel=2)
     test_id = await create_test(live, project, wait_test(pages_url, 200))
-    jobs = {await queue(live, project, test_id) for _ in range(2)}
-    for job_id in jobs:
-        await wait_for_job(live, project, job_id, ("completed",))
 
     def both_ended(seen: list[dict[str, Any]]) -> bool:
         return sum(e["event"] in FINAL for e in seen) == 2
 
-    events = await read_events(live, "/api/execution/events", project, stop_when=both_ended)
+    watcher = asyncio.create_task(
+        read_events(live, "/api/execution/events", project, stop_when=both_ended)
+    )
+    await asyncio.sleep(1)  # a project's watcher starts at the newest event
+    jobs = {await queue(live, project, test_id) for _ in range(2)}
+    events = await asyncio.wait_for(watcher, 60)
+
     assert {e["data"]["jobId"] for e in events} == jobs
+    assert [e["event"] for e in events].count("queued") == 2
     finals = [e for e in events if e["event"] in FINAL]
-    assert len(finals) == 2 and all(e["event"] == "completed" for e in finals)
+    assert all(e["event"] == "completed" for e in finals)
+    replayed = await read_events(
+        live, "/api/execution/events", project, last_event_id="0-0", stop_when=both_ended
+    )
+    assert [e["id"] for e in replayed] == [e["id"] for e in events], "0-0 replays from the start"
 
 
 async def test_job_status_of_an_active_run_is_cached_for_a_second(
