@@ -78,6 +78,8 @@ async def test_cron_schedule_fires_on_trigger_from_the_api_and_from_the_cli(
     shown = await temporal(api_settings, "schedule", "describe", "--schedule-id", created["id"])
     assert shown.returncode == 0, shown.stderr
     assert created["id"] in shown.stdout and "ScheduledFire" in shown.stdout
+    listed = await temporal(api_settings, "schedule", "list")
+    assert listed.returncode == 0 and created["id"] in listed.stdout, listed.stderr
     cli = await temporal(api_settings, "schedule", "trigger", "--schedule-id", created["id"])
     assert cli.returncode == 0, cli.stderr
     runs = await wait_for_runs(api, project, created["id"], 2)
