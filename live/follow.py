@@ -109,10 +109,8 @@ async def _from_stream(
         newest: Any = await redis.xrevrange(key, count=1)
         after = decoded(newest[0][0]) if newest else "0-0"
     position = after or "0-0"
-    backlog: Any = await redis.xrange(key, min=f"({position}", max="+")
-    for raw_id, fields in backlog:
-        position = decoded(raw_id)
-        event = RunEvent.from_fields(fields)
+    backlog = await _entries(redis, key, position, "+")
+    for position, event in backlog:
         yield _event_item(position, event)
         if ends and event.is_final:
             return
@@ -124,10 +122,8 @@ async def _from_stream(
     subscription, shared_from = streams.hub.subscribe(key, position)
     try:
         if stream_id(shared_from) > stream_id(position):  # the shared read is ahead of us
-            gap: Any = await redis.xrange(key, min=f"({position}", max=shared_from)
-            for raw_id, fields in gap:
-                position = decoded(raw_id)
-                event = RunEvent.from_fields(fields)
+            gap = await _entries(redis, key, position, shared_from)
+            for position, event in gap:
                 yield _event_item(position, event)
                 if ends and event.is_final:
                     return
@@ -153,3 +149,9 @@ async def _from_stream(
                 return
     finally:
         streams.hub.unsubscribe(subscription)
+
+
+async def _entries(redis: Redis, key: str, after: str, upto: str) -> list[tuple[str, RunEvent]]:
+    """The stream's events after `after` (exclusive) up to `upto` (inclusive, or "+")."""
+    found: Any = await redis.xrange(key, min=f"({after}", max=upto)
+    return [(decoded(raw_id), RunEvent.from_fields(fields)) for raw_id, fields in found]
