@@ -1,20 +1,89 @@
 """The payload codec as a remote codec endpoint (Temporal's protocol), for
 `temporal workflow show --codec-endpoint ... --codec-auth "Bearer $ADMIN_TOKEN"` and the Web
-UI's codec setting: POST /codec/decode and /codec/encode with `{"payloads": [...]}`."""
+UI's codec setting: POST /codec/decode and /codec/encode with `{"payloads": [...]}`.
+
+A browser cannot add the admin token to the Web UI's calls; instead, /codec/session (a form)
+takes the token once and sets a cookie that the codec routes accept, which the UI sends with
+"Include cross-origin credentials" on."""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import hmac
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Cookie, Depends, Form, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.deps import AdminDep, ServicesDep
+from api.deps import Credentials, ServicesDep
 from api.errors import ApiError
 from core.codec import PayloadKeyError
 
 router = APIRouter(prefix="/codec", tags=["operations"])
+COOKIE = "codec_session"
+SESSION_S = 8 * 3600
+SESSION_FORM = """<!doctype html><title>Codec session</title>
+<form method="post" action="/codec/session">
+<p>Admin token, so that this browser's Temporal Web UI can decode payloads:</p>
+<input type="password" name="token" autofocus> <button>Start session</button></form>"""
+
+
+def _session_value(admin_token: str) -> str:
+    return hashlib.sha256(f"codec-session:{admin_token}".encode()).hexdigest()
+
+
+def _admin_token(services: ServicesDep) -> str:
+    expected = services.settings.admin_token
+    if not expected:
+        raise ApiError(401, "unauthorized", "the service has no admin token")
+    return expected
+
+
+async def codec_access(
+    credentials: Credentials,
+    services: ServicesDep,
+    codec_session: Annotated[str | None, Cookie()] = None,
+) -> None:
+    """The admin token as a bearer token, or the cookie of a codec session."""
+    expected = _admin_token(services)
+    if credentials is not None and hmac.compare_digest(credentials.credentials, expected):
+        return
+    if codec_session and hmac.compare_digest(codec_session, _session_value(expected)):
+        return
+    raise ApiError(401, "unauthorized", "the codec needs the admin token or a codec session")
+
+
+CodecAccess = Annotated[None, Depends(codec_access)]
+
+
+@router.get("/session", response_class=HTMLResponse)
+async def session_form() -> HTMLResponse:
+    """A form that starts a codec session in this browser."""
+    return HTMLResponse(SESSION_FORM)
+
+
+@router.post("/session", response_class=PlainTextResponse)
+async def start_session(
+    token: Annotated[str, Form(max_length=500)], services: ServicesDep
+) -> PlainTextResponse:
+    """Check the admin token and set the codec session cookie (8 hours)."""
+    expected = _admin_token(services)
+    if not hmac.compare_digest(token, expected):
+        raise ApiError(401, "unauthorized", "this is not the admin token")
+    response = PlainTextResponse("Codec session started: the Web UI of this browser can decode.")
+    response.set_cookie(
+        COOKIE,
+        _session_value(expected),
+        max_age=SESSION_S,
+        path="/codec",
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
 BODY = {
     "content": {
         "application/json": {
@@ -37,7 +106,7 @@ async def _payloads(request: Request) -> Payloads:
 
 
 @router.post("/decode", openapi_extra={"requestBody": BODY})
-async def decode(request: Request, _: AdminDep, services: ServicesDep) -> dict[str, Any]:
+async def decode(request: Request, _: CodecAccess, services: ServicesDep) -> dict[str, Any]:
     """Decrypt payloads (those not encrypted pass through)."""
     payloads = await _payloads(request)
     try:
@@ -48,7 +117,7 @@ async def decode(request: Request, _: AdminDep, services: ServicesDep) -> dict[s
 
 
 @router.post("/encode", openapi_extra={"requestBody": BODY})
-async def encode(request: Request, _: AdminDep, services: ServicesDep) -> dict[str, Any]:
+async def encode(request: Request, _: CodecAccess, services: ServicesDep) -> dict[str, Any]:
     """Encrypt payloads with the current key."""
     payloads = await _payloads(request)
     encoded = await services.codec.encode(payloads.payloads)

@@ -122,3 +122,31 @@ async def test_rotated_keys_decode_old_payloads_and_encrypt_with_the_new_one() -
         await EncryptionCodec(parse_keys(new)).decode([under_old])
     with pytest.raises(PayloadKeyError):
         parse_keys("k3:c2hvcnQ=")  # 5 bytes is no AES key
+
+
+async def test_a_codec_session_cookie_lets_a_browser_decode_without_the_token(
+    live: httpx.AsyncClient,
+) -> None:
+    plain = {"payloads": [{"metadata": {}, "data": base64.b64encode(b"1").decode()}]}
+    form = await live.get("/codec/session")
+    assert form.status_code == 200 and "password" in form.text
+    refused = await live.post("/codec/session", data={"token": "not-it"})
+    assert refused.status_code == 401 and "codec_session" not in refused.headers.get(
+        "set-cookie", ""
+    )
+
+    started = await live.post("/codec/session", data={"token": ADMIN_TOKEN})
+    assert started.status_code == 200
+    cookie = started.cookies["codec_session"]
+    assert ADMIN_TOKEN not in cookie
+    set_cookie = started.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "path=/codec" in set_cookie
+    browser = {"Cookie": f"codec_session={cookie}", "Origin": "http://localhost:8233"}
+    decoded = await live.post("/codec/decode", json=plain, headers=browser)
+    assert decoded.status_code == 200
+    assert decoded.headers["access-control-allow-credentials"] == "true"
+    forged = await live.post(
+        "/codec/decode", json=plain, headers={"Cookie": "codec_session=" + "0" * 64}
+    )
+    assert forged.status_code == 401
+    live.cookies.clear()  # the shared client must not carry the session into other tests
