@@ -6,7 +6,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import ApiError
 from api.services import Services
-from live.cache import queue_counts_key
 from live.events import queued_event
 from store.models import Project, Run, TestCase
 from store.new_runs import AuthFlowMissing, new_runs
@@ -32,7 +31,6 @@ async def queue_runs(
         raise ApiError(409, "auth_flow_missing", str(missing)) from None
     positions = await services.group_commit.enqueue(runs)
     services.dispatcher.wake()
-    await services.cache.forget(queue_counts_key(project.id))
     for run, position in zip(runs, positions, strict=True):
         services.events.publish(
             queued_event(run.job_id, run.project_id, position, run.test_id, priority)

@@ -11,7 +11,7 @@ from api.temporal_link import TemporalLink
 from core.codec import EncryptionCodec, load_codec
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
-from live.cache import ShortCache
+from live.cache import ShortCache, queue_counts_key
 from live.follow import Streams
 from live.hub import READ_BLOCK_MS, StreamHub
 from live.publisher import EventPublisher
@@ -53,6 +53,11 @@ class Services:
         admission = AdmissionStore(engine)
         queue = RunQueue()
         events = EventPublisher(connect_redis(settings))
+        cache = ShortCache(connect_redis(settings))
+
+        async def forget_counts(project_ids: set[int]) -> None:
+            await cache.forget(*(queue_counts_key(project_id) for project_id in project_ids))
+
         return cls(
             settings=settings,
             engine=engine,
@@ -61,12 +66,12 @@ class Services:
             secrets=load_secret_box(settings),
             runs=RunStore(engine),
             queue=queue,
-            group_commit=GroupCommit(writer_engine, queue),
+            group_commit=GroupCommit(writer_engine, queue, after_commit=forget_counts),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),
             dispatcher=Dispatcher.build(engine, temporal, events),
             events=events,
-            cache=ShortCache(connect_redis(settings)),
+            cache=cache,
             codec=load_codec(settings),
             streams=_streams(settings),
         )

@@ -9,7 +9,8 @@ for a timer: an idle queue writes a lone request at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,15 +18,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from store.models import Run
 from store.queue import RunQueue
 
+log = logging.getLogger(__name__)
 MAX_BATCH = 500
 
 
 class GroupCommit:
-    """Writes queued runs in batches; each caller gets its runs' positions."""
+    """Writes queued runs in batches; each caller gets its runs' positions. `after_commit`
+    gets the projects of each committed batch (the API forgets their cached counts)."""
 
-    def __init__(self, engine: AsyncEngine, queue: RunQueue) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        queue: RunQueue,
+        after_commit: Callable[[set[int]], Awaitable[None]] | None = None,
+    ) -> None:
         self._engine = engine
         self._queue = queue
+        self._after_commit = after_commit
         self._pending: list[tuple[Sequence[Run], asyncio.Future[list[int]]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -50,6 +59,11 @@ class GroupCommit:
                     if not done.done():
                         done.set_exception(error)
                 continue
+            if self._after_commit is not None:  # once per batch, before anyone is answered
+                try:
+                    await self._after_commit({run.project_id for runs, _ in batch for run in runs})
+                except Exception as error:  # the runs are queued; only a cache may be stale
+                    log.warning("after-commit hook failed: %s", error)
             offset = 0
             for runs, done in batch:
                 if not done.done():
