@@ -20,6 +20,11 @@ from store.models import Project
 bearer = HTTPBearer(auto_error=False, description="A project token, or the admin token")
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of any two strings (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def hash_token(token: str) -> str:
     """Tokens are stored only as their SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -68,7 +73,7 @@ async def require_admin(credentials: Credentials, services: ServicesDep) -> None
     expected = services.settings.admin_token
     if credentials is None or not credentials.credentials:
         raise _unauthorized("a bearer token is required")
-    if not expected or not hmac.compare_digest(credentials.credentials, expected):
+    if not expected or not same_secret(credentials.credentials, expected):
         raise _unauthorized("this route needs the admin token")
 
 

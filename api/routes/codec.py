@@ -9,7 +9,6 @@ takes the token once and sets a cookie that the codec routes accept, which the U
 from __future__ import annotations
 
 import hashlib
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, Depends, Form, Request
@@ -17,7 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.deps import Credentials, ServicesDep
+from api.deps import Credentials, ServicesDep, same_secret
 from api.errors import ApiError
 from core.codec import PayloadKeyError
 
@@ -48,9 +47,9 @@ async def codec_access(
 ) -> None:
     """The admin token as a bearer token, or the cookie of a codec session."""
     expected = _admin_token(services)
-    if credentials is not None and hmac.compare_digest(credentials.credentials, expected):
+    if credentials is not None and same_secret(credentials.credentials, expected):
         return
-    if codec_session and hmac.compare_digest(codec_session, _session_value(expected)):
+    if codec_session and same_secret(codec_session, _session_value(expected)):
         return
     raise ApiError(401, "unauthorized", "the codec needs the admin token or a codec session")
 
@@ -70,7 +69,7 @@ async def start_session(
 ) -> PlainTextResponse:
     """Check the admin token and set the codec session cookie (8 hours)."""
     expected = _admin_token(services)
-    if not hmac.compare_digest(token, expected):
+    if not same_secret(token, expected):
         raise ApiError(401, "unauthorized", "this is not the admin token")
     response = PlainTextResponse("Codec session started: the Web UI of this browser can decode.")
     response.set_cookie(

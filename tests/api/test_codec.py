@@ -130,6 +130,8 @@ async def test_a_codec_session_cookie_lets_a_browser_decode_without_the_token(
     plain = {"payloads": [{"metadata": {}, "data": base64.b64encode(b"1").decode()}]}
     form = await live.get("/codec/session")
     assert form.status_code == 200 and "password" in form.text
+    non_ascii = await live.post("/codec/session", data={"token": "ðó\u9fa7µÚ"})
+    assert non_ascii.status_code == 401, "any token is compared, none crashes the check"
     refused = await live.post("/codec/session", data={"token": "not-it"})
     assert refused.status_code == 401 and "codec_session" not in refused.headers.get(
         "set-cookie", ""
