@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     keep_failed: int = Field(default=200, ge=0)
     # A worker serves Prometheus metrics on this port (none when unset).
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    # LOG_FORMAT: json (one object per line) or text.
+    # LOG_FORMAT: json (one object per line) or text; LOG_LEVEL: a logging level name.
     log_format: str = Field(default="json", pattern="^(json|text)$")
+    log_level: str = "INFO"
     # How long a stopping worker lets running sessions finish before handing them back.
     drain_timeout_s: float = Field(default=30.0, ge=0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,8 @@ from temporalio.worker import (
     ExecuteActivityInput,
     Interceptor,
 )
+
+from core.config import get_settings
 
 current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
 """The run the current task works for (set for every activity of a worker)."""
@@ -66,13 +67,11 @@ class TextWithJob(logging.Formatter):
 
 
 def configure_logging() -> None:
-    """Log to stderr at LOG_LEVEL (default INFO) in LOG_FORMAT (json, or text)."""
+    """Log to stderr at LOG_LEVEL in LOG_FORMAT (settings: the environment or .env)."""
+    settings = get_settings()
     handler = logging.StreamHandler()
-    text = os.environ.get("LOG_FORMAT", "json").lower() == "text"
-    handler.setFormatter(TextWithJob() if text else JsonLines())
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True
-    )
+    handler.setFormatter(TextWithJob() if settings.log_format == "text" else JsonLines())
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
 
 
 class JobLogContext(Interceptor):

@@ -165,8 +165,8 @@ def _wait_or_kill(process: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 def main() -> None:
+    os.chdir(REPO_ROOT)  # before the settings are read: .env is looked for here
     configure_logging()
-    os.chdir(REPO_ROOT)
     sys.exit(asyncio.run(supervise(parse_args())))
 
 
