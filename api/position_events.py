@@ -22,7 +22,9 @@ class PositionNotifier:
         self._last: dict[str, int] = {}
 
     async def notify_once(self) -> int:
-        """Publish the changed positions; how many."""
+        """Publish the changed positions; how many (none, and no query, without Redis)."""
+        if not self._events.delivers:
+            return 0
         async with self._admission.session() as session:
             heads = await queue_heads(session, DEPTH)
         current = {job: position for job, _, position in heads}

@@ -20,12 +20,12 @@ from redis.exceptions import RedisError
 from live.events import RunEvent
 from live.hub import DOWN, StreamHub, decoded, stream_id
 from live.redis_link import RedisGate
+from workflows.messages import FINAL_STATES
 
 BLOCK_S = 5.0
 """How long a follower waits for an event before a keep-alive (and, for a run, a state check)."""
 SNAPSHOT_EVERY_S = 1.0
 """How often the state is read while Redis is unavailable."""
-FINAL_STATES = frozenset({"completed", "failed", "cancelled", "timed_out"})
 
 Snapshot = Callable[[], Awaitable[dict[str, Any] | None]]
 """The run's (or project's) current state from the database; None if it is gone."""

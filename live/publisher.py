@@ -40,6 +40,11 @@ class EventPublisher:
         self._pending: asyncio.Queue[RunEvent] = asyncio.Queue(BACKLOG)
         self._sender: asyncio.Task[None] | None = None
 
+    @property
+    def delivers(self) -> bool:
+        """Whether a published event reaches anyone (Redis, or a listener)."""
+        return self._redis is not None or bool(self._listeners)
+
     def publish(self, event: RunEvent) -> None:
         """Tell the listeners (metrics), and queue the event for the run's stream and its
         project's stream."""

@@ -106,21 +106,23 @@ async def test_the_readme_operator_commands_work(
         "ADMIN_TOKEN": ADMIN_TOKEN,
     }
 
-    async def run(command: str) -> str:
+    async def bash(command: str) -> subprocess.CompletedProcess[str]:
+        """A README command, pointed at the API under test."""
         command = command.replace(README_API, str(live.base_url))
-        done = await asyncio.to_thread(
+        return await asyncio.to_thread(
             subprocess.run, ["bash", "-c", command], capture_output=True, text=True, env=env
         )
+
+    async def run(command: str) -> str:
+        done = await bash(command)
         assert done.returncode == 0, (command, done.stderr)
         return done.stdout
 
     async def eventually(command: str, expected: str) -> str:
         for _ in range(50):  # visibility and workflow starts lag a little
-            with_retry = await asyncio.to_thread(
-                subprocess.run, ["bash", "-c", command], capture_output=True, text=True, env=env
-            )
-            if with_retry.returncode == 0 and expected in with_retry.stdout:
-                return with_retry.stdout
+            done = await bash(command)
+            if done.returncode == 0 and expected in done.stdout:
+                return done.stdout
             await asyncio.sleep(0.3)
         raise AssertionError(f"{command!r} never printed {expected!r}")
 
@@ -128,7 +130,7 @@ async def test_the_readme_operator_commands_work(
     assert "TestRun" in listed
     described = await run(commands[1])
     assert job_id in described and re.search(r"RunState.*waiting", described), described
-    progress = await run(commands[2].replace(README_API, str(live.base_url)))
+    progress = await run(commands[2])
     assert '"state": "waiting"' in progress or "waiting" in progress
     await run(commands[3])
     await wait_for_stored_state(live, project, job_id, "cancelled")
