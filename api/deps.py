@@ -30,7 +30,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """The app's services (dependencies are async: FastAPI runs plain functions in a thread
+    pool, a thread hop per request)."""
     return request.app.state.services
 
 
@@ -58,22 +60,30 @@ async def project_for_token(session: AsyncSession, token: str | None) -> Project
     return found.first()
 
 
-async def current_project(credentials: Credentials, session: SessionDep) -> Project:
-    """The project whose token the request carries; 401 without a valid one."""
+def token_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token the request carries; 401 without one."""
     if credentials is None or not credentials.credentials:
         raise _unauthorized("a bearer token is required")
-    project = await project_for_token(session, credentials.credentials)
+    return credentials.credentials
+
+
+def invalid_token() -> ApiError:
+    return _unauthorized("the token is not valid")
+
+
+async def current_project(credentials: Credentials, session: SessionDep) -> Project:
+    """The project whose token the request carries; 401 without a valid one."""
+    project = await project_for_token(session, token_of(credentials))
     if project is None:
-        raise _unauthorized("the token is not valid")
+        raise invalid_token()
     return project
 
 
 async def require_admin(credentials: Credentials, services: ServicesDep) -> None:
     """The admin token (ADMIN_TOKEN) or 401."""
     expected = services.settings.admin_token
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized("a bearer token is required")
-    if not expected or not same_secret(credentials.credentials, expected):
+    token = token_of(credentials)
+    if not expected or not same_secret(token, expected):
         raise _unauthorized("this route needs the admin token")
 
 

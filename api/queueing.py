@@ -1,14 +1,22 @@
-"""Queueing runs: Run rows with their positions; the dispatcher admits and starts them."""
+"""Queueing runs: rows with their positions; the dispatcher admits and starts them."""
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.errors import ApiError
+from api.deps import hash_token, invalid_token
+from api.errors import ApiError, not_found
 from api.services import Services
 from live.events import queued_event
-from store.models import Project, Run, TestCase
-from store.new_runs import AuthFlowMissing, new_runs
+from store.models import Project, TestCase
+from store.new_runs import (
+    AuthFlowMissing,
+    NewRun,
+    TestMissing,
+    TestRunOrder,
+    TokenUnknown,
+    new_runs,
+)
 
 
 async def queue_runs(
@@ -19,23 +27,48 @@ async def queue_runs(
     priority: str = "regular",
     suite_id: int | None = None,
     retry_of: str | None = None,
-) -> list[tuple[Run, int]]:
-    """Queue a run of each test, in order, in one transaction; each with its position.
-
-    The dispatcher admits them and starts their workflows.
-    """
-    assert project.id is not None
+) -> list[tuple[NewRun, int]]:
+    """Queue a run of each test, in order, in one transaction; each with its position."""
     try:
         runs = await new_runs(session, project, tests, priority, suite_id, retry_of)
     except AuthFlowMissing as missing:
-        raise ApiError(409, "auth_flow_missing", str(missing)) from None
+        raise _auth_flow_missing(missing) from None
     positions = await services.group_commit.enqueue(runs)
+    queued = list(zip(runs, positions, strict=True))
+    _announce(services, queued)
+    return queued
+
+
+async def queue_test_run(
+    services: Services, token: str, test_id: int, priority: str
+) -> tuple[NewRun, int]:
+    """Queue a run of the test for the project whose token this is; the run and its position.
+
+    The token and the test are looked up together with every other request of the batch."""
+    order = TestRunOrder(token_hash=hash_token(token), test_id=test_id, priority=priority)
+    try:
+        queued = await services.group_commit.enqueue_order(order)
+    except TokenUnknown:
+        raise invalid_token() from None
+    except TestMissing:
+        raise not_found("test", test_id) from None
+    except AuthFlowMissing as missing:
+        raise _auth_flow_missing(missing) from None
+    _announce(services, [queued])
+    return queued
+
+
+def _announce(services: Services, queued: list[tuple[NewRun, int]]) -> None:
+    """Wake the dispatcher and tell watchers where the new runs stand."""
     services.dispatcher.wake()
-    for run, position in zip(runs, positions, strict=True):
+    for run, position in queued:
         services.events.publish(
-            queued_event(run.job_id, run.project_id, position, run.test_id, priority)
+            queued_event(run.job_id, run.project_id, position, run.test_id, run.priority)
         )
-    return list(zip(runs, positions, strict=True))
+
+
+def _auth_flow_missing(missing: AuthFlowMissing) -> ApiError:
+    return ApiError(409, "auth_flow_missing", str(missing))
 
 
 def queued_message(position: int | None) -> str:

@@ -66,7 +66,9 @@ class Services:
             secrets=load_secret_box(settings),
             runs=RunStore(engine),
             queue=queue,
-            group_commit=GroupCommit(writer_engine, queue, after_commit=forget_counts),
+            group_commit=GroupCommit(
+                writer_engine, queue, after_commit=forget_counts, reader=engine
+            ),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),
             dispatcher=Dispatcher.build(engine, temporal, events),

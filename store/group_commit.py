@@ -2,8 +2,10 @@
 together in the next transaction, by one writer with a connection of its own.
 
 One writer means no lock contention between a process's own requests (SQLite has a single
-write lock, and its busy handler sleeps), and one commit serves a whole burst. Nothing waits
-for a timer: an idle queue writes a lone request at once.
+write lock, and its busy handler sleeps), and one commit serves a whole burst. Run requests
+that carry only a token and a test ID are resolved together too: one read for the whole batch
+instead of a session and three queries per request. Nothing waits for a timer: an idle queue
+writes a lone request at once.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.models import Run
+from store.new_runs import NewRun, TestRunOrder, runs_for_orders
 from store.queue import RunQueue
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 500
+MAX_BATCH = 1000
+
+Order = Sequence[NewRun] | TestRunOrder
+"""What a caller queues: runs it has built, or one run of a test by token."""
 
 
 class GroupCommit:
@@ -31,17 +36,28 @@ class GroupCommit:
         engine: AsyncEngine,
         queue: RunQueue,
         after_commit: Callable[[set[int]], Awaitable[None]] | None = None,
+        reader: AsyncEngine | None = None,
     ) -> None:
         self._engine = engine
+        self._reader = reader or engine
         self._queue = queue
         self._after_commit = after_commit
-        self._pending: list[tuple[Sequence[Run], asyncio.Future[list[int]]]] = []
+        self._pending: list[tuple[Order, asyncio.Future[list[tuple[NewRun, int]]]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def enqueue(self, runs: Sequence[Run]) -> list[int]:
+    async def enqueue(self, runs: Sequence[NewRun]) -> list[int]:
         """Queue the runs (in one transaction with whatever else is waiting); their positions."""
-        done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._pending.append((runs, done))
+        return [position for _run, position in await self._submit(runs)]
+
+    async def enqueue_order(self, order: TestRunOrder) -> tuple[NewRun, int]:
+        """Queue the run a token asks for; the run and its position. Raises TokenUnknown,
+        TestMissing or AuthFlowMissing if it cannot be queued."""
+        [queued] = await self._submit(order)
+        return queued
+
+    async def _submit(self, order: Order) -> list[tuple[NewRun, int]]:
+        done: asyncio.Future[list[tuple[NewRun, int]]] = asyncio.get_running_loop().create_future()
+        self._pending.append((order, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())
         return await done
@@ -50,22 +66,53 @@ class GroupCommit:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                async with AsyncSession(self._engine, expire_on_commit=False) as session:
-                    positions = await self._queue.enqueue(
-                        session, [run for runs, _ in batch for run in runs]
-                    )
+                await self._write(batch)
             except Exception as error:
-                for _runs, done in batch:
+                for _order, done in batch:
                     if not done.done():
                         done.set_exception(error)
-                continue
-            if self._after_commit is not None:  # once per batch, before anyone is answered
-                try:
-                    await self._after_commit({run.project_id for runs, _ in batch for run in runs})
-                except Exception as error:  # the runs are queued; only a cache may be stale
-                    log.warning("after-commit hook failed: %s", error)
-            offset = 0
-            for runs, done in batch:
-                if not done.done():
-                    done.set_result(positions[offset : offset + len(runs)])
-                offset += len(runs)
+
+    async def _write(
+        self, batch: list[tuple[Order, asyncio.Future[list[tuple[NewRun, int]]]]]
+    ) -> None:
+        """Resolve the batch's orders, store every run in one transaction, answer each caller."""
+        resolved = await self._resolve([order for order, _ in batch])
+        runs_of: list[list[NewRun]] = []
+        for (_order, done), runs in zip(batch, resolved, strict=True):
+            if isinstance(runs, LookupError):
+                done.set_exception(runs)
+                runs_of.append([])
+            else:
+                runs_of.append(runs)
+        runs = [run for runs in runs_of for run in runs]
+        positions = iter(await self._store(runs) if runs else [])
+        if runs and self._after_commit is not None:  # once per batch, before anyone is answered
+            try:
+                await self._after_commit({run.project_id for run in runs})
+            except Exception as error:  # the runs are queued; only a cache may be stale
+                log.warning("after-commit hook failed: %s", error)
+        for (_order, done), own in zip(batch, runs_of, strict=True):
+            if not done.done():
+                done.set_result([(run, next(positions)) for run in own])
+
+    async def _store(self, runs: list[NewRun]) -> list[int]:
+        async with AsyncSession(self._engine, expire_on_commit=False) as session:
+            return await self._queue.enqueue(session, runs)
+
+    async def _resolve(self, orders: list[Order]) -> list[list[NewRun] | LookupError]:
+        """Each order's runs, or why it has none: token orders in one read of their own (a
+        read before the write would hold SQLite's snapshot and could not take the lock)."""
+        by_token = [order for order in orders if isinstance(order, TestRunOrder)]
+        found: list[NewRun | LookupError] = []
+        if by_token:
+            async with AsyncSession(self._reader, expire_on_commit=False) as session:
+                found = await runs_for_orders(session, by_token)
+        answers = iter(found)
+        resolved: list[list[NewRun] | LookupError] = []
+        for order in orders:
+            if isinstance(order, TestRunOrder):
+                answer = next(answers)
+                resolved.append(answer if isinstance(answer, LookupError) else [answer])
+            else:
+                resolved.append(list(order))
+        return resolved

@@ -9,15 +9,17 @@ start or leave (or rises when a higher-priority run arrives ahead of it).
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, update
+from sqlalchemy import Table, case, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.models import Project, Run, utcnow
+from store.new_runs import NewRun
 
 PRIORITY_KEYS = {"live": 1, "regular": 3, "scheduled": 4}
 """A lower key runs first (the same keys as Temporal's task queue priority)."""
@@ -26,16 +28,19 @@ WAITING, ACTIVE = "waiting", "active"
 FINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
 
 
+def _queued_of(project_id: Any, runs: Any = Run) -> Any:
+    """The condition of a queued run of the project (`runs`: Run or an alias of it)."""
+    return (
+        (runs.project_id == project_id) & (runs.state == WAITING) & col(runs.admitted_at).is_(None)
+    )
+
+
 def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
     """How many queued runs of the project come before (priority_key, run_id): those of a
     higher priority plus those of the same priority that arrived earlier (two index range
     counts). The arguments are values, or columns of the outer query (correlated)."""
     other = _OTHER
-    mine = (
-        (other.project_id == project_id)
-        & (other.state == WAITING)
-        & col(other.admitted_at).is_(None)
-    )
+    mine = _queued_of(project_id, other)
     higher = select(func.count()).where(mine, other.priority_key < priority_key)
     earlier = select(func.count()).where(
         mine, other.priority_key == priority_key, col(other.id) < run_id
@@ -53,6 +58,7 @@ def position_column() -> Any:
 
 
 _OTHER = aliased(Run)
+RUN_TABLE = cast(Table, Run.__table__)  # type: ignore[attr-defined]
 
 
 QUEUE_ORDER = (col(Run.priority_key), col(Run.id))
@@ -64,46 +70,26 @@ async def lock_project(session: AsyncSession, project_id: int) -> None:
         await session.exec(select(Project.id).where(Project.id == project_id).with_for_update())
 
 
-async def count_ahead(session: AsyncSession, run: Run) -> int:
-    """How many queued runs of the project come before `run`."""
-    assert run.id is not None
-    found = await session.exec(select(_ahead_count(run.project_id, run.priority_key, run.id)))
-    return int(found.one())
-
-
 class RunQueue:
     """Adds runs to projects' queues and tells where a run stands, in the caller's session
     (a request holds one connection, never two)."""
 
-    async def enqueue(self, session: AsyncSession, runs: Sequence[Run]) -> list[int]:
+    async def enqueue(self, session: AsyncSession, runs: Sequence[NewRun]) -> list[int]:
         """Store new runs (of one or several projects) and commit; their positions.
 
         Runs of the same project and priority get consecutive positions in the given order.
+        One multi-row insert, then one count per project: ORM objects cost ten times more.
         """
-        for project_id in sorted({run.project_id for run in runs}):
+        project_ids = sorted({run.project_id for run in runs})
+        for project_id in project_ids:
             await lock_project(session, project_id)
-        for run in runs:
-            run.priority_key = PRIORITY_KEYS.get(run.priority, 3)
-        session.add_all(runs)
-        await session.flush()
-        positions = await self._positions_of_new(session, runs)
+        keys = [PRIORITY_KEYS.get(run.priority, 3) for run in runs]
+        now = utcnow()
+        rows = [run.row(key, WAITING, now) for run, key in zip(runs, keys, strict=True)]
+        await session.exec(insert(RUN_TABLE), params=rows)
+        queued = {key: await _queued_by_key(session, key) for key in project_ids}
         await session.commit()
-        return positions
-
-    @staticmethod
-    async def _positions_of_new(session: AsyncSession, runs: Sequence[Run]) -> list[int]:
-        """One count per (project, priority) group; the group's runs follow each other."""
-        first_of_group: dict[tuple[int, int], Run] = {}
-        for run in runs:
-            first_of_group.setdefault((run.project_id, run.priority_key), run)
-        ahead = {group: await count_ahead(session, run) for group, run in first_of_group.items()}
-        seen: dict[tuple[int, int], int] = {}
-        positions = []
-        for run in runs:
-            group = (run.project_id, run.priority_key)
-            seen[group] = seen.get(group, 0) + 1
-            positions.append(ahead[group] + seen[group])
-        return positions
+        return _positions_of_new([run.project_id for run in runs], keys, queued)
 
     @staticmethod
     async def cancel_waiting(session: AsyncSession, job_id: str) -> bool:
@@ -124,6 +110,38 @@ class RunQueue:
             select(Run.state, func.count()).where(Run.project_id == project_id).group_by(Run.state)
         )
         return {state: int(count) for state, count in rows.all()}
+
+
+async def _queued_by_key(session: AsyncSession, project_id: int) -> dict[int, int]:
+    """The project's queued runs, counted by priority key."""
+    rows = await session.exec(
+        select(col(Run.priority_key), func.count())
+        .where(_queued_of(project_id))
+        .group_by(col(Run.priority_key))
+    )
+    return {int(key): int(count) for key, count in rows.all()}
+
+
+def _positions_of_new(
+    project_ids: Sequence[int], keys: Sequence[int], queued: dict[int, dict[int, int]]
+) -> list[int]:
+    """Positions of runs just inserted (newer than every queued run), from the counts of
+    queued runs by key taken after the insert: those ahead of a new run are the older runs of
+    its key or a lower one, plus the batch's own runs of a lower key or earlier in the batch."""
+    mine: dict[int, Counter[int]] = {}
+    for project_id, key in zip(project_ids, keys, strict=True):
+        mine.setdefault(project_id, Counter())[key] += 1
+    seen: Counter[tuple[int, int]] = Counter()
+    positions = []
+    for project_id, key in zip(project_ids, keys, strict=True):
+        counts, new = queued[project_id], mine[project_id]
+        older = sum(n for k, n in counts.items() if k <= key) - sum(
+            n for k, n in new.items() if k <= key
+        )
+        new_ahead = sum(n for k, n in new.items() if k < key)
+        seen[project_id, key] += 1
+        positions.append(older + new_ahead + seen[project_id, key])
+    return positions
 
 
 async def queue_heads(session: AsyncSession, depth: int) -> list[tuple[str, int, int]]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.app import create_app
+from api.deps import hash_token
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
 from core.config import Settings
@@ -18,7 +20,8 @@ from core.temporal import connect
 from devstack.temporal_server import temporal_binary
 from runner.host import WorkerHost
 from store.db import create_engine, migrate
-from store.models import Run
+from store.group_commit import GroupCommit
+from store.new_runs import NewRun, TestMissing, TestRunOrder, TokenUnknown
 from store.queue import RunQueue
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test, job, wait_for_job
@@ -353,7 +356,7 @@ async def test_scheduled_runs_queue_behind_regular_ones(
     engine = create_engine(api_settings.database_url)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            scheduled = Run(
+            scheduled = NewRun(
                 job_id=f"run-{uuid.uuid4().hex}",
                 project_id=project.id,
                 test_id=test_id,
@@ -372,3 +375,53 @@ async def test_scheduled_runs_queue_behind_regular_ones(
         await engine.dispose()
     for job_id in (regular["jobId"], later["jobId"]):
         await api.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+
+
+async def test_one_batch_resolves_every_token_and_test_and_orders_its_priorities(
+    api: httpx.AsyncClient, api_settings: Settings, pages_url: str
+) -> None:
+    """Requests written in one transaction: each is checked on its own (unknown token, another
+    project's test, no such test) and the others still get the positions of the queue's order."""
+    first, second = await new_project(api), await new_project(api)
+    first_test = await create_test(api, first, shop_test(pages_url))
+    second_test = await create_test(api, second, shop_test(pages_url))
+    for project in (first, second):
+        await pause(api, project)
+    engine = create_engine(api_settings.database_url)
+    batch = GroupCommit(engine, RunQueue())
+
+    def order(project: ProjectAccess, test_id: int, priority: str = "regular") -> Any:
+        return batch.enqueue_order(TestRunOrder(hash_token(project.token), test_id, priority))
+
+    scheduled = NewRun(
+        job_id=f"run-{uuid.uuid4().hex}",
+        project_id=first.id,
+        test_id=first_test,
+        priority="scheduled",
+        run_input=RunInput(test=shop_test(pages_url), admission=True).model_dump(mode="json"),
+    )
+    try:
+        answers: list[Any] = await asyncio.gather(
+            order(first, first_test),
+            batch.enqueue([scheduled]),
+            order(first, first_test, "live"),
+            order(second, second_test),
+            order(first, first_test),
+            order(first, first_test, "live"),
+            order(first, second_test),
+            batch.enqueue_order(TestRunOrder(hash_token("no-such-token"), first_test, "live")),
+            order(first, 2**70),
+            return_exceptions=True,
+        )
+    finally:
+        await engine.dispose()
+    regular_1, [scheduled_position], live_1, other, regular_2, live_2, *refused = answers
+    assert [position for _run, position in (live_1, live_2, regular_1, regular_2)] == [1, 2, 3, 4]
+    assert scheduled_position == 5, "a scheduled run queues behind regular and live runs"
+    assert other[1] == 1, "another project's queue is its own"
+    assert [type(error) for error in refused] == [TestMissing, TokenUnknown, TestMissing]
+    stored = [run.job_id for run, _position in (live_1, live_2, regular_1, regular_2)]
+    assert await positions(api, first, [*stored, scheduled.job_id]) == [1, 2, 3, 4, 5]
+    for job_id in [*stored, scheduled.job_id]:
+        await api.post(f"/api/execution/job/{job_id}/cancel", headers=first.headers)
+    await api.post(f"/api/execution/job/{other[0].job_id}/cancel", headers=second.headers)
