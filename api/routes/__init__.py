@@ -17,13 +17,13 @@ from api.routes import (
 )
 
 ROUTERS = [
+    execution.router,  # first: the run requests of a burst are matched against it first
     health.router,
     projects.router,
     tests.router,
     suites.router,
     auth_flows.router,
     uploads.router,
-    execution.router,
     live.router,
     runs.router,
     schedules.router,
