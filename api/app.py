@@ -17,6 +17,7 @@ from api.routes import ROUTERS
 from api.services import Services
 from core.config import Settings, get_settings
 from core.logs import configure_logging
+from core.memory import MemoryReturner, freeze_start_up_objects
 from store.db import migrate
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "examples" / "site"
@@ -38,9 +39,13 @@ def create_app(settings: Settings | None = None, migrate_on_start: bool = True) 
             await asyncio.to_thread(migrate, settings.database_url)
         app.state.services = Services.build(settings)
         app.state.services.start()
+        freeze_start_up_objects()
+        memory = MemoryReturner()
+        memory.start()
         try:
             yield
         finally:
+            await memory.stop()
             await app.state.services.close()
 
     app = FastAPI(
