@@ -47,9 +47,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        # Up to 40 connections during a burst, five kept between bursts (an SQLite connection
-        # holds a thread and its page cache).
-        engine = create_engine(settings.database_url, pool_size=5, max_overflow=35)
+        engine = create_engine(settings.database_url)
         writer_engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
         temporal = TemporalLink(settings)
         admission = AdmissionStore(engine)
