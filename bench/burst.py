@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +25,7 @@ from core.temporal import connect
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
+FLOOR_PORT = 8011
 IDLE_QUEUE = "bench-no-worker"
 """The baseline's workflows go to a queue no worker polls, and are terminated afterwards."""
 
@@ -99,6 +102,27 @@ async def baseline(size: int, definition: dict) -> dict:
     return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "wall": wall}
 
 
+async def framework_floor(size: int) -> dict:
+    """The same burst against bench.floor_app served like the API (uvloop, httptools): what
+    uvicorn and FastAPI alone cost on this machine."""
+    command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(FLOOR_PORT)]
+    command += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
+    server = subprocess.Popen(command)
+    try:
+        base_url = f"http://127.0.0.1:{FLOOR_PORT}"
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            for _ in range(100):
+                try:
+                    await client.get("/docs")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        return await burst(base_url, {}, 1, size)
+    finally:
+        server.terminate()
+        server.wait()
+
+
 async def paused_project(
     base_url: str, name: str, definition: dict | None = None
 ) -> tuple[dict[str, str], int, dict]:
@@ -161,6 +185,7 @@ async def main(sizes: list[int], base_url: str) -> None:
     await asyncio.sleep(10)
     memory_after = rss_mib(process)
     bare = await baseline(max(sizes), definition)
+    floor = await framework_floor(max(sizes))
 
     print(f"burst of simultaneous POST /api/execution/test/{{id}}/run, {base_url}")
     print(
@@ -179,6 +204,10 @@ async def main(sizes: list[int], base_url: str) -> None:
         f"p99 {bare['p99']:.3f} s, wall {bare['wall']:.2f} s"
     )
     print(
+        f"framework floor: {max(sizes)} simultaneous requests to a FastAPI route that only "
+        f"answers: p50 {floor['p50']:.3f} s, p99 {floor['p99']:.3f} s, wall {floor['wall']:.2f} s"
+    )
+    print(
         f"API RSS: {memory_before:.0f} MiB before, {memory_peak:.0f} MiB after the bursts, "
         f"{memory_after:.0f} MiB 10 s later"
     )
@@ -194,3 +223,4 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     args = parser.parse_args()
     asyncio.run(main(args.sizes, args.url))
+    os._exit(0)  # the Temporal client's threads can abort an orderly interpreter exit
