@@ -24,13 +24,17 @@ DEMO_SITE = Path(__file__).resolve().parent.parent / "examples" / "site"
 
 
 def create_service_app() -> FastAPI:
-    """The app as the service runs it: logging configured (JSON lines by default)."""
+    """The app as the service runs it, one per process: logging configured (JSON lines by
+    default), start-up objects frozen out of the collector, memory given back after bursts."""
     configure_logging()
-    return create_app()
+    return create_app(own_process=True)
 
 
-def create_app(settings: Settings | None = None, migrate_on_start: bool = True) -> FastAPI:
-    """Build the app; clients are created at start-up, never at import time."""
+def create_app(
+    settings: Settings | None = None, migrate_on_start: bool = True, own_process: bool = False
+) -> FastAPI:
+    """Build the app; clients are created at start-up, never at import time. `own_process`:
+    the app is its process's only one, so it may tune process-wide things (the collector)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -39,9 +43,10 @@ def create_app(settings: Settings | None = None, migrate_on_start: bool = True) 
             await asyncio.to_thread(migrate, settings.database_url)
         app.state.services = Services.build(settings)
         app.state.services.start()
-        freeze_start_up_objects()
         memory = MemoryReturner()
-        memory.start()
+        if own_process:
+            freeze_start_up_objects()
+            memory.start()
         try:
             yield
         finally:
