@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store.models import Project, QueueControl, Run, utcnow
-from store.queue import ACTIVE, QUEUE_ORDER, WAITING
+from store.queue import ACTIVE, QUEUE_ORDER, WAITING, is_queued, queued_of
 
 
 @dataclass(frozen=True)
@@ -66,15 +66,7 @@ class AdmissionStore:
         async with self.session() as session:
             if await paused_all(session):
                 return []
-            has_queued = (
-                select(Run.id)
-                .where(
-                    col(Run.project_id) == Project.id,
-                    col(Run.state) == WAITING,
-                    col(Run.admitted_at).is_(None),
-                )
-                .exists()
-            )
+            has_queued = select(Run.id).where(queued_of(Project.id)).exists()
             projects = (
                 await session.exec(
                     select(Project).where(col(Project.paused).is_(False), has_queued)
@@ -104,11 +96,7 @@ class AdmissionStore:
         async with self.session() as session:
             rows = await session.exec(
                 select(Run.id, Run.priority_key)
-                .where(
-                    col(Run.project_id) == project_id,
-                    col(Run.state) == WAITING,
-                    col(Run.admitted_at).is_(None),
-                )
+                .where(queued_of(project_id))
                 .order_by(*QUEUE_ORDER)
                 .limit(limit)
             )
@@ -122,11 +110,7 @@ class AdmissionStore:
             for offset, candidate in enumerate(chosen):
                 changed = await session.exec(  # type: ignore[call-overload]
                     update(Run)
-                    .where(
-                        col(Run.id) == candidate.run_id,
-                        col(Run.state) == WAITING,
-                        col(Run.admitted_at).is_(None),
-                    )
+                    .where(col(Run.id) == candidate.run_id, is_queued())
                     .values(admitted_at=now)
                 )
                 if changed.rowcount:

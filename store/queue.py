@@ -28,11 +28,14 @@ WAITING, ACTIVE = "waiting", "active"
 FINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
 
 
-def _queued_of(project_id: Any, runs: Any = Run) -> Any:
-    """The condition of a queued run of the project (`runs`: Run or an alias of it)."""
-    return (
-        (runs.project_id == project_id) & (runs.state == WAITING) & col(runs.admitted_at).is_(None)
-    )
+def is_queued(runs: Any = Run) -> Any:
+    """The condition of a queued run: waiting and not yet admitted (`runs`: Run or an alias)."""
+    return (runs.state == WAITING) & col(runs.admitted_at).is_(None)
+
+
+def queued_of(project_id: Any, runs: Any = Run) -> Any:
+    """The condition of a queued run of the project (a value, or a column to correlate with)."""
+    return (runs.project_id == project_id) & is_queued(runs)
 
 
 def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
@@ -40,7 +43,7 @@ def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
     higher priority plus those of the same priority that arrived earlier (two index range
     counts). The arguments are values, or columns of the outer query (correlated)."""
     other = _OTHER
-    mine = _queued_of(project_id, other)
+    mine = queued_of(project_id, other)
     higher = select(func.count()).where(mine, other.priority_key < priority_key)
     earlier = select(func.count()).where(
         mine, other.priority_key == priority_key, col(other.id) < run_id
@@ -52,9 +55,8 @@ def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
 def position_column() -> Any:
     """The position of each selected run as a column (NULL unless it is queued); built once,
     as building it costs milliseconds."""
-    is_queued = (col(Run.state) == WAITING) & col(Run.admitted_at).is_(None)
     ahead = _ahead_count(col(Run.project_id), col(Run.priority_key), col(Run.id))
-    return case((is_queued, ahead + 1), else_=None)
+    return case((is_queued(), ahead + 1), else_=None)
 
 
 _OTHER = aliased(Run)
@@ -116,7 +118,7 @@ async def _queued_by_key(session: AsyncSession, project_id: int) -> dict[int, in
     """The project's queued runs, counted by priority key."""
     rows = await session.exec(
         select(col(Run.priority_key), func.count())
-        .where(_queued_of(project_id))
+        .where(queued_of(project_id))
         .group_by(col(Run.priority_key))
     )
     return {int(key): int(count) for key, count in rows.all()}
@@ -146,13 +148,12 @@ def _positions_of_new(
 
 async def queue_heads(session: AsyncSession, depth: int) -> list[tuple[str, int, int]]:
     """(job ID, project ID, position) of the first `depth` queued runs of every project."""
-    queued = (col(Run.state) == WAITING) & col(Run.admitted_at).is_(None)
     position = (
         func.row_number()
         .over(partition_by=col(Run.project_id), order_by=QUEUE_ORDER)
         .label("position")
     )
-    ranked = select(col(Run.job_id), col(Run.project_id), position).where(queued).subquery()
+    ranked = select(col(Run.job_id), col(Run.project_id), position).where(is_queued()).subquery()
     found = await session.exec(
         select(ranked.c.job_id, ranked.c.project_id, ranked.c.position).where(
             ranked.c.position <= depth

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from api.deps import AdminDep, ServicesDep, SessionDep
 from store.admission import occupying
 from store.models import Project, Run
-from store.queue import WAITING
+from store.queue import is_queued
 from store.workers import WorkerRegistry
 
 router = APIRouter(tags=["operations"])
@@ -33,11 +33,10 @@ async def metrics(_: AdminDep, session: SessionDep, services: ServicesDep) -> Re
         ["project", "priority"],
         registry=registry,
     )
-    queued = (col(Run.state) == WAITING) & col(Run.admitted_at).is_(None)
     for project, priority, count in (
         await session.exec(
             select(Run.project_id, Run.priority, func.count())
-            .where(queued)
+            .where(is_queued())
             .group_by(col(Run.project_id), col(Run.priority))
         )
     ).all():
