@@ -77,9 +77,9 @@ class MemoryReturner:
             settled = rss <= previous + 2**18
             if settled and rss > floor and rss > after_last_trim + 2**20:
                 released = self.release()
-                after_last_trim = rss - released
+                rss = after_last_trim = rss - released
                 log.debug("gave back %d KiB", released // 1024)
-            previous = self._rss()
+            previous = rss
 
     def _rss(self) -> int:
         return int(self._process.memory_info().rss)
