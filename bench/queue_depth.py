@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 from bench import rawhttp
 from bench.burst import api_processes, cancel_all, paused_project, percentile, rss_mib
+from bench.idle import settle, temporal_server
 from core.config import get_settings
 from core.temporal import connect
 
@@ -98,23 +98,6 @@ async def materialised(total_before: int, target: int, timeout_s: float) -> floa
     return None
 
 
-def temporal_server() -> psutil.Process | None:
-    """The Temporal dev server process, if it runs on this machine."""
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] == "temporal":
-            return process
-    return None
-
-
-def settle(server: psutil.Process | None, timeout_s: float = 600) -> float:
-    """Wait until the Temporal server has been nearly idle (< 15 % of a core) for 5 s."""
-    started = time.perf_counter()
-    quiet = 0
-    while server is not None and quiet < 5 and time.perf_counter() - started < timeout_s:
-        quiet = quiet + 1 if server.cpu_percent(interval=1.0) < 15 else 0
-    return time.perf_counter() - started
-
-
 async def main(total: int, senders: int, samples: int, base_url: str) -> None:
     settings = get_settings()
     url = httpx.URL(base_url)
@@ -141,7 +124,9 @@ async def main(total: int, senders: int, samples: int, base_url: str) -> None:
     until_materialised = await materialised(running_before, total, timeout_s=600)
     server = temporal_server()
     temporal_file = Path(settings.data_dir) / "temporal.db"
-    settled_after = await asyncio.to_thread(settle, server)
+    settled_after = (
+        await asyncio.to_thread(settle, server.cpu_percent, 15) if server is not None else 0.0
+    )
     job_latencies = await lookups(host, port, headers, job_paths)
     floor = await lookups(host, port, headers, ["/api/projects/me"] * samples)
     kept_latencies = await lookups(host, port, headers, job_paths, keep_alive=True)
