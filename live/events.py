@@ -22,6 +22,8 @@ EventType = Literal[
 ]
 FINAL_EVENTS = frozenset({"completed", "failed", "cancelled", "timed_out"})
 
+ENTRY_FIELD = "event"
+"""The one field of a stream entry."""
 JOB_STREAM_MAXLEN = 1_000
 """Events kept per run (a run has at most a few hundred: steps times attempts)."""
 PROJECT_STREAM_MAXLEN = 10_000
@@ -55,13 +57,14 @@ class RunEvent(BaseModel):
     def is_final(self) -> bool:
         return self.type in FINAL_EVENTS
 
-    def to_fields(self) -> dict[str, str]:
-        """The stream entry: one JSON field, so that readers get the event whole."""
-        return {"event": self.model_dump_json(by_alias=True)}
+    def to_entry(self) -> str:
+        """The stream entry's one field (ENTRY_FIELD): JSON, so that readers get the event
+        whole."""
+        return self.model_dump_json(by_alias=True)
 
     @classmethod
     def from_fields(cls, fields: dict[Any, Any]) -> RunEvent:
-        raw = fields.get(b"event") or fields.get("event") or b"{}"
+        raw = fields.get(ENTRY_FIELD.encode()) or fields.get(ENTRY_FIELD) or b"{}"
         return cls.model_validate_json(raw)
 
 

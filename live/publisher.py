@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from live.events import (
+    ENTRY_FIELD,
     FINISHED_TTL_S,
     JOB_STREAM_MAXLEN,
     PROJECT_STREAM_MAXLEN,
@@ -26,6 +27,22 @@ log = logging.getLogger(__name__)
 BACKLOG = 10_000
 """Events held while Redis is slow; beyond this the newest are dropped."""
 BATCH = 500
+APPEND_EVENTS = """
+-- KEYS: each event's job stream and project stream, in order.
+-- ARGV: entry field, job stream cap, project stream cap, project stream TTL,
+--       then each event's job stream TTL and entry.
+local field, job_cap, project_cap, project_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+for i = 1, #KEYS / 2 do
+  local job, project = KEYS[2 * i - 1], KEYS[2 * i]
+  local job_ttl, entry = ARGV[2 * i + 3], ARGV[2 * i + 4]
+  redis.call('XADD', job, 'MAXLEN', '~', job_cap, '*', field, entry)
+  redis.call('XADD', project, 'MAXLEN', '~', project_cap, '*', field, entry)
+  redis.call('EXPIRE', job, job_ttl)
+  redis.call('EXPIRE', project, project_ttl)
+end
+return #KEYS / 2
+"""
+"""Appends a batch of events to their streams, capped, with their TTLs, in one call."""
 
 
 class EventPublisher:
@@ -35,6 +52,7 @@ class EventPublisher:
         self, redis: Redis | None, listeners: Sequence[Callable[[RunEvent], None]] = ()
     ) -> None:
         self._redis = redis
+        self._append = redis.register_script(APPEND_EVENTS) if redis is not None else None
         self._listeners = listeners
         self._gate = RedisGate("publishing live events")
         self._pending: asyncio.Queue[RunEvent] = asyncio.Queue(BACKLOG)
@@ -88,13 +106,14 @@ class EventPublisher:
                     self._pending.task_done()
 
     async def _write(self, events: list[RunEvent]) -> None:
-        assert self._redis is not None
-        pipe = self._redis.pipeline(transaction=False)
+        """One script call for the whole batch: a pipeline of four commands per event cost the
+        API's loop 0.1-0.19 s of CPU per 1000 events, most of it building commands and parsing
+        replies."""
+        assert self._append is not None
+        keys: list[str] = []
+        args: list[str | int] = [ENTRY_FIELD, JOB_STREAM_MAXLEN, PROJECT_STREAM_MAXLEN]
+        args.append(STREAM_TTL_S)
         for event in events:
-            fields = event.to_fields()
-            job_key, project_key = job_stream(event.job_id), project_stream(event.project_id)
-            pipe.xadd(job_key, fields, maxlen=JOB_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-            pipe.xadd(project_key, fields, maxlen=PROJECT_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
-            pipe.expire(job_key, FINISHED_TTL_S if event.is_final else STREAM_TTL_S)
-            pipe.expire(project_key, STREAM_TTL_S)
-        await pipe.execute()
+            keys += [job_stream(event.job_id), project_stream(event.project_id)]
+            args += [FINISHED_TTL_S if event.is_final else STREAM_TTL_S, event.to_entry()]
+        await self._append(keys=keys, args=args)
