@@ -111,8 +111,12 @@ class EventPublisher:
         replies."""
         assert self._append is not None
         keys: list[str] = []
-        args: list[str | int] = [ENTRY_FIELD, JOB_STREAM_MAXLEN, PROJECT_STREAM_MAXLEN]
-        args.append(STREAM_TTL_S)
+        args: list[str | int] = [
+            ENTRY_FIELD,
+            JOB_STREAM_MAXLEN,
+            PROJECT_STREAM_MAXLEN,
+            STREAM_TTL_S,  # the project stream's
+        ]
         for event in events:
             keys += [job_stream(event.job_id), project_stream(event.project_id)]
             args += [FINISHED_TTL_S if event.is_final else STREAM_TTL_S, event.to_entry()]

@@ -89,7 +89,9 @@ class RunQueue:
         now = utcnow()
         rows = [run.row(key, WAITING, now) for run, key in zip(runs, keys, strict=True)]
         await session.exec(insert(RUN_TABLE), params=rows)
-        queued = {key: await _queued_by_key(session, key) for key in project_ids}
+        queued = {
+            project_id: await _queued_by_key(session, project_id) for project_id in project_ids
+        }
         await session.commit()
         return _positions_of_new([run.project_id for run in runs], keys, queued)
 
