@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 
 from api.errors import ErrorBody, install_error_handlers
+from api.fast_run_route import FastRunRoute
 from api.limits import BodySizeLimit
 from api.routes import ROUTERS
 from api.services import Services
@@ -84,5 +85,6 @@ def create_app(
     )
     for router in ROUTERS:
         app.include_router(router)
+    app.router.routes.insert(0, FastRunRoute())  # before the FastAPI routes it stands in for
     app.mount("/demo", StaticFiles(directory=DEMO_SITE, html=True), name="demo")
     return app
