@@ -18,8 +18,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from api.queueing import queue_test_run, queued_message
-from api.schemas import Queued
+from api.queueing import queue_test_run, queued_answer
 
 RUN_PATH = re.compile(r"/api/execution/test/([0-9]{1,18})/(run|run-live)")
 PRIORITIES = {"run": "regular", "run-live": "live"}
@@ -57,8 +56,7 @@ class FastRunRoute(BaseRoute):
         test_id, priority, token = scope[SCOPE_KEY]
         services = scope["app"].state.services
         run, position = await queue_test_run(services, token, test_id, priority)
-        queued = Queued(jobId=run.job_id, position=position, message=queued_message(position))
-        body = queued.model_dump_json().encode()
+        body = queued_answer(run, position).model_dump_json().encode()
         headers = [JSON_HEADER, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

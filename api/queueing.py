@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import hash_token, invalid_token
 from api.errors import ApiError, not_found
+from api.schemas import Queued
 from api.services import Services
 from live.events import queued_event
 from store.models import Project, TestCase
@@ -74,3 +75,8 @@ def _auth_flow_missing(missing: AuthFlowMissing) -> ApiError:
 def queued_message(position: int | None) -> str:
     """The message the frontend shows."""
     return f"Test queued successfully (Position {position} in queue)"
+
+
+def queued_answer(run: NewRun, position: int | None) -> Queued:
+    """The answer to a request that queued one run."""
+    return Queued(jobId=run.job_id, position=position, message=queued_message(position))

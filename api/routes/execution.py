@@ -20,7 +20,7 @@ from api.deps import (
     token_of,
 )
 from api.errors import ApiError, not_found
-from api.queueing import queue_runs, queue_test_run, queued_message
+from api.queueing import queue_runs, queue_test_run, queued_answer
 from api.routes.owned import owned
 from api.schemas import (
     Cleaned,
@@ -54,11 +54,12 @@ async def _queue_test(
 ) -> Queued:
     services = await get_services(request)
     run, position = await queue_test_run(services, token_of(credentials), test_id, priority)
-    return Queued(jobId=run.job_id, position=position, message=queued_message(position))
+    return queued_answer(run, position)
 
 
-# The run routes take one dependency (FastAPI solves every dependency anew for each request,
-# which is most of a run request's cost); the token is checked together with the batch's.
+# A plain run request (a Bearer token, a numeric id) is answered by api/fast_run_route.py before
+# these routes are tried; they answer every other one, and document both in the OpenAPI schema.
+# They take one dependency; the token is checked together with the batch's.
 
 
 @router.post("/test/{test_id}/run", response_model=Queued)
@@ -247,7 +248,7 @@ async def retry_job(
     [(again, position)] = await queue_runs(
         session, services, project, [test], run.priority, run.suite_id, job_id
     )
-    return Queued(jobId=again.job_id, position=position, message=queued_message(position))
+    return queued_answer(again, position)
 
 
 @router.post("/queue/pause", response_model=Done)
