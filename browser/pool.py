@@ -115,6 +115,10 @@ class BrowserPool:
         """Contexts open right now."""
         return len(self._sessions)
 
+    def open_runs(self) -> list[str]:
+        """The runs whose contexts are open right now (one entry per context)."""
+        return [session.run_id for session in self._sessions.values()]
+
     async def open(self, run_id: str, trace: TraceMode, lifetime_s: float) -> Session:
         """A fresh context with one page, traced as the test asks."""
         browser = await self._ensure_browser()

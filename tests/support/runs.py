@@ -9,6 +9,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
+from browser.pool import BrowserPool
 from core.queues import WORKFLOW_TASK_QUEUE
 from workflows.messages import RunInput, RunProgress
 from workflows.test_run import TestRunWorkflow
@@ -50,6 +51,16 @@ async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 
             return current
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"progress never matched; last: {current}")
+        await asyncio.sleep(0.1)
+
+
+async def until_no_context_is_open(pool: BrowserPool, timeout: float = 60) -> None:
+    """Wait until the shared worker holds no context: runs of earlier tests may still be
+    closing theirs (or, if they were cancelled while opening one, waiting for the reaper)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while pool.open_count:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"contexts still open for {pool.open_runs()}")
         await asyncio.sleep(0.1)
 
 

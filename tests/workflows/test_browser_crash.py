@@ -9,7 +9,7 @@ import psutil
 
 from browser.pool import owner_args
 from tests.support.processes import chromium_descendants
-from tests.support.runs import outcome, start_run, wait_for_progress
+from tests.support.runs import outcome, start_run, until_no_context_is_open, wait_for_progress
 
 
 def browser_main_processes(worker_id: str) -> list[psutil.Process]:
@@ -34,6 +34,7 @@ async def test_run_survives_a_chromium_crash(
             {"action": "assert", "selector": "#total", "value": "42"},
         ],
     }
+    await until_no_context_is_open(worker_host.pool)
     handle = await start_run(client, run_id, test)
     await wait_for_progress(handle, lambda p: p.current_step == 1)
     browsers = browser_main_processes(worker_host.worker_id)
@@ -49,4 +50,4 @@ async def test_run_survives_a_chromium_crash(
         "a new Chromium was launched"
     )
     assert not browsers[0].is_running() or browsers[0].status() == psutil.STATUS_ZOMBIE
-    assert worker_host.pool.open_count == 0
+    assert run_id not in worker_host.pool.open_runs(), "a context of the run was left open"
