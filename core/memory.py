@@ -38,8 +38,9 @@ def _malloc_trim() -> ctypes._NamedFuncPointer | None:
 class MemoryReturner:
     """Every few seconds: if the process grew since start, collect garbage and hand the C
     heap's free pages back to the system. Objects over 512 bytes and C extensions' buffers
-    live there; Python's small objects live in arenas that go back only once empty
-    (PYTHONMALLOC=malloc would put them on the C heap too, at about 10 % more latency)."""
+    live there; Python's small objects live in arenas that go back only once empty. (The
+    service runs the API with jemalloc for all objects, devstack/allocator.py, which gives
+    pages back by itself; this trim then finds glibc's heap nearly empty.)"""
 
     def __init__(self) -> None:
         self._process = psutil.Process()

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install what the service and its tests need on a fresh Debian machine (idempotent).
-#   scripts/bootstrap.sh          Chromium and Redis from Debian, Python packages into .venv
+#   scripts/bootstrap.sh          Chromium, Redis and jemalloc from Debian, Python packages into .venv
 #   scripts/bootstrap.sh --test   the same, plus PostgreSQL for the test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(chromium redis-server fonts-liberation jq)
+packages=(chromium redis-server fonts-liberation jq libjemalloc2)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(postgresql)
 fi
