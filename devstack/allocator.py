@@ -6,11 +6,16 @@ a few long-lived objects (free lists of asyncio and uvloop, a library's last cal
 each. With jemalloc (`PYTHONMALLOC=malloc`, preloaded), freed pages go back within a second,
 by a background thread: the API settled 5 MiB above its starting level after the burst
 benchmark instead of 16-17 MiB, and answered as fast (docs/benchmarks.md, row J).
+
+`scripts/serve` starts its API this way; the Docker image's API runs
+`python -m devstack.allocator uvicorn ...`.
 """
 
 from __future__ import annotations
 
 import ctypes.util
+import os
+import sys
 
 JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
 """Give freed pages back after about a second, from jemalloc's own thread."""
@@ -22,3 +27,16 @@ def jemalloc_env() -> dict[str, str]:
     if library is None:
         return {}
     return {"LD_PRELOAD": library, "PYTHONMALLOC": "malloc", "MALLOC_CONF": JEMALLOC_CONF}
+
+
+def main() -> None:
+    """`python -m devstack.allocator COMMAND [ARG...]`: replace this process with COMMAND,
+    allocating with jemalloc."""
+    command = sys.argv[1:]
+    if not command:
+        sys.exit("usage: python -m devstack.allocator COMMAND [ARG...]")
+    os.execvpe(command[0], command, {**os.environ, **jemalloc_env()})
+
+
+if __name__ == "__main__":
+    main()

@@ -15,9 +15,9 @@ REPORT = (
 )
 
 
-def allocator_of_child(env: dict[str, str]) -> tuple[bool, int]:
+def allocator_of_child(env: dict[str, str], launcher: tuple[str, ...] = ()) -> tuple[bool, int]:
     done = subprocess.run(
-        [sys.executable, "-c", REPORT],
+        [*launcher, sys.executable, "-c", REPORT],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -35,3 +35,8 @@ def test_the_api_process_environment_makes_python_allocate_with_jemalloc() -> No
     assert mapped and pymalloc_blocks == 0
     plain_mapped, plain_blocks = allocator_of_child({})
     assert not plain_mapped and plain_blocks > 0  # without it: CPython's own allocator
+
+
+def test_the_launcher_of_the_docker_image_s_api_starts_its_command_with_jemalloc() -> None:
+    launcher = (sys.executable, "-m", "devstack.allocator")
+    assert allocator_of_child({}, launcher) == (True, 0)
