@@ -11,6 +11,7 @@ from tests.api.jobs import create_test, wait_for_stored_state
 from tests.api.queue_helpers import wait_test
 from tests.api.test_live import flaky_test, queue
 from tests.conftest import free_port
+from tests.support.runs import until_no_context_is_open
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -53,6 +54,7 @@ async def test_worker_serves_its_own_metrics_of_steps_retries_and_outcomes(
         async with httpx.AsyncClient() as client:
             return samples((await client.get(url)).text)
 
+    await until_no_context_is_open(worker_host.pool)  # earlier tests' runs would count too
     before = await scrape()
     project = await new_project(live)
     job_id = await queue(live, project, await create_test(live, project, flaky_test(pages_url)))
