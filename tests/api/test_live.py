@@ -64,7 +64,8 @@ async def test_job_stream_tells_the_whole_run_in_order(
 
     events = await read_events(live, f"/api/execution/job/{job_id}/events", project)
 
-    assert kinds(events) == [
+    # a `position` event comes only if the run waits over a second for its turn (a busy machine)
+    assert [kind for kind in kinds(events) if kind != "position"] == [
         "queued",
         "started",
         "step_started",
