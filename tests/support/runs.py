@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -13,6 +14,8 @@ from browser.pool import BrowserPool
 from core.queues import WORKFLOW_TASK_QUEUE
 from workflows.messages import RunInput, RunProgress
 from workflows.test_run import TestRunWorkflow
+
+T = TypeVar("T")
 
 
 async def start_run(
@@ -42,26 +45,43 @@ async def progress(handle: WorkflowHandle) -> RunProgress:
     return await handle.query(TestRunWorkflow.progress)
 
 
-async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 60) -> RunProgress:  # type: ignore[no-untyped-def]
-    """Poll the progress query until predicate(progress) holds."""
+async def poll(
+    read: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    why: Callable[[T], str],
+    timeout: float,
+) -> T:
+    """Read every 0.1 s until done(value) holds; TimeoutError(why(last value)) after timeout s."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        current = await progress(handle)
-        if predicate(current):
+        current = await read()
+        if done(current):
             return current
         if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"progress never matched; last: {current}")
+            raise TimeoutError(why(current))
         await asyncio.sleep(0.1)
+
+
+async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 60) -> RunProgress:  # type: ignore[no-untyped-def]
+    """Poll the progress query until predicate(progress) holds."""
+    return await poll(
+        lambda: progress(handle),
+        predicate,
+        lambda last: f"progress never matched; last: {last}",
+        timeout,
+    )
 
 
 async def until_no_context_is_open(pool: BrowserPool, timeout: float = 60) -> None:
     """Wait until the shared worker holds no context: runs of earlier tests may still be
     closing theirs (or, if they were cancelled while opening one, waiting for the reaper)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while pool.open_count:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"contexts still open for {pool.open_runs()}")
-        await asyncio.sleep(0.1)
+
+    async def open_runs() -> list[str]:
+        return pool.open_runs()
+
+    await poll(
+        open_runs, lambda runs: not runs, lambda runs: f"contexts still open for {runs}", timeout
+    )
 
 
 async def history_events(handle: WorkflowHandle) -> list[Any]:
