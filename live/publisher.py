@@ -92,18 +92,28 @@ class EventPublisher:
 
     async def _send_forever(self) -> None:
         while True:
-            batch = [await self._pending.get()]
-            while len(batch) < BATCH and not self._pending.empty():
-                batch.append(self._pending.get_nowait())
-            try:
-                if self._gate.open:
-                    await self._write(batch)
-                    self._gate.succeeded()
-            except (RedisError, OSError) as error:
-                self._gate.failed(error)
-            finally:
-                for _ in batch:
-                    self._pending.task_done()
+            await self._send(await self._next_batch())
+
+    async def _next_batch(self) -> list[RunEvent]:
+        """Wait for an event; it and those queued behind it, up to BATCH."""
+        batch = [await self._pending.get()]
+        while len(batch) < BATCH and not self._pending.empty():
+            batch.append(self._pending.get_nowait())
+        return batch
+
+    async def _send(self, batch: list[RunEvent]) -> None:
+        """Write a batch (its events are not referenced once this returns: a batch kept while
+        waiting for the next one held up to BATCH events from the last burst, and the memory
+        pages they sat in)."""
+        try:
+            if self._gate.open:
+                await self._write(batch)
+                self._gate.succeeded()
+        except (RedisError, OSError) as error:
+            self._gate.failed(error)
+        finally:
+            for _ in batch:
+                self._pending.task_done()
 
     async def _write(self, events: list[RunEvent]) -> None:
         """One script call for the whole batch: a pipeline of four commands per event cost the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+import weakref
 from typing import Any
 
 import httpx
@@ -281,6 +282,30 @@ async def test_streams_are_capped_and_expire_after_the_run(
     assert 0 < finished_ttl <= FINISHED_TTL_S, "a run's stream expires an hour after its end"
     assert FINISHED_TTL_S < project_ttl <= STREAM_TTL_S
     assert JOB_STREAM_MAXLEN <= flooded < JOB_STREAM_MAXLEN * 1.2, "capped (approximately)"
+
+
+async def test_the_publisher_keeps_no_event_once_it_is_written(settings: Settings) -> None:
+    """After a burst, the events of the last batch are not kept until the next event comes
+    (up to 500 events, and the memory pages they sit in)."""
+    publisher = EventPublisher(connect_redis(settings))
+    job_id = f"let-go-{uuid.uuid4().hex[:8]}"
+    events = [
+        RunEvent(type="position", jobId=job_id, projectId="let-go", data={"i": i})
+        for i in range(50)
+    ]
+    written = [weakref.ref(event) for event in events]
+    for event in events:
+        publisher.publish(event)
+    del events, event
+    await publisher.flush()
+    await asyncio.sleep(0)
+    kept = sum(reference() is not None for reference in written)
+    await publisher.close()
+    async with aioredis.Redis.from_url(settings.redis_url or "") as client:
+        stored = await client.xlen(job_stream(job_id))
+        await client.delete(job_stream(job_id), project_stream("let-go"))
+    assert stored == 50
+    assert kept == 0, f"{kept} of 50 written events are still referenced"
 
 
 async def test_open_streams_hold_no_database_connection(
