@@ -83,6 +83,7 @@ class Services:
             self.dispatcher.start()
 
     async def close(self) -> None:
+        await self.group_commit.idle()
         await self.dispatcher.stop()
         await self.events.close()
         await self.cache.close()

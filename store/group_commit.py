@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store.db import release_cache
 from store.new_runs import NewRun, TestRunOrder, runs_for_orders
 from store.queue import RunQueue
 
@@ -55,6 +56,11 @@ class GroupCommit:
         [queued] = await self._submit(order)
         return queued
 
+    async def idle(self) -> None:
+        """Wait until everything queued so far is written and the writer has finished."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer])
+
     async def _submit(self, order: Order) -> list[tuple[NewRun, int]]:
         done: asyncio.Future[list[tuple[NewRun, int]]] = asyncio.get_running_loop().create_future()
         self._pending.append((order, done))
@@ -71,6 +77,17 @@ class GroupCommit:
                 for _order, done in batch:
                     if not done.done():
                         done.set_exception(error)
+            if not self._pending:
+                await self._release_cache()
+
+    async def _release_cache(self) -> None:
+        """The queue is drained: the writer's connection gives back the pages it cached (after
+        a burst of a thousand runs, a MiB that the API would otherwise keep). Requests that
+        arrive meanwhile are written next, by the same loop."""
+        try:
+            await release_cache(self._engine)
+        except Exception as error:  # only memory is at stake
+            log.warning("could not release the writer's cache: %s", error)
 
     async def _write(
         self, batch: list[tuple[Order, asyncio.Future[list[tuple[NewRun, int]]]]]
