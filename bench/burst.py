@@ -1,6 +1,7 @@
 """Burst: N simultaneous POST /api/execution/test/{id}/run against a running service.
 
 Start the service first (scripts/serve), then:  python -m bench.burst [--sizes 200 1000]
+[--series N]
 Its runs are queued in a paused project, so nothing executes, and cancelled once the API's
 memory has been measured 10 s after the last burst.
 Baseline, in the same run: N bare start_workflow calls from one Temporal client.
@@ -36,6 +37,9 @@ QUIET_CPU = 25.0
 QUIET_S = 3
 WARM_UP = 20
 """Requests of a small burst before the starting level is measured."""
+SETTLE_S = 10
+"""How long after the bursts the API's memory is read again; the same span at rest, before
+them, shows how much it moves without requests."""
 
 
 async def quiet_machine() -> float:
@@ -183,7 +187,7 @@ async def cancel_all(base_url: str, headers: dict, jobs: list[str]) -> int:
     return done.count(False)
 
 
-async def main(sizes: list[int], base_url: str) -> None:
+async def main(sizes: list[int], base_url: str, series: int) -> None:
     settings = get_settings()
     process = api_processes(settings.port)
     headers, test_id, definition = await paused_project(base_url, "burst")
@@ -192,14 +196,20 @@ async def main(sizes: list[int], base_url: str) -> None:
     warm_up = await burst(base_url, headers, test_id, WARM_UP)
     rows = []
     waits = [await quiet_machine()]
-    memory_before = rss_mib(process)
-    for index, size in enumerate(sizes):
-        if index:
+    memory_at_rest = rss_mib(process)
+    await asyncio.sleep(SETTLE_S)
+    memory = []  # per series: before, right after the bursts, SETTLE_S later
+    for number in range(series):
+        if number:
             waits.append(await quiet_machine())
-        rows.append(await burst(base_url, headers, test_id, size))
-    memory_peak = rss_mib(process)
-    await asyncio.sleep(10)
-    memory_after = rss_mib(process)
+        before = rss_mib(process)
+        for index, size in enumerate(sizes):
+            if index:
+                waits.append(await quiet_machine())
+            rows.append(await burst(base_url, headers, test_id, size))
+        peak = rss_mib(process)
+        await asyncio.sleep(SETTLE_S)
+        memory.append((before, peak, rss_mib(process)))
     # Clean-up, after the memory figures: cancelling is a workload of its own.
     jobs = [job for row in [warm_up, *rows] for job in row["jobs"]]
     failed = await cancel_all(base_url, headers, jobs)
@@ -230,10 +240,18 @@ async def main(sizes: list[int], base_url: str) -> None:
         f"framework floor: {max(sizes)} simultaneous requests to a FastAPI route that only "
         f"answers: p50 {floor['p50']:.3f} s, p99 {floor['p99']:.3f} s, wall {floor['wall']:.2f} s"
     )
+    (start, peak, after), *later = memory
     print(
-        f"API RSS: {memory_before:.0f} MiB before (after {WARM_UP} warm-up requests), "
-        f"{memory_peak:.0f} MiB after the bursts, {memory_after:.0f} MiB 10 s later"
+        f"API RSS: {start:.1f} MiB before (after {WARM_UP} warm-up requests), "
+        f"{peak:.1f} MiB after the bursts, {after:.1f} MiB {SETTLE_S} s later "
+        f"({after - start:+.1f}); at rest before the bursts "
+        f"{memory_at_rest:.1f} -> {start:.1f} MiB in {SETTLE_S} s"
     )
+    for number, (before, peak, after) in enumerate(later, start=2):
+        print(
+            f"API RSS, series {number}: {before:.1f} -> {peak:.1f} -> {after:.1f} MiB "
+            f"({after - before:+.1f}; {after - start:+.1f} from the first starting level)"
+        )
     print(
         f"each measurement started once the machine had used under {QUIET_CPU:.0f} % of a core "
         f"for {QUIET_S} s; waited " + ", ".join(f"{wait:.0f}" for wait in waits) + " s"
@@ -248,6 +266,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1000])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--series", type=int, default=1, help="send the bursts this many times, memory each time"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.url))
+    asyncio.run(main(args.sizes, args.url, args.series))
     os._exit(0)  # the Temporal client's threads can abort an orderly interpreter exit

@@ -5,7 +5,7 @@ the burst needed: an arena goes back to the system only when every object in it 
 a few long-lived objects (free lists of asyncio and uvloop, a library's last call) end up in
 each. With jemalloc (`PYTHONMALLOC=malloc`, preloaded), freed pages go back within a second,
 by a background thread: the API settled 5 MiB above its starting level after the burst
-benchmark instead of 16-17 MiB, and answered as fast (docs/benchmarks.md, row J).
+benchmark instead of 16-17 MiB, and answered as fast (docs/benchmarks.md, rows J and K).
 
 `scripts/serve` starts its API this way; the Docker image's API runs
 `python -m devstack.allocator uvicorn ...`.
