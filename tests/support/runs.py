@@ -50,8 +50,10 @@ async def poll(
     done: Callable[[T], bool],
     why: Callable[[T], str],
     timeout: float,
+    interval: float = 0.1,
 ) -> T:
-    """Read every 0.1 s until done(value) holds; TimeoutError(why(last value)) after timeout s."""
+    """Read every `interval` s until done(value) holds; TimeoutError(why(last value)) after
+    timeout s."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         current = await read()
@@ -59,7 +61,7 @@ async def poll(
             return current
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(why(current))
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(interval)
 
 
 async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 60) -> RunProgress:  # type: ignore[no-untyped-def]
