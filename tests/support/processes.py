@@ -29,7 +29,7 @@ def renderer_count(pid: int, marker: str = "") -> int:
     """Chromium renderer processes below `pid` (below the Chromium whose command line has
     `marker`, if given): one or more per open page."""
     if marker:
-        browsers = [p for p in chromium_descendants(pid) if marker in _cmdline(p)]
+        browsers = [p for p in chromium_descendants(pid) if marker in command_line(p)]
         return sum(renderer_count(browser.pid) for browser in browsers)
     count = 0
     for process in chromium_descendants(pid):
@@ -38,7 +38,8 @@ def renderer_count(pid: int, marker: str = "") -> int:
     return count
 
 
-def _cmdline(process: psutil.Process) -> list[str]:
+def command_line(process: psutil.Process) -> list[str]:
+    """The process's arguments; none if it has exited meanwhile."""
     try:
         return process.cmdline()
     except psutil.Error:

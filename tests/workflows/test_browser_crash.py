@@ -8,17 +8,19 @@ import signal
 import psutil
 
 from browser.pool import owner_args
-from tests.support.processes import chromium_descendants
+from tests.support.processes import chromium_descendants, command_line
 from tests.support.runs import outcome, start_run, until_no_context_is_open, wait_for_progress
 
 
 def browser_main_processes(worker_id: str) -> list[psutil.Process]:
-    """The worker's Chromium browser process (not its renderers or helpers)."""
+    """The worker's Chromium browser process (not its renderers or helpers; a process that
+    exits while they are listed is left out)."""
     marker = owner_args(worker_id)[0]
     return [
         p
         for p in chromium_descendants(os.getpid())
-        if marker in p.cmdline() and not any(arg.startswith("--type=") for arg in p.cmdline())
+        if marker in (arguments := command_line(p))
+        and not any(arg.startswith("--type=") for arg in arguments)
     ]
 
 
