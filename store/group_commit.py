@@ -23,6 +23,9 @@ from store.queue import RunQueue
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000
+RELEASE_AFTER_S = 1.0
+"""How long the writer waits for more orders before it gives back its connection's cache (a
+lone request then does not find the cache cold)."""
 
 Order = Sequence[NewRun] | TestRunOrder
 """What a caller queues: runs it has built, or one run of a test by token."""
@@ -45,6 +48,7 @@ class GroupCommit:
         self._after_commit = after_commit
         self._pending: list[tuple[Order, asyncio.Future[list[tuple[NewRun, int]]]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
 
     async def enqueue(self, runs: Sequence[NewRun]) -> list[int]:
         """Queue the runs (in one transaction with whatever else is waiting); their positions."""
@@ -57,33 +61,49 @@ class GroupCommit:
         return queued
 
     async def idle(self) -> None:
-        """Wait until everything queued so far is written and the writer has finished."""
+        """Wait until everything queued so far is written and the writer has finished (it
+        stops RELEASE_AFTER_S after the last order)."""
         while self._writer is not None and not self._writer.done():
             await asyncio.wait([self._writer])
 
     async def _submit(self, order: Order) -> list[tuple[NewRun, int]]:
         done: asyncio.Future[list[tuple[NewRun, int]]] = asyncio.get_running_loop().create_future()
         self._pending.append((order, done))
+        self._arrived.set()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())
         return await done
 
     async def _write_all(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            try:
-                await self._write(batch)
-            except Exception as error:
-                for _order, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
+        """Write batches while orders come; RELEASE_AFTER_S after the last one, give back the
+        connection's cache and stop (or go on, if orders came meanwhile)."""
+        while True:
+            while await self._orders_within(RELEASE_AFTER_S):
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                try:
+                    await self._write(batch)
+                except Exception as error:
+                    for _order, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+            await self._release_cache()
             if not self._pending:
-                await self._release_cache()
+                return
+
+    async def _orders_within(self, timeout: float) -> bool:
+        """Whether orders are waiting, or arrive within timeout s."""
+        if self._pending:
+            return True
+        self._arrived.clear()
+        try:
+            await asyncio.wait_for(self._arrived.wait(), timeout)
+        except TimeoutError:
+            return bool(self._pending)
+        return True
 
     async def _release_cache(self) -> None:
-        """The queue is drained: the writer's connection gives back the pages it cached (after
-        a burst of a thousand runs, a MiB that the API would otherwise keep). Requests that
-        arrive meanwhile are written next, by the same loop."""
+        """The writer's connection gives back the pages it cached (after a burst of a thousand
+        runs, a MiB that the API would otherwise keep for its lifetime)."""
         try:
             await release_cache(self._engine)
         except Exception as error:  # only memory is at stake

@@ -415,6 +415,7 @@ async def test_one_batch_resolves_every_token_and_test_and_orders_its_priorities
             order(first, 2**70),
             return_exceptions=True,
         )
+        await batch.idle()
     finally:
         await engine.dispose()
     regular_1, [scheduled_position], live_1, other, regular_2, live_2, *refused = answers
