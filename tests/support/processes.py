@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -31,11 +30,7 @@ def renderer_count(pid: int, marker: str = "") -> int:
     if marker:
         browsers = [p for p in chromium_descendants(pid) if marker in command_line(p)]
         return sum(renderer_count(browser.pid) for browser in browsers)
-    count = 0
-    for process in chromium_descendants(pid):
-        with contextlib.suppress(psutil.Error):
-            count += "--type=renderer" in process.cmdline()
-    return count
+    return sum("--type=renderer" in command_line(p) for p in chromium_descendants(pid))
 
 
 def command_line(process: psutil.Process) -> list[str]:
