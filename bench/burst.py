@@ -4,7 +4,9 @@ Start the service first (scripts/serve), then:  python -m bench.burst [--sizes 2
 [--series N]
 Its runs are queued in a paused project, so nothing executes, and cancelled once the API's
 memory has been measured 10 s after the last burst.
-Baseline, in the same run: N bare start_workflow calls from one Temporal client.
+Baseline, in the same run: N bare start_workflow calls from one Temporal client; and the
+framework's floor: the same warm-up and bursts, latency and memory, against bench/floor_app.py's
+two apps served like the API.
 Every measurement starts from a quiet machine (under QUIET_CPU % of one core for QUIET_S s), so
 that Temporal cancelling or starting the previous burst's workflows is not billed to the next.
 """
@@ -27,10 +29,17 @@ from bench import rawhttp
 from bench.idle import machine_cpu, settle
 from core.config import get_settings
 from core.temporal import connect
+from devstack.allocator import jemalloc_env
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
 FLOOR_PORT = 8011
+FLOORS = {
+    "a FastAPI route that only answers": "bench.floor_app:app",
+    "a bare ASGI app (uvicorn and uvloop alone)": "bench.floor_app:bare_app",
+}
+"""Served one after the other after the API's bursts; see bench/floor_app.py."""
+RUN_PATH = "/api/execution/test/{id}/run"
 IDLE_QUEUE = "bench-no-worker"
 """The baseline's workflows go to a queue no worker polls, and are terminated afterwards."""
 QUIET_CPU = 25.0
@@ -65,6 +74,31 @@ def rss_mib(processes: list[psutil.Process]) -> float:
     return sum(process.memory_info().rss for process in processes) / 2**20
 
 
+Memory = tuple[float, float, float]
+"""RSS in MiB before a series of bursts, right after it, and SETTLE_S later."""
+
+
+async def bursts(
+    base_url: str,
+    headers: dict,
+    test_id: int,
+    sizes: list[int],
+    processes: list[psutil.Process],
+    waits: list[float],
+) -> tuple[list[dict], Memory]:
+    """One burst of each size, each but the first from a quiet machine (the seconds waited go
+    to `waits`), and the processes' memory around them."""
+    before = rss_mib(processes)
+    rows = []
+    for index, size in enumerate(sizes):
+        if index:
+            waits.append(await quiet_machine())
+        rows.append(await burst(base_url, headers, test_id, size))
+    peak = rss_mib(processes)
+    await asyncio.sleep(SETTLE_S)
+    return rows, (before, peak, rss_mib(processes))
+
+
 async def burst(base_url: str, headers: dict, test_id: int, size: int) -> dict:
     url = httpx.URL(base_url)
     host, port = url.host, url.port or 80
@@ -73,7 +107,7 @@ async def burst(base_url: str, headers: dict, test_id: int, size: int) -> dict:
         started = time.perf_counter()
         try:
             status, body, _ = await rawhttp.request(
-                host, port, "POST", f"/api/execution/test/{test_id}/run", headers
+                host, port, "POST", RUN_PATH.format(id=test_id), headers
             )
             job = body.get("jobId") if status == 200 and isinstance(body, dict) else None
         except OSError:
@@ -119,22 +153,32 @@ async def baseline(size: int, definition: dict) -> dict:
     return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "wall": wall}
 
 
-async def framework_floor(size: int) -> dict:
-    """The same burst against bench.floor_app served like the API (uvloop, httptools): what
-    uvicorn and FastAPI alone cost on this machine."""
-    command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(FLOOR_PORT)]
+async def answering(base_url: str) -> None:
+    """Wait until a server answers the run route (up to 10 s)."""
+    url = httpx.URL(base_url)
+    for _ in range(100):
+        try:
+            await rawhttp.request(url.host, url.port or 80, "POST", RUN_PATH.format(id=1), {})
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{base_url} does not answer")
+
+
+async def framework_floor(app: str, sizes: list[int], waits: list[float]) -> tuple[dict, Memory]:
+    """The API's warm-up and bursts against a floor app of bench.floor_app, served like the API
+    (uvloop, httptools, the same allocator): what the framework alone costs on this machine.
+    Returns the largest burst and the server's memory (as `bursts`)."""
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(FLOOR_PORT)]
     command += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
-    server = subprocess.Popen(command)
+    server = subprocess.Popen(command, env={**os.environ, **jemalloc_env()})
     try:
         base_url = f"http://127.0.0.1:{FLOOR_PORT}"
-        async with httpx.AsyncClient(base_url=base_url) as client:
-            for _ in range(100):
-                try:
-                    await client.get("/docs")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        return await burst(base_url, {}, 1, size)
+        await answering(base_url)
+        await burst(base_url, {}, 1, WARM_UP)
+        waits.append(await quiet_machine())
+        rows, memory = await bursts(base_url, {}, 1, sizes, [psutil.Process(server.pid)], waits)
+        return rows[-1], memory
     finally:
         server.terminate()
         server.wait()
@@ -198,18 +242,13 @@ async def main(sizes: list[int], base_url: str, series: int) -> None:
     waits = [await quiet_machine()]
     memory_at_rest = rss_mib(process)
     await asyncio.sleep(SETTLE_S)
-    memory = []  # per series: before, right after the bursts, SETTLE_S later
+    memory = []
     for number in range(series):
         if number:
             waits.append(await quiet_machine())
-        before = rss_mib(process)
-        for index, size in enumerate(sizes):
-            if index:
-                waits.append(await quiet_machine())
-            rows.append(await burst(base_url, headers, test_id, size))
-        peak = rss_mib(process)
-        await asyncio.sleep(SETTLE_S)
-        memory.append((before, peak, rss_mib(process)))
+        series_rows, series_memory = await bursts(base_url, headers, test_id, sizes, process, waits)
+        rows += series_rows
+        memory.append(series_memory)
     # Clean-up, after the memory figures: cancelling is a workload of its own.
     jobs = [job for row in [warm_up, *rows] for job in row["jobs"]]
     failed = await cancel_all(base_url, headers, jobs)
@@ -217,8 +256,10 @@ async def main(sizes: list[int], base_url: str, series: int) -> None:
         print(f"warning: {failed} runs of the bursts could not be cancelled")
     waits.append(await quiet_machine())
     bare = await baseline(max(sizes), definition)
-    waits.append(await quiet_machine())
-    floor = await framework_floor(max(sizes))
+    floors = {}
+    for name, app in FLOORS.items():
+        waits.append(await quiet_machine())
+        floors[name] = await framework_floor(app, sizes, waits)
 
     print(f"burst of simultaneous POST /api/execution/test/{{id}}/run, {base_url}")
     print(
@@ -236,10 +277,12 @@ async def main(sizes: list[int], base_url: str, series: int) -> None:
         f"p50 {bare['p50']:.3f} s, "
         f"p99 {bare['p99']:.3f} s, wall {bare['wall']:.2f} s"
     )
-    print(
-        f"framework floor: {max(sizes)} simultaneous requests to a FastAPI route that only "
-        f"answers: p50 {floor['p50']:.3f} s, p99 {floor['p99']:.3f} s, wall {floor['wall']:.2f} s"
-    )
+    for name, (floor, (before, peak, after)) in floors.items():
+        print(
+            f"framework floor, {name}, the same warm-up and bursts: at {floor['size']} p50 "
+            f"{floor['p50']:.3f} s, p99 {floor['p99']:.3f} s, wall {floor['wall']:.2f} s; RSS "
+            f"{before:.1f} -> {peak:.1f} -> {after:.1f} MiB ({after - before:+.1f})"
+        )
     (start, peak, after), *later = memory
     print(
         f"API RSS: {start:.1f} MiB before (after {WARM_UP} warm-up requests), "
