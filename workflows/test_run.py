@@ -81,6 +81,10 @@ class TestRunWorkflow:
     Not sandboxed: every waiting run is a workflow, and the sandbox's per-run set-up made
     starting 10,000 of them several times dearer (docs/benchmarks.md). The code keeps to the
     deterministic API (workflow.now, workflow.sleep, no I/O); the replay test guards it.
+
+    A dropped run (GeneratorExit) does no clean-up: a worker that stops keeps its cached runs
+    until the garbage collector closes their coroutines, outside any workflow's event loop, where
+    nothing can be scheduled. The run itself goes on by replay on another worker.
     """
 
     __test__ = False  # not a pytest class
@@ -118,14 +122,19 @@ class TestRunWorkflow:
         ]
         if input.auth:
             self._progress.auth = StepRecord(index=-1, action="auth", description=input.auth.name)
+        dropped = False
         try:
             await self._wait_for_admission()
             await self._run_sessions(test)
         except asyncio.CancelledError:
             self._finish("cancelled", "the run was cancelled", "Cancelled")
             raise
+        except GeneratorExit:
+            dropped = True  # see the class docstring
+            raise
         finally:
-            await self._uninterruptible(self._record_finished())
+            if not dropped:
+                await self._uninterruptible(self._record_finished())
         if self._progress.state != "completed":
             raise self._failure(self._progress.error_type or errors.TEST_FAILED)
         return self._progress
@@ -142,6 +151,9 @@ class TestRunWorkflow:
             try:
                 await asyncio.wait_for(self._run_in_session(test, session), timeout=test.timeout_s)
                 outcome = "completed"
+            except GeneratorExit:
+                outcome = "dropped"  # see the class docstring
+                raise
             except SessionLost as lost:
                 record.lost_reason = str(lost)
                 workflow.logger.warning("session lost on attempt %d: %s", attempt, lost)
@@ -152,7 +164,8 @@ class TestRunWorkflow:
                 outcome = "timed_out"
                 self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
             finally:
-                await self._teardown(session, attempt, keep_trace=outcome != "completed")
+                if outcome != "dropped":
+                    await self._teardown(session, attempt, keep_trace=outcome != "completed")
             if outcome == "completed":
                 self._finish("completed")
             return
