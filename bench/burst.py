@@ -29,7 +29,7 @@ from bench import rawhttp
 from bench.idle import machine_cpu, settle
 from core.config import get_settings
 from core.temporal import connect
-from devstack.allocator import jemalloc_env
+from devstack.allocator import environ_with_jemalloc
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
@@ -171,7 +171,7 @@ async def framework_floor(app: str, sizes: list[int], waits: list[float]) -> tup
     Returns the largest burst and the server's memory (as `bursts`)."""
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(FLOOR_PORT)]
     command += ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
-    server = subprocess.Popen(command, env={**os.environ, **jemalloc_env()})
+    server = subprocess.Popen(command, env=environ_with_jemalloc())
     try:
         base_url = f"http://127.0.0.1:{FLOOR_PORT}"
         await answering(base_url)

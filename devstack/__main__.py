@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.config import Settings, get_settings
 from core.logs import configure_logging
-from devstack.allocator import jemalloc_env
+from devstack.allocator import environ_with_jemalloc
 from devstack.processes import spawn
 from devstack.redis_server import ensure_redis
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
@@ -90,7 +90,7 @@ def start_api(settings: Settings, processes: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_service_app"]
     command += ["--host", "127.0.0.1", "--port", str(settings.port), "--log-level", "warning"]
     command += ["--workers", str(processes), "--loop", "uvloop", "--http", "httptools"]
-    return spawn(command, cwd=REPO_ROOT, env={**os.environ, **jemalloc_env()})
+    return spawn(command, cwd=REPO_ROOT, env=environ_with_jemalloc())
 
 
 def ensure_admin_token(settings: Settings) -> None:

@@ -29,13 +29,18 @@ def jemalloc_env() -> dict[str, str]:
     return {"LD_PRELOAD": library, "PYTHONMALLOC": "malloc", "MALLOC_CONF": JEMALLOC_CONF}
 
 
+def environ_with_jemalloc() -> dict[str, str]:
+    """This process's environment with `jemalloc_env()` on top, for a child process."""
+    return {**os.environ, **jemalloc_env()}
+
+
 def main() -> None:
     """`python -m devstack.allocator COMMAND [ARG...]`: replace this process with COMMAND,
     allocating with jemalloc."""
     command = sys.argv[1:]
     if not command:
         sys.exit("usage: python -m devstack.allocator COMMAND [ARG...]")
-    os.execvpe(command[0], command, {**os.environ, **jemalloc_env()})
+    os.execvpe(command[0], command, environ_with_jemalloc())
 
 
 if __name__ == "__main__":
