@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from fastapi import APIRouter, Request, status
+from starlette.datastructures import FormData
 
 from api.deps import ProjectDep, ServicesDep
 from api.errors import ApiError
@@ -62,12 +63,20 @@ async def upload(request: Request, project: ProjectDep, services: ServicesDep) -
         form = await request.form(max_files=1, max_fields=5)
     except Exception:
         raise ApiError(422, "invalid_request", "the multipart body cannot be read") from None
+    assert project.id is not None
+    try:
+        return await save_upload(form, project_folder(services, project.id), limit)
+    finally:
+        await form.close()  # the spooled temporary file of the request
+
+
+async def save_upload(form: FormData, folder: Path, limit: int) -> UploadPublic:
+    """Write the form's `file` into the folder under its sanitised name; 413 past `limit`."""
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise ApiError(422, "invalid_request", "file: a file field named 'file' is required")
     name = sanitise(file.filename or "")
-    assert project.id is not None
-    target = project_folder(services, project.id) / name
+    target = folder / name
     partial = target.with_name(f".{name}.part")
     size = 0
     with partial.open("wb") as out:

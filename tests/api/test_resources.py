@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
+
 import httpx
 from sqlalchemy import text
 
@@ -137,6 +140,27 @@ async def test_uploads_are_sanitised_limited_and_confined(
     assert not_multipart.status_code == 415
     listed = await api.get("/api/uploads", headers=project.headers)
     assert listed.json() == [{"name": "evil name_.txt", "size": 5}]
+
+
+async def test_uploads_close_the_request_s_temporary_file(
+    api: httpx.AsyncClient, project: ProjectAccess, api_settings
+) -> None:
+    limit = api_settings.max_upload_bytes
+    bodies = [
+        {"file": ("kept.txt", b"hello", "text/plain")},
+        {"file": ("big.bin", b"x" * (limit + 1), "application/octet-stream")},
+        {"other": ("other.txt", b"hello", "text/plain")},
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        answers = [
+            (await api.post("/api/uploads", files=files, headers=project.headers)).status_code
+            for files in bodies
+        ]
+        gc.collect()
+    assert answers == [201, 413, 422]
+    unclosed = [str(w.message) for w in caught if "SpooledTemporaryFile" in str(w.message)]
+    assert not unclosed, unclosed
 
 
 async def test_oversized_json_body_is_413(api: httpx.AsyncClient, project, api_settings) -> None:
