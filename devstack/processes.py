@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -34,13 +35,14 @@ def spawn(
         if niceness:
             os.nice(niceness)
 
-    output = open(log_file, "ab") if log_file else None  # noqa: SIM115 (owned by the child)
-    return subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=output,
-        stderr=subprocess.STDOUT if output else None,
-        start_new_session=True,
-        preexec_fn=prepare,
-    )
+    # The child gets its own copy of the log's descriptor; this process closes its copy.
+    with open(log_file, "ab") if log_file else contextlib.nullcontext() as output:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+            preexec_fn=prepare,
+        )

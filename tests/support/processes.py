@@ -72,10 +72,10 @@ def start_worker_process(
         "WORKER_MAX_SESSIONS": str(settings.worker_max_sessions),
         "DRAIN_TIMEOUT_S": "20",
     }
-    output = open(log_file, "ab")  # noqa: SIM115 (owned by the process)
-    return subprocess.Popen(
-        [sys.executable, "worker.py"], cwd=REPO_ROOT, env=env, stdout=output, stderr=output
-    )
+    with open(log_file, "ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "worker.py"], cwd=REPO_ROOT, env=env, stdout=output, stderr=output
+        )
 
 
 def wait_for_log(log_file: Path, text: str, timeout: float = 60) -> None:

@@ -24,8 +24,8 @@ class RedisServer:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self._folder)]
-        log = open(self._folder / "redis.log", "ab")  # noqa: SIM115 (the process owns it)
-        self._process = subprocess.Popen(command, stdout=log, stderr=log)
+        with open(self._folder / "redis.log", "ab") as log:  # the child keeps its own copy
+            self._process = subprocess.Popen(command, stdout=log, stderr=log)
         deadline = time.monotonic() + 10
         while True:
             try:
