@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from temporalio import activity
@@ -75,6 +76,15 @@ class StoreActivities:
                 },
             )
         )
+
+    async def close(self) -> None:
+        """Stop the background retention, before the engine is disposed (retention catches up
+        at the project's next finished run)."""
+        if self._retainer is not None:
+            self._retainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retainer
+            self._retainer = None
 
     async def _retain(self) -> None:
         while self._finished:

@@ -75,7 +75,7 @@ class WorkerHost:
             cache=self.cache,
         )
         retention = Retention(self.engine, settings.artifacts_dir)
-        store = StoreActivities(runs, retention, self.events, self.cache)
+        self.store = StoreActivities(runs, retention, self.events, self.cache)
         schedules = ScheduleActivities(self.engine, client, self.events)
         self.registry = WorkerRegistry(self.engine)
         identity = f"{self.worker_id}"
@@ -84,7 +84,7 @@ class WorkerHost:
             task_queue=WORKFLOW_TASK_QUEUE,
             workflows=[TestRunWorkflow, ScheduledFireWorkflow],
             activities=[
-                store.record_finished,
+                self.store.record_finished,
                 schedules.queue_scheduled_runs,
                 schedules.unfinished_runs,
                 schedules.cancel_runs,
@@ -182,6 +182,7 @@ class WorkerHost:
             if worker.is_running:
                 await worker.shutdown()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.store.close()
         await self.events.close()
         await self.cache.close()
         await self.engine.dispose()
