@@ -5,7 +5,8 @@ the burst needed: an arena goes back to the system only when every object in it 
 a few long-lived objects (free lists of asyncio and uvloop, a library's last call) end up in
 each. With jemalloc (`PYTHONMALLOC=malloc`, preloaded), freed pages go back within a second,
 by a background thread: the API settled 5 MiB above its starting level after the burst
-benchmark instead of 16-17 MiB, and answered as fast (docs/benchmarks.md, rows J and K).
+benchmark instead of 16-17 MiB, and answered as fast (docs/benchmarks.md, row J; 2 MiB since
+row K, about what a bare ASGI app served the same way keeps, row L).
 
 `scripts/serve` starts its API this way; the Docker image's API runs
 `python -m devstack.allocator uvicorn ...`.
