@@ -74,12 +74,15 @@ async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 
     )
 
 
-async def until_no_context_is_open(pool: BrowserPool, timeout: float = 60) -> None:
-    """Wait until the shared worker holds no context: runs of earlier tests may still be
-    closing theirs (or, if they were cancelled while opening one, waiting for the reaper)."""
+async def until_no_context_is_open(
+    pool: BrowserPool, timeout: float = 60, run_id: str | None = None
+) -> None:
+    """Wait until the shared worker holds no context (of `run_id`, if given): runs of earlier
+    tests may still be closing theirs (or, if they were cancelled while opening one, waiting
+    for the reaper)."""
 
     async def open_runs() -> list[str]:
-        return pool.open_runs()
+        return [run for run in pool.open_runs() if run_id in (None, run)]
 
     await poll(
         open_runs, lambda runs: not runs, lambda runs: f"contexts still open for {runs}", timeout

@@ -17,7 +17,8 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
-from tests.support.runs import poll, wait_for_progress
+from tests.support.runs import poll, until_no_context_is_open, wait_for_progress
+from tests.workflows.test_cancel_and_timeout import stuck_test
 from workflows import activity_names
 from workflows.messages import RunFinished, RunInput
 from workflows.test_run import TestRunWorkflow
@@ -69,8 +70,8 @@ async def start_on_own_worker(
 
 async def test_a_dropped_waiting_run_schedules_no_clean_up(client, pages_url: str) -> None:
     name = f"dropped-{uuid.uuid4().hex}"
-    test = {"name": name, "start_url": pages_url, "steps": [{"action": "click", "selector": "#b"}]}
     queue = f"dropped-{uuid.uuid4().hex}"
+    test = stuck_test(pages_url, name=name)
     worker, running, handle = await start_on_own_worker(client, queue, test, admission=True)
     try:
         await wait_for_progress(handle, lambda p: bool(p.steps) and p.phase == "queued")
@@ -85,16 +86,10 @@ async def test_a_run_dropped_mid_step_tears_down_only_once_replayed_elsewhere(
     client, worker_host, pages_url: str
 ) -> None:
     name = f"dropped-{uuid.uuid4().hex}"
-    test = {
-        "name": name,
-        "start_url": pages_url + "shop.html",
-        "steps": [
-            {"action": "click", "selector": "#buy"},
-            {"action": "wait", "selector": "#never-appears", "timeout_ms": 30_000},
-        ],
-    }
     queue = f"dropped-{uuid.uuid4().hex}"
-    worker, running, handle = await start_on_own_worker(client, queue, test)
+    worker, running, handle = await start_on_own_worker(
+        client, queue, stuck_test(pages_url, name=name)
+    )
     try:
         await wait_for_progress(handle, lambda p: p.current_step == 1)
         await worker.shutdown()
@@ -120,12 +115,7 @@ async def test_a_run_dropped_mid_step_tears_down_only_once_replayed_elsewhere(
                 timeout=60,
             )
         assert [r.result["state"] for r in recorded] == ["cancelled"]
-        await poll(
-            lambda: asyncio.sleep(0, worker_host.pool.open_runs()),
-            lambda runs: handle.id not in runs,
-            lambda runs: f"the run's context is still open: {runs}",
-            timeout=30,
-        )
+        await until_no_context_is_open(worker_host.pool, timeout=30, run_id=handle.id)
     finally:
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             await handle.terminate("test over")
