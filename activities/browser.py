@@ -14,10 +14,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from browser.actions import StepContext, StepError, failure_screenshot, perform
-from browser.pool import BrowserPool, SessionNotFound
+from browser.egress_proxy import Blocked
+from browser.pool import BrowserPool, SessionNotFound, untraced
 from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
-from core.secrets import SealedDataInvalid, SecretBox
+from core.secrets import SealedDataInvalid, SecretBox, credential_forms, redact
 from live.cache import ShortCache, queue_counts_key
 from live.events import EventType, RunEvent
 from live.publisher import EventPublisher
@@ -217,15 +218,22 @@ class BrowserActivities:
         try:
             async with self._pool.using(session_id) as session, _heartbeating():
                 selector, artifacts = None, []
+                failure: StepError | None = None
+                if secrets is not None:
+                    session.redactions |= credential_forms(secrets)
                 try:
-                    for step in steps:
-                        result = await perform(session.page, step, ctx)
-                        selector = result.selector_used
-                        artifacts += result.artifacts
+                    async with untraced(session) if secrets else contextlib.nullcontext():
+                        for step in steps:
+                            result = await perform(session.page, step, ctx)
+                            selector = result.selector_used
+                            artifacts += result.artifacts
                 except StepError as error:
-                    if error.error_type != errors.SESSION_LOST:
+                    failure = error
+                failure = _egress_failure(session.new_blocks()) or failure
+                if failure is not None:
+                    if failure.error_type != errors.SESSION_LOST:
                         artifacts += await failure_screenshot(session.page, ctx)
-                    raise _application_error(error, artifacts, secrets) from None
+                    raise _application_error(failure, artifacts, secrets) from None
         except SessionNotFound as missing:
             raise ApplicationError(
                 str(missing), [], type=errors.SESSION_LOST, non_retryable=True
@@ -235,6 +243,14 @@ class BrowserActivities:
             selector_used=selector,
             artifacts=artifacts,
         )
+
+
+def _egress_failure(blocked: list[Blocked]) -> StepError | None:
+    """A destination the egress policy refused during the step fails it; no retry helps."""
+    if not blocked:
+        return None
+    more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
+    return StepError(blocked[0].message + more, errors.EGRESS_BLOCKED, False)
 
 
 def _with_credentials(step: Step, credentials: Credentials) -> Step:
@@ -248,10 +264,9 @@ def _with_credentials(step: Step, credentials: Credentials) -> Step:
 def _application_error(
     error: StepError, artifacts: list[str], secrets: Credentials | None
 ) -> ApplicationError:
-    message = str(error)
+    message = errors.cut(str(error), errors.MESSAGE_LIMIT)
     if secrets is not None:
-        for secret in (secrets.password, secrets.username):
-            message = message.replace(secret, "***")
+        message = redact(message, secrets)
     return ApplicationError(
         message, artifacts, type=error.error_type, non_retryable=not error.retryable
     )

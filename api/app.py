@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 
 from api.errors import ErrorBody, install_error_handlers
@@ -31,7 +29,6 @@ NO_TELEMETRY: TelemetryConfig = {
 """FastAPI's own OpenTelemetry bridge is off: the service exports Prometheus metrics and JSON
 logs, and the bridge looks for a configured provider on every request (about 10 % of an empty
 route's cost)."""
-DEMO_SITE = Path(__file__).resolve().parent.parent / "examples" / "site"
 
 
 def create_service_app() -> FastAPI:
@@ -86,5 +83,4 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.router.routes.insert(0, FastRunRoute())  # before the FastAPI routes it stands in for
-    app.mount("/demo", StaticFiles(directory=DEMO_SITE, html=True), name="demo")
     return app

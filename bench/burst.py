@@ -30,6 +30,7 @@ from bench.idle import machine_cpu, settle
 from core.config import get_settings
 from core.temporal import connect
 from devstack.allocator import environ_with_jemalloc
+from devstack.demo import demo_url
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
@@ -204,7 +205,7 @@ async def paused_project(
         headers = {"Authorization": f"Bearer {created.json()['token']}"}
         definition = definition or {
             "name": name,
-            "start_url": base_url + "/demo/shop.html",
+            "start_url": demo_url() + "shop.html",
             "steps": [{"action": "click", "selector": "#buy"}],
         }
         test_id = (await api.post("/api/tests", json=definition, headers=headers)).json()["id"]

@@ -74,7 +74,7 @@ def holding_test(base_url: str) -> dict:
 async def shared_browser(base_url: str) -> tuple[float, dict[int, float]]:
     """The service: one Chromium per worker, a context per run."""
     figures = {}
-    async with bench_stack(max_sessions=max(CONCURRENCY)) as (client, _host):
+    async with bench_stack(max(CONCURRENCY), base_url) as (client, _host):
         await settle()
         idle = chromium_pss_mib()
         for count in CONCURRENCY:

@@ -92,7 +92,7 @@ async def time_by_phase(handle) -> Counter[str]:  # type: ignore[no-untyped-def]
 
 async def main(rounds: int, trace: str) -> None:
     with StaticServer(PAGES_DIR) as base_url:
-        async with bench_stack(max_sessions=2) as (client, _host):
+        async with bench_stack(2, base_url) as (client, _host):
             await time_service(
                 client, base_url, 1, Counter(), trace
             )  # warm-up: first context, caches

@@ -7,6 +7,7 @@ import socket
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from temporalio.client import Client
@@ -26,8 +27,11 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHost]]:
-    """A dev server and a Redis on free ports, and one worker with `max_sessions` slots."""
+async def bench_stack(
+    max_sessions: int, pages_url: str
+) -> AsyncIterator[tuple[Client, WorkerHost]]:
+    """A dev server and a Redis on free ports, and one worker with `max_sessions` slots whose
+    runs may reach the pages at `pages_url`."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         data = Path(folder)
         redis_port = _free_port()
@@ -48,6 +52,7 @@ async def bench_stack(max_sessions: int) -> AsyncIterator[tuple[Client, WorkerHo
                 worker_max_sessions=max_sessions,
                 database_url=f"sqlite:///{data / 'service.db'}",
                 redis_url=f"redis://127.0.0.1:{redis_port}/0",
+                egress_allow=urlsplit(pages_url).netloc,
             )
             migrate(settings.database_url)
             client = await connect(settings)

@@ -20,6 +20,7 @@ import httpx
 from bench import rawhttp
 from bench.burst import api_processes, paused_project, percentile, rss_mib
 from core.config import get_settings
+from devstack.demo import demo_url
 
 STEPS = 10
 
@@ -76,7 +77,7 @@ async def main(sizes: list[int], base_url: str) -> None:
     processes = api_processes(settings.port)
     definition = {
         "name": "watched",
-        "start_url": base_url + "/demo/shop.html",
+        "start_url": demo_url() + "shop.html",
         "steps": [{"action": "wait", "value": 1000} for _ in range(STEPS)],
     }
     headers, test_id, _ = await paused_project(base_url, "watchers", definition)

@@ -6,13 +6,14 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page, expect
 
 from core import errors
 from core.definition import Step
+from core.egress import ALLOWED_SCHEMES
 
 POLL_INTERVAL_S = 0.1
 
@@ -96,6 +97,13 @@ async def _diagnose(
 
 async def _navigate(page: Page, url: str, timeout: int) -> None:
     """Go to url; a server error (5xx) fails the step like a network error, retryably."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise StepError(
+            f"blocked by the egress policy: the scheme '{scheme}:' is not allowed",
+            errors.EGRESS_BLOCKED,
+            False,
+        )
     response = await page.goto(url, timeout=timeout)
     if response is not None and response.status >= 500:
         raise StepError(
@@ -176,9 +184,10 @@ async def _assert(target: Locator, step: Step, timeout: int) -> None:
             await expect(target).to_contain_text(step.value, timeout=timeout)
     except AssertionError:
         found = await _text_of(target)
+        shown = "nothing" if found is None else repr(errors.cut(found))
         expected = f"to contain '{step.value}'" if step.value else "to be visible"
         raise StepError(
-            f"expected {step.selector} {expected}, found {found!r}", errors.ASSERTION_FAILED, True
+            f"expected {step.selector} {expected}, found {shown}", errors.ASSERTION_FAILED, True
         ) from None
 
 
@@ -261,7 +270,7 @@ SESSION_LOST_MARKERS = (
 def classify(error: PlaywrightError, selector: str | None = None) -> StepError:
     """Turn a Playwright error into a typed StepError that says whether a retry can help."""
     message = str(error).split("\nCall log:")[0].strip()
-    first_line = message.splitlines()[0] if message else "browser error"
+    first_line = errors.cut(message.splitlines()[0]) if message else "browser error"
     if any(marker in message for marker in SELECTOR_SYNTAX_MARKERS):
         where = f"selector {selector!r}: " if selector else ""
         return StepError(

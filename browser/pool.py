@@ -20,12 +20,25 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from core.chromium import LAUNCH_ARGS, chromium_executable
+from browser.egress_proxy import Blocked, EgressGate
+from browser.trace_redaction import redact_trace
+from core.chromium import LAUNCH_ARGS, chromium_environment, chromium_executable
 from core.definition import TraceMode
+from core.egress import EgressPolicy
 
 log = logging.getLogger(__name__)
 
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+
+EGRESS_LAUNCH_ARGS = [
+    # Every context has its own proxy (its egress gate); a name Chromium would resolve itself
+    # (if anything ever went around the proxy) resolves to nothing.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    # WebRTC's UDP would go around the proxy: only proxied (TCP) transports.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+]
+LOCAL_RESOURCE_REFUSED = "Not allowed to load local resource: "
 
 
 @dataclass
@@ -38,9 +51,19 @@ class Session:
     page: Page
     tracing: bool
     expires_at: float
+    gate: EgressGate
     busy: int = 0
     claimed: bool = False
     last_used: float = field(default_factory=time.monotonic)
+    blocks_reported: int = 0
+    redactions: set[str] = field(default_factory=set)
+    """Spellings of secrets this session saw (auth credentials), removed from its trace."""
+
+    def new_blocks(self) -> list[Blocked]:
+        """Destinations refused since the last call (each is reported once)."""
+        fresh = self.gate.blocked[self.blocks_reported :]
+        self.blocks_reported = len(self.gate.blocked)
+        return fresh
 
 
 OWNER_SWITCH = "--testrun-worker"
@@ -49,6 +72,35 @@ OWNER_SWITCH = "--testrun-worker"
 def owner_args(owner: str) -> list[str]:
     """A harmless switch naming the worker, so `ps` shows which worker a Chromium belongs to."""
     return [f"{OWNER_SWITCH}={owner}"] if owner else []
+
+
+def _note_local_resource(gate: EgressGate, console_text: str) -> None:
+    """Chromium refuses file: URLs from web pages on its own and says so on the console; the
+    refusal is the egress policy's too, and fails the step like a refused connection."""
+    if console_text.startswith(LOCAL_RESOURCE_REFUSED):
+        url = console_text.removeprefix(LOCAL_RESOURCE_REFUSED).strip()[:200]
+        scheme = url.split(":", 1)[0]
+        gate.record(Blocked(url, f"{url}: the scheme '{scheme}:' is not allowed"))
+
+
+@contextlib.asynccontextmanager
+async def untraced(session: Session):  # type: ignore[no-untyped-def]
+    """Record nothing of what happens inside (the login): the trace chunk so far is dropped
+    (it holds only the empty context) and a new one starts after."""
+    if not session.tracing:
+        yield
+        return
+    try:
+        await session.context.tracing.stop_chunk()
+    except Exception as error:  # a lost browser fails the step itself; the trace is redacted
+        log.warning("trace of session %s not paused: %s", session.session_id, error)
+    try:
+        yield
+    finally:
+        try:
+            await session.context.tracing.start_chunk()
+        except Exception as error:
+            log.warning("trace of session %s not resumed: %s", session.session_id, error)
 
 
 class SessionNotFound(LookupError):
@@ -62,12 +114,14 @@ class BrowserPool:
         self,
         chromium_path: str | None,
         owner: str = "",
+        egress: EgressPolicy | None = None,
         idle_timeout_s: float = 300.0,
         claim_timeout_s: float = 30.0,
         reap_interval_s: float = 5.0,
     ) -> None:
         self._chromium_path = chromium_path
         self._owner = owner
+        self._egress = egress or EgressPolicy()
         self._idle_timeout_s = idle_timeout_s
         self._claim_timeout_s = claim_timeout_s
         self._reap_interval_s = reap_interval_s
@@ -92,7 +146,8 @@ class BrowserPool:
                 assert self._playwright is not None, "BrowserPool.start() was not called"
                 self._browser = await self._playwright.chromium.launch(
                     executable_path=chromium_executable(self._chromium_path),
-                    args=[*LAUNCH_ARGS, *owner_args(self._owner)],
+                    args=[*LAUNCH_ARGS, *EGRESS_LAUNCH_ARGS, *owner_args(self._owner)],
+                    env=chromium_environment(),
                     headless=True,
                 )
                 self._browser.on("disconnected", self._on_browser_lost)
@@ -105,8 +160,9 @@ class BrowserPool:
             log.error("chromium disconnected with %d open sessions", len(self._sessions))
         if len(self._lost) > 1000:
             self._lost.clear()
-        for session_id in self._sessions:
+        for session_id, session in self._sessions.items():
             self._lost[session_id] = "Chromium exited or crashed"
+            session.gate.close()
         self._sessions.clear()
         self._notify()
 
@@ -122,7 +178,16 @@ class BrowserPool:
     async def open(self, run_id: str, trace: TraceMode, lifetime_s: float) -> Session:
         """A fresh context with one page, traced as the test asks."""
         browser = await self._ensure_browser()
-        context = await browser.new_context(viewport=VIEWPORT, accept_downloads=False)
+        gate = EgressGate(self._egress)
+        proxy = await gate.start()
+        try:
+            context = await browser.new_context(
+                viewport=VIEWPORT, accept_downloads=False, proxy={"server": proxy}
+            )
+        except BaseException:
+            gate.close()
+            raise
+        context.on("console", lambda message: _note_local_resource(gate, message.text))
         try:
             if trace != "off":
                 snapshots = trace == "on-failure-with-snapshots"
@@ -130,6 +195,7 @@ class BrowserPool:
             page = await context.new_page()
         except BaseException:
             await context.close()
+            gate.close()
             raise
         session = Session(
             session_id=uuid.uuid4().hex,
@@ -138,6 +204,7 @@ class BrowserPool:
             page=page,
             tracing=trace != "off",
             expires_at=time.monotonic() + lifetime_s,
+            gate=gate,
         )
         self._sessions[session.session_id] = session
         self.max_open_seen = max(self.max_open_seen, len(self._sessions))
@@ -175,6 +242,7 @@ class BrowserPool:
                 if trace_path is not None:
                     trace_path.parent.mkdir(parents=True, exist_ok=True)
                     await session.context.tracing.stop(path=trace_path)
+                    await asyncio.to_thread(redact_trace, trace_path, session.redactions)
                 else:
                     await session.context.tracing.stop()
         except Exception as error:  # the browser may be gone; closing must still happen
@@ -183,6 +251,7 @@ class BrowserPool:
         finally:
             with contextlib.suppress(Exception):
                 await session.context.close()
+            session.gate.close()
         return trace_path is not None
 
     def on_change(self, listener: Callable[[], None]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -31,3 +32,13 @@ def chromium_executable(configured: str | None) -> str | None:
         if Path(candidate).exists():
             return candidate
     return shutil.which("chromium")
+
+
+BROWSER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+"""The only variables Chromium inherits: it runs tenants' pages, and the service's environment
+holds its secrets (tokens, keys, database and Redis URLs)."""
+
+
+def chromium_environment() -> dict[str, str | float | bool]:
+    """The worker's environment reduced to what a browser needs."""
+    return {name: os.environ[name] for name in BROWSER_ENVIRONMENT if name in os.environ}

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.egress import EgressPolicy
 
 
 class Settings(BaseSettings):
@@ -48,6 +50,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # How long a stopping worker lets running sessions finish before handing them back.
     drain_timeout_s: float = Field(default=30.0, ge=0)
+    # Destinations a run's browser may reach besides the public web (core/egress.py): host
+    # names, host:port, addresses, address:port and networks, separated by commas.
+    egress_allow: str = ""
+
+    @field_validator("egress_allow")
+    @classmethod
+    def _allowlist_parses(cls, value: str) -> str:
+        EgressPolicy.from_setting(value)
+        return value
+
+    @property
+    def egress_policy(self) -> EgressPolicy:
+        """What tenants' browsers may reach."""
+        return EgressPolicy.from_setting(self.egress_allow)
 
     @property
     def effective_redis_url(self) -> str | None:

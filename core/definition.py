@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import urljoin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from core.egress import EgressPolicy
 
 Action = Literal[
     "navigate",
@@ -46,6 +49,8 @@ NEEDS_SELECTOR = {
 }
 NEEDS_VALUE = {"navigate", "type", "select", "press", "upload"}
 CREDENTIAL_PLACEHOLDER = re.compile(r"\{\{\s*(username|password)\s*\}\}")
+ABSOLUTE_HTTP_URL = re.compile(r"^https?://[^/\s]+", re.IGNORECASE)
+URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 UPLOAD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
 
 
@@ -95,6 +100,11 @@ class Step(BaseModel):
         scroll_by = self.action == "scroll" and not self.selector and self.value is not None
         if scroll_by and not _is_number(self.value or ""):
             raise ValueError("value: 'scroll' takes pixels (a number) or a selector")
+        scheme = URL_SCHEME.match(self.value or "") if self.action == "navigate" else None
+        if scheme and scheme[1].lower() not in ("http", "https"):
+            raise ValueError(
+                f"value: the scheme '{scheme[1]}:' is not allowed (only http and https)"
+            )
         if self.action == "upload" and self.value and not UPLOAD_NAME.fullmatch(self.value):
             raise ValueError(
                 "value: 'upload' takes a plain file name from the project's upload folder"
@@ -152,7 +162,7 @@ class TestDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _start_url_is_http(self) -> TestDefinition:
-        if not re.match(r"^https?://[^/\s]+", self.start_url):
+        if not ABSOLUTE_HTTP_URL.match(self.start_url):
             raise ValueError("start_url: must be an absolute http(s) URL")
         return self
 
@@ -175,6 +185,33 @@ class AuthFlowDefinition(BaseModel):
     login_url: str = Field(min_length=1, max_length=2000)
     steps: list[Step] = Field(min_length=1, max_length=100)
     credentials: Credentials
+
+    @model_validator(mode="after")
+    def _login_url_is_http(self) -> AuthFlowDefinition:
+        if not ABSOLUTE_HTTP_URL.match(self.login_url):
+            raise ValueError("login_url: must be an absolute http(s) URL")
+        return self
+
+
+def refused_urls(
+    definition: TestDefinition | AuthFlowDefinition, policy: EgressPolicy
+) -> list[dict[str, Any]]:
+    """Problems (`loc`, `msg`) for every URL of a definition that the egress policy can never
+    pass (a denied scheme, a literal denied address), known before anything runs."""
+    if isinstance(definition, TestDefinition):
+        base, field = definition.start_url, "start_url"
+    else:
+        base, field = definition.login_url, "login_url"
+    urls: list[tuple[tuple[str | int, ...], str]] = [((field,), base)]
+    for index, step in enumerate(definition.steps):
+        if step.action == "navigate" and step.value:
+            urls.append((("steps", index, "value"), urljoin(base, step.value)))
+    problems = []
+    for where, url in urls:
+        reason = policy.refuse_url(url)
+        if reason is not None:
+            problems.append({"loc": where, "msg": f"blocked by the egress policy: {reason}"})
+    return problems
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -13,6 +13,7 @@ INVALID_SELECTOR = "InvalidSelector"
 INVALID_STEP = "InvalidStep"
 UPLOAD_REJECTED = "UploadRejected"
 AUTH_REJECTED = "AuthRejected"
+EGRESS_BLOCKED = "EgressBlocked"
 """Non-retryable: no attempt can succeed."""
 
 INVALID_TEST = "InvalidTest"
@@ -20,3 +21,16 @@ TEST_FAILED = "TestFailed"
 TEST_TIMED_OUT = "TestTimedOut"
 SESSIONS_EXHAUSTED = "SessionsExhausted"
 """How a run workflow itself fails."""
+
+
+PAGE_TEXT_LIMIT = 500
+"""Characters of page text an error may quote; pages are untrusted and unbounded."""
+MESSAGE_LIMIT = 2000
+"""Characters of a whole step error, whatever it quotes: far below Temporal's failure limit."""
+
+
+def cut(text: str, limit: int = PAGE_TEXT_LIMIT) -> str:
+    """`text` if it fits within `limit` characters, else its start marked as cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [cut: {len(text) - limit} more characters]"

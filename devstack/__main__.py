@@ -17,11 +17,13 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from core.config import Settings, get_settings
 from core.logs import configure_logging
 from devstack.allocator import environ_with_jemalloc
+from devstack.demo import allow_demo_site, demo_url, serve_demo_site
 from devstack.processes import spawn
 from devstack.redis_server import ensure_redis
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
@@ -77,13 +79,24 @@ async def ensure_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
 def start_worker(index: int) -> subprocess.Popen[bytes]:
     """Worker `index`, serving its metrics on WORKER_METRICS_PORT + index (default 9464 + i)."""
     port = int(os.environ.get("WORKER_METRICS_PORT") or WORKER_METRICS_PORT) + index
-    env = {**os.environ, "WORKER_METRICS_PORT": str(port)}
+    env = {**without_api_secrets(os.environ), "WORKER_METRICS_PORT": str(port)}
     command = [sys.executable, "worker.py"]
     return spawn(command, cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS, env=env)
 
 
 def start_dispatcher() -> subprocess.Popen[bytes]:
-    return spawn([sys.executable, "dispatcher.py"], cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS)
+    env = without_api_secrets(os.environ)
+    command = [sys.executable, "dispatcher.py"]
+    return spawn(command, cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS, env=env)
+
+
+API_ONLY_SECRETS = ("ADMIN_TOKEN",)
+"""Secrets only the API uses: workers (which run tenants' browsers) never receive them."""
+
+
+def without_api_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a worker or the dispatcher."""
+    return {name: value for name, value in environ.items() if name not in API_ONLY_SECRETS}
 
 
 def start_api(settings: Settings, processes: int) -> subprocess.Popen[bytes]:
@@ -112,48 +125,53 @@ async def supervise(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
     redis = await ensure_redis(settings)
-    workers = [start_worker(i) for i in range(args.workers)]
-    dispatcher = start_dispatcher()
-    os.environ["DISPATCH_IN_API"] = "false"  # the dispatcher process does it
-    api = start_api(settings, args.api_processes)
-    log.info("API on http://127.0.0.1:%d (demo pages under /demo/)", settings.port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    exit_code = 0
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1)
-        if temporal is not None and temporal.poll() is not None:
-            log.error(
-                "the Temporal dev server exited; see %s", Path(settings.data_dir) / "temporal.log"
-            )
-            exit_code = 1
-            break
-        if api.poll() is not None:
-            log.error("the API exited with %s", api.returncode)
-            exit_code = 1
-            break
-        for i, worker in enumerate(workers):
-            if worker.poll() is not None:
-                log.warning(
-                    "worker %d exited with %s; starting it again", worker.pid, worker.returncode
+    with serve_demo_site():
+        os.environ["EGRESS_ALLOW"] = allow_demo_site(settings.egress_allow)
+        workers = [start_worker(i) for i in range(args.workers)]
+        dispatcher = start_dispatcher()
+        os.environ["DISPATCH_IN_API"] = "false"  # the dispatcher process does it
+        api = start_api(settings, args.api_processes)
+        log.info("API on http://127.0.0.1:%d, demo pages on %s", settings.port, demo_url())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        exit_code = 0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1)
+            if temporal is not None and temporal.poll() is not None:
+                log.error(
+                    "the Temporal dev server exited; see %s",
+                    Path(settings.data_dir) / "temporal.log",
                 )
-                workers[i] = start_worker(i)
-        if dispatcher.poll() is not None:
-            log.warning("the dispatcher exited with %s; starting it again", dispatcher.returncode)
-            dispatcher = start_dispatcher()
-    log.info("stopping: draining workers")
-    for process in [*workers, dispatcher, api]:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in [*workers, dispatcher, api]:
-        await asyncio.to_thread(_wait_or_kill, process, settings.drain_timeout_s + 10)
-    for service in (temporal, redis):
-        if service is not None:
-            service.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(_wait_or_kill, service, 15)
+                exit_code = 1
+                break
+            if api.poll() is not None:
+                log.error("the API exited with %s", api.returncode)
+                exit_code = 1
+                break
+            for i, worker in enumerate(workers):
+                if worker.poll() is not None:
+                    log.warning(
+                        "worker %d exited with %s; starting it again", worker.pid, worker.returncode
+                    )
+                    workers[i] = start_worker(i)
+            if dispatcher.poll() is not None:
+                log.warning(
+                    "the dispatcher exited with %s; starting it again", dispatcher.returncode
+                )
+                dispatcher = start_dispatcher()
+        log.info("stopping: draining workers")
+        for process in [*workers, dispatcher, api]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in [*workers, dispatcher, api]:
+            await asyncio.to_thread(_wait_or_kill, process, settings.drain_timeout_s + 10)
+        for service in (temporal, redis):
+            if service is not None:
+                service.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(_wait_or_kill, service, 15)
     return exit_code
 
 

@@ -18,9 +18,11 @@ class QuietHandler(SimpleHTTPRequestHandler):
 class StaticServer:
     """Serve `root` on 127.0.0.1 in a background thread: `with StaticServer(root) as url: ...`."""
 
-    def __init__(self, root: Path, handler: type[QuietHandler] = QuietHandler) -> None:
+    def __init__(
+        self, root: Path, handler: type[QuietHandler] = QuietHandler, port: int = 0
+    ) -> None:
         self._server = ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(handler, directory=str(root))
+            ("127.0.0.1", port), functools.partial(handler, directory=str(root))
         )
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

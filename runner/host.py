@@ -54,7 +54,9 @@ class WorkerHost:
         self._client = client
         self.worker_id = worker_id or new_worker_id()
         self.session_queue = worker_session_queue(self.worker_id)
-        self.pool = BrowserPool(settings.chromium_path, owner=self.worker_id)
+        self.pool = BrowserPool(
+            settings.chromium_path, owner=self.worker_id, egress=settings.egress_policy
+        )
         self.engine = create_engine(settings.database_url)
         runs = RunStore(self.engine)
         self.metrics = WorkerMetrics(

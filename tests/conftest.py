@@ -6,6 +6,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
@@ -71,9 +72,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="session")
 def settings(
-    temporal_address: str, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    temporal_address: str,
+    redis_server: RedisServer,
+    pages_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
-    """Settings pointing at the session's Temporal and temporary folders."""
+    """Settings pointing at the session's Temporal and temporary folders; runs' browsers may
+    reach the test pages and nothing else on this machine."""
     data = tmp_path_factory.mktemp("data")
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -87,6 +92,7 @@ def settings(
         drain_timeout_s=5,
         database_url=f"sqlite:///{data / 'service.db'}",
         redis_url=redis_server.url,
+        egress_allow=urlsplit(pages_url).netloc,
     )
 
 

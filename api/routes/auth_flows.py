@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from sqlmodel import col, select
 
 from api.deps import ProjectDep, ServicesDep, SessionDep
+from api.reachability import ensure_reachable
 from api.routes.owned import owned
 from api.schemas import AuthFlowDefinition, AuthFlowPublic
 from core.definition import Step
@@ -27,6 +28,7 @@ async def create_auth_flow(
     body: AuthFlowDefinition, project: ProjectDep, session: SessionDep, services: ServicesDep
 ) -> AuthFlowPublic:
     """Store an auth flow; its credentials are encrypted at rest and never returned."""
+    ensure_reachable(body, services.settings.egress_policy)
     assert project.id is not None
     row = AuthFlow(
         project_id=project.id,

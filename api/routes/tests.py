@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response, status
 from sqlmodel import col, select
 
-from api.deps import ProjectDep, SessionDep
+from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import ApiError
+from api.reachability import ensure_reachable
 from api.routes.owned import owned, project_auth_flow
 from api.schemas import TestPublic
 from core.definition import TestDefinition
@@ -37,8 +38,11 @@ async def _check_auth_flow(session: SessionDep, project: Project, body: TestDefi
 
 
 @router.post("", response_model=TestPublic, status_code=status.HTTP_201_CREATED)
-async def create_test(body: TestDefinition, project: ProjectDep, session: SessionDep) -> TestPublic:
+async def create_test(
+    body: TestDefinition, project: ProjectDep, session: SessionDep, services: ServicesDep
+) -> TestPublic:
     """Store a test definition."""
+    ensure_reachable(body, services.settings.egress_policy)
     await _check_auth_flow(session, project, body)
     assert project.id is not None
     row = TestCase(project_id=project.id, name=body.name, definition=body.model_dump(mode="json"))
@@ -73,10 +77,15 @@ async def get_test(test_id: int, project: ProjectDep, session: SessionDep) -> Te
 
 @router.put("/{test_id}", response_model=TestPublic)
 async def replace_test(
-    test_id: int, body: TestDefinition, project: ProjectDep, session: SessionDep
+    test_id: int,
+    body: TestDefinition,
+    project: ProjectDep,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> TestPublic:
     """Replace a test's definition (runs already queued keep the one they started with)."""
     row = await owned(session, TestCase, test_id, project, "test")
+    ensure_reachable(body, services.settings.egress_policy)
     await _check_auth_flow(session, project, body)
     row.name, row.definition, row.updated_at = body.name, body.model_dump(mode="json"), utcnow()
     session.add(row)

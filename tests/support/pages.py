@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import html
 import re
+import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from devstack.static_server import QuietHandler, StaticServer
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "examples" / "site"
 FLAKY_PATH = re.compile(r"^/flaky/(?P<key>[\w-]+)/(?P<failures>\d+)$")
+PROBES = {
+    # What a page can do to reach another destination: each is one way through the network.
+    "link": '<a id="go" href="{to}">go</a>',
+    "iframe": '<iframe id="frame" src="{to}"></iframe>',
+    "fetch": "<script>fetch({to_js}).then(r => r.text()).then(t => document.title = t)</script>",
+    "websocket": "<script>new WebSocket({to_js})</script>",
+    "popup": "<script>window.open({to_js})</script>",
+    "image": '<img src="{to}">',
+}
 
 _hits: Counter[str] = Counter()
 _hits_lock = threading.Lock()
 
 
 class TestPageHandler(QuietHandler):
-    """Static pages, plus /flaky/<key>/<n>: the first n requests get HTTP 503."""
+    """Static pages, plus /flaky/<key>/<n> (the first n requests get HTTP 503),
+    /redirect?to=URL, /probe/<kind>?to=URL (a page that tries to reach URL) and /big/<n>
+    (a page with n characters of text)."""
 
     __test__ = False
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        parts = urlsplit(self.path)
+        target = parse_qs(parts.query).get("to", [""])[0]
+        if parts.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if parts.path.startswith("/probe/") and parts.path[7:] in PROBES:
+            return self._send_html(probe_page(parts.path[7:], target))
+        if parts.path.startswith("/big/") and parts.path[5:].isdigit():
+            text = "x" * min(int(parts.path[5:]), 10_000_000)
+            return self._send_html(f"<html><body><pre id='big'>{text}</pre></body></html>")
         match = FLAKY_PATH.match(self.path)
         if not match:
             return super().do_GET()
@@ -29,13 +56,23 @@ class TestPageHandler(QuietHandler):
             _hits[match["key"]] += 1
             hit = _hits[match["key"]]
         failing = hit <= int(match["failures"])
-        body = f"<html><body><p id='flaky'>served on request {hit}</p></body></html>".encode()
-        self.send_response(503 if failing else 200)
+        body = f"<html><body><p id='flaky'>served on request {hit}</p></body></html>"
+        self._send_html(body, 503 if failing else 200)
+        return None
+
+    def _send_html(self, text: str, status: int = 200) -> None:
+        body = text.encode()
+        self.send_response(status)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        return None
+
+
+def probe_page(kind: str, target: str) -> str:
+    """A page that tries to reach `target` by `kind` (link, iframe, fetch, ...)."""
+    markup = PROBES[kind].format(to=html.escape(target), to_js=repr(target))
+    return f"<html><body><p id='probe'>{kind}</p>{markup}</body></html>"
 
 
 def flaky_hits(key: str) -> int:
@@ -47,3 +84,10 @@ def flaky_hits(key: str) -> int:
 def serve_test_pages() -> StaticServer:
     """A server for tests/pages with the flaky endpoint."""
     return StaticServer(PAGES_DIR, TestPageHandler)
+
+
+def serve_private_page(marker: str) -> StaticServer:
+    """A page that no run may reach (its port is not allowlisted), holding `marker`."""
+    root = Path(tempfile.mkdtemp(prefix="private-page-"))
+    (root / "index.html").write_text(f"<html><body><p id='secret'>{marker}</p></body></html>")
+    return StaticServer(root)

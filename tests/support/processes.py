@@ -71,6 +71,7 @@ def start_worker_process(
         "DATABASE_URL": settings.database_url,
         "WORKER_MAX_SESSIONS": str(settings.worker_max_sessions),
         "DRAIN_TIMEOUT_S": "20",
+        "EGRESS_ALLOW": settings.egress_allow,
     }
     with open(log_file, "ab") as output:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
