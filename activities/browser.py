@@ -233,7 +233,7 @@ class BrowserActivities:
                 if failure is not None:
                     if failure.error_type != errors.SESSION_LOST:
                         artifacts += await failure_screenshot(session.page, ctx)
-                    raise _application_error(failure, artifacts, secrets) from None
+                    raise _application_error(failure, artifacts, session.redactions) from None
         except SessionNotFound as missing:
             raise ApplicationError(
                 str(missing), [], type=errors.SESSION_LOST, non_retryable=True
@@ -262,11 +262,11 @@ def _with_credentials(step: Step, credentials: Credentials) -> Step:
 
 
 def _application_error(
-    error: StepError, artifacts: list[str], secrets: Credentials | None
+    error: StepError, artifacts: list[str], redactions: set[str]
 ) -> ApplicationError:
-    message = errors.cut(str(error), errors.MESSAGE_LIMIT)
-    if secrets is not None:
-        message = redact(message, secrets)
+    """The step's failure for Temporal: bounded, and without any secret the session holds (a
+    page may show the login's credentials in any later step's error)."""
+    message = redact(errors.cut(str(error), errors.MESSAGE_LIMIT), redactions)
     return ApplicationError(
         message, artifacts, type=error.error_type, non_retryable=not error.retryable
     )

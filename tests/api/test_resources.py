@@ -17,7 +17,7 @@ CLICK_BUY = {"action": "click", "selector": "#buy"}
 def a_test(name: str = "checkout", **fields: object) -> dict:
     return {
         "name": name,
-        "start_url": "http://127.0.0.1:9/shop.html",
+        "start_url": "https://shop.example.test/shop.html",
         "steps": [CLICK_BUY],
         **fields,
     }
@@ -99,7 +99,7 @@ async def test_auth_flow_credentials_are_never_returned_and_stored_sealed(
     password = "Sup3r-secret-Pw-991"
     body = {
         "name": "login",
-        "login_url": "http://127.0.0.1:9/login.html",
+        "login_url": "https://shop.example.test/login.html",
         "steps": [{"action": "type", "selector": "#password", "value": "{{password}}"}],
         "credentials": {"username": "alice", "password": password},
     }

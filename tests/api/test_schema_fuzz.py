@@ -82,7 +82,7 @@ def token(api_server: str) -> str:
     headers = {"Authorization": f"Bearer {project_token}"}
     test = {
         "name": "t",
-        "start_url": "http://127.0.0.1:9/",
+        "start_url": "https://shop.example.test/",
         "steps": [{"action": "click", "selector": "#a"}],
     }
     test_id = httpx.post(f"{api_server}/api/tests", json=test, headers=headers).json()["id"]

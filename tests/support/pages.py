@@ -7,8 +7,9 @@ import re
 import tempfile
 import threading
 from collections import Counter
+from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from devstack.static_server import QuietHandler, StaticServer
 
@@ -46,6 +47,8 @@ class TestPageHandler(QuietHandler):
             return None
         if parts.path.startswith("/probe/") and parts.path[7:] in PROBES:
             return self._send_html(probe_page(parts.path[7:], target))
+        if parts.path == "/whoami":
+            return self._send_html(whoami_page(self.headers.get("Cookie", "")))
         if parts.path.startswith("/big/") and parts.path[5:].isdigit():
             text = "x" * min(int(parts.path[5:]), 10_000_000)
             return self._send_html(f"<html><body><pre id='big'>{text}</pre></body></html>")
@@ -60,6 +63,21 @@ class TestPageHandler(QuietHandler):
         self._send_html(body, 503 if failing else 200)
         return None
 
+    def do_POST(self) -> None:  # noqa: N802
+        """/echo: a careless site that keeps the submitted form in a cookie and shows it on
+        /whoami (where a trace would catch the credentials)."""
+        if self.path != "/echo":
+            return self.send_error(404)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        form = {name: values[0] for name, values in parse_qs(body).items()}
+        kept = quote(f"{form.get('username', '')}:{form.get('password', '')}", safe="")
+        self.send_response(303)
+        self.send_header("Set-Cookie", f"echo={kept}; Path=/")
+        self.send_header("Location", "/whoami")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
     def _send_html(self, text: str, status: int = 200) -> None:
         body = text.encode()
         self.send_response(status)
@@ -67,6 +85,23 @@ class TestPageHandler(QuietHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def whoami_page(cookie_header: str) -> str:
+    """The form that /echo kept, decoded, or a login form if there is none."""
+    cookie = SimpleCookie(cookie_header)
+    if "echo" not in cookie:
+        return (
+            "<html><head><meta charset='utf-8'></head><body>"
+            "<form method='post' action='/echo'>"
+            "<input id='username' name='username'><input id='password' name='password'>"
+            "<button id='submit'>Log in</button></form></body></html>"
+        )
+    shown = html.escape(unquote(cookie["echo"].value))
+    head = "<head><meta charset='utf-8'></head>"
+    return (
+        f"<html>{head}<body><p id='welcome'>Welcome</p><pre id='echo'>{shown}</pre></body></html>"
+    )
 
 
 def probe_page(kind: str, target: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import zipfile
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -90,3 +93,61 @@ async def test_credentials_sealed_under_another_key_are_rejected_at_once(
     assert result.state == "failed"
     assert result.error_type == "AuthRejected"
     assert result.auth.attempts == 1
+
+
+async def test_credentials_in_every_spelling_stay_out_of_the_trace_and_the_raw_history(
+    client, worker_host, pages_url: str, run_id: str, settings
+) -> None:
+    """A careless site echoes the login back (in a cookie and on the page); the run then fails,
+    so its trace, with DOM snapshots, is kept."""
+    username, password = f"mallory-{run_id}", "p@ss w0rd\\é+Zebra%/"
+    sealed = SecretBox(settings.secret_key).seal_credentials(
+        Credentials(username=username, password=password)
+    )
+    steps = [
+        {"action": "type", "selector": "#username", "value": "{{username}}"},
+        {"action": "type", "selector": "#password", "value": "{{password}}"},
+        {"action": "click", "selector": "#submit"},
+        {"action": "assert", "selector": "#welcome", "value": "Welcome"},
+    ]
+    auth = AuthInput(
+        name="echo", login_url=pages_url + "whoami", steps=steps, sealed_credentials=sealed
+    )
+    test = {
+        "name": "fails after login",
+        "start_url": pages_url + "whoami",
+        "trace": "on-failure-with-snapshots",
+        "retry": {"max_attempts": 1},
+        "step_timeout_ms": 500,
+        "steps": [
+            {"action": "assert", "selector": "#welcome", "value": "Welcome"},
+            {"action": "assert", "selector": "#echo", "value": "not what the page shows"},
+        ],
+    }
+    result = await outcome(await start_run(client, run_id, test, auth=auth))
+    assert result.state == "failed" and result.auth.status == "passed", result.error
+    assert result.steps[0].status == "passed", "the page showed the echoed login"
+
+    trace_name = next(name for name in result.artifacts if name.endswith(".zip"))
+    with zipfile.ZipFile(settings.artifacts_dir / run_id / trace_name) as trace:
+        files = {name: trace.read(name) for name in trace.namelist()}
+    everything = b"\n".join(files.values())
+    assert b"whoami" in everything and b"#echo" in everything, "a real trace was read"
+    forms = {
+        password,
+        quote(password, safe=""),
+        quote_plus(password),
+        json.dumps(password)[1:-1],
+        json.dumps(password, ensure_ascii=False)[1:-1],
+    }
+    for name, content in files.items():
+        for form in forms | {username}:
+            assert form.encode() not in content, f"{form!r} is in {name}"
+
+    raw = decoded_history(run_id, settings.temporal_address)
+    for form in forms | {username}:
+        assert form not in raw
+    error = result.steps[1].error
+    assert "not what the page shows" in error and "found 'mallory-***:***'" not in error
+    assert "found '***:***'" in error, "the page's text is in the error, the login is not"
+    assert "not what the page shows" not in raw, "the failure is stored only encrypted"
