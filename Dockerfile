@@ -20,5 +20,10 @@ COPY examples ./examples
 COPY worker.py dispatcher.py ./
 RUN pip install --no-cache-dir .
 
+# The service and the browsers it runs for tenants never run as root.
+RUN useradd --create-home --uid 10001 testrun \
+    && mkdir -p /data && chown testrun:testrun /data && chmod 0700 /data
+USER testrun
+
 ENV CHROMIUM_PATH=/usr/bin/chromium
 CMD ["python", "worker.py"]

@@ -16,6 +16,7 @@ import sys
 from api.dispatcher import Dispatcher
 from api.temporal_link import TemporalLink
 from core.config import get_settings
+from core.hardening import prepare_service_process
 from core.logs import configure_logging
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
@@ -27,6 +28,7 @@ log = logging.getLogger("dispatcher")
 async def main() -> None:
     """Dispatch until SIGTERM or SIGINT."""
     settings = get_settings()
+    prepare_service_process(settings)
     engine = create_engine(settings.database_url, pool_size=5, max_overflow=5)
     events = EventPublisher(connect_redis(settings))
     dispatcher = Dispatcher.build(engine, TemporalLink(settings), events)

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from core.config import get_settings
+from core.hardening import prepare_service_process
 from core.logs import configure_logging
 from core.temporal import connect
 from runner.host import WorkerHost
@@ -19,6 +20,7 @@ log = logging.getLogger("worker")
 async def main() -> None:
     """Run one worker process; SIGTERM or SIGINT drains it, a second signal stops it at once."""
     settings = get_settings()
+    prepare_service_process(settings)
     client = await connect(settings)
     host = WorkerHost(client, settings)
     await host.start()

@@ -75,16 +75,17 @@ class ScheduleActivities:
 
     @staticmethod
     async def _tests_of(session: AsyncSession, schedule: Schedule) -> list[TestCase]:
+        """What the schedule runs, looked up only within the schedule's own project."""
         if schedule.suite_id is not None:
             suite = await session.get(Suite, schedule.suite_id)
-            if suite is None:
+            if suite is None or suite.project_id != schedule.project_id:
                 raise ApplicationError(f"suite {schedule.suite_id} is gone", type=TARGET_MISSING)
             try:
                 return await suite_tests(session, suite)
             except SuiteTestsMissing as missing:
                 raise ApplicationError(str(missing), type=TARGET_MISSING) from None
         test = await session.get(TestCase, schedule.test_id)
-        if test is None:
+        if test is None or test.project_id != schedule.project_id:
             raise ApplicationError(f"test {schedule.test_id} is gone", type=TARGET_MISSING)
         return [test]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +17,8 @@ from api.limits import BodySizeLimit
 from api.routes import ROUTERS
 from api.services import Services
 from core.config import Settings, get_settings
-from core.logs import configure_logging
+from core.hardening import prepare_service_process
+from core.logs import configure_logging, hide_query_tokens
 from core.memory import MemoryReturner, freeze_start_up_objects
 from store.db import migrate
 
@@ -35,7 +37,10 @@ def create_service_app() -> FastAPI:
     """The app as the service runs it, one per process: logging configured (JSON lines by
     default), start-up objects frozen out of the collector, memory given back after bursts."""
     configure_logging()
-    return create_app(own_process=True)
+    settings = get_settings()
+    prepare_service_process(settings, admin_token_used=True)
+    hide_query_tokens(logging.getLogger("uvicorn.access"))
+    return create_app(settings, own_process=True)
 
 
 def create_app(
@@ -72,7 +77,11 @@ def create_app(
         },
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(
         CORSMiddleware,  # the Web UI calls the codec endpoint from the browser
         allow_origins=[o.strip() for o in settings.codec_cors_origins.split(",") if o.strip()],

@@ -18,6 +18,7 @@ from store.new_runs import (
     TokenUnknown,
     new_runs,
 )
+from store.queue import QueueFull
 
 
 async def queue_runs(
@@ -34,7 +35,10 @@ async def queue_runs(
         runs = await new_runs(session, project, tests, priority, suite_id, retry_of)
     except AuthFlowMissing as missing:
         raise _auth_flow_missing(missing) from None
-    positions = await services.group_commit.enqueue(runs)
+    try:
+        positions = await services.group_commit.enqueue(runs)
+    except QueueFull as full:
+        raise queue_full(full) from None
     queued = list(zip(runs, positions, strict=True))
     _announce(services, queued)
     return queued
@@ -55,6 +59,8 @@ async def queue_test_run(
         raise not_found("test", test_id) from None
     except AuthFlowMissing as missing:
         raise _auth_flow_missing(missing) from None
+    except QueueFull as full:
+        raise queue_full(full) from None
     _announce(services, [queued])
     return queued
 
@@ -66,6 +72,16 @@ def _announce(services: Services, queued: list[tuple[NewRun, int]]) -> None:
         services.events.publish(
             queued_event(run.job_id, run.project_id, position, run.test_id, run.priority)
         )
+
+
+QUEUE_FULL_RETRY_AFTER_S = 30
+
+
+def queue_full(full: QueueFull) -> ApiError:
+    """429: nothing of the request was queued; try again once runs have left the queue."""
+    return ApiError(
+        429, "queue_full", str(full), headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)}
+    )
 
 
 def _auth_flow_missing(missing: AuthFlowMissing) -> ApiError:

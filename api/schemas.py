@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.definition import AuthFlowDefinition, Step, TestDefinition
+from core.limits import LimitOverrides, ProjectLimits
 from workflows.messages import RunProgress
 
 
@@ -18,6 +19,24 @@ class ProjectCreate(BaseModel):
     max_parallel: int = Field(default=2, ge=1, le=1000)
     keep_completed: int | None = Field(default=None, ge=0, le=1_000_000)
     keep_failed: int | None = Field(default=None, ge=0, le=1_000_000)
+    limits: LimitOverrides | None = Field(
+        default=None, description="Overrides of the service's default limits for this project"
+    )
+
+
+class ProjectAdminChange(BaseModel):
+    """What only the admin may change of a project; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_parallel: int | None = Field(default=None, ge=1, le=1000)
+    limits: LimitOverrides | None = Field(
+        default=None, description="Limits to override; a null value restores the default"
+    )
+
+
+class ProjectToken(BaseModel):
+    token: str = Field(description="The project's new token; the old one no longer works")
 
 
 class ProjectPublic(BaseModel):
@@ -27,6 +46,7 @@ class ProjectPublic(BaseModel):
     paused: bool
     keep_completed: int = Field(description="Completed runs kept; older ones are deleted")
     keep_failed: int = Field(description="Failed, timed-out or cancelled runs kept")
+    limits: ProjectLimits = Field(description="The limits that apply (set by the admin)")
 
 
 class ProjectSettings(BaseModel):

@@ -67,7 +67,11 @@ class Services:
             runs=RunStore(engine),
             queue=queue,
             group_commit=GroupCommit(
-                writer_engine, queue, after_commit=forget_counts, reader=engine
+                writer_engine,
+                queue,
+                after_commit=forget_counts,
+                reader=engine,
+                limits=settings.default_limits,
             ),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),

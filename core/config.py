@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.egress import EgressPolicy
+from core.limits import ProjectLimits
 
 
 class Settings(BaseSettings):
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
     keep_failed: int = Field(default=200, ge=0)
     # A worker serves Prometheus metrics on this port (none when unset).
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # ... on this address: loopback unless an operator opens it (compose: its internal network).
+    worker_metrics_host: str = "127.0.0.1"
     # LOG_FORMAT: json (one object per line) or text; LOG_LEVEL: a logging level name.
     log_format: str = Field(default="json", pattern="^(json|text)$")
     log_level: str = "INFO"
@@ -53,12 +56,35 @@ class Settings(BaseSettings):
     # Destinations a run's browser may reach besides the public web (core/egress.py): host
     # names, host:port, addresses, address:port and networks, separated by commas.
     egress_allow: str = ""
+    # Default limits of every project (core/limits.py); the admin overrides them per project.
+    limit_max_waiting: int = Field(default=1000, ge=0)
+    limit_max_parallel: int = Field(default=10, ge=1)
+    limit_max_steps: int = Field(default=200, ge=1, le=500)
+    limit_max_timeout_s: int = Field(default=3600, ge=1, le=86_400)
+    limit_max_schedules: int = Field(default=20, ge=0)
+    limit_min_schedule_interval_s: int = Field(default=60, ge=1)
+    limit_max_keep: int = Field(default=1000, ge=0)
+    limit_max_upload_bytes: int = Field(default=100_000_000, ge=0)
 
     @field_validator("egress_allow")
     @classmethod
     def _allowlist_parses(cls, value: str) -> str:
         EgressPolicy.from_setting(value)
         return value
+
+    @property
+    def default_limits(self) -> ProjectLimits:
+        """Every project's limits unless the admin set others."""
+        return ProjectLimits(
+            max_waiting=self.limit_max_waiting,
+            max_parallel=self.limit_max_parallel,
+            max_steps=self.limit_max_steps,
+            max_timeout_s=self.limit_max_timeout_s,
+            max_schedules=self.limit_max_schedules,
+            min_schedule_interval_s=self.limit_min_schedule_interval_s,
+            max_keep=self.limit_max_keep,
+            max_upload_bytes=self.limit_max_upload_bytes,
+        )
 
     @property
     def egress_policy(self) -> EgressPolicy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +73,30 @@ def configure_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(TextWithJob() if settings.log_format == "text" else JsonLines())
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
+
+
+QUERY_TOKEN = re.compile(r"([?&](?:token|access_token)=)[^&\s]*", re.IGNORECASE)
+
+
+class QueryTokenFilter(logging.Filter):
+    """Masks `?token=...` in access log lines (browsers' WebSockets and EventSources pass
+    their token in the query string)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                QUERY_TOKEN.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = QUERY_TOKEN.sub(r"\1***", record.msg)
+        return True
+
+
+def hide_query_tokens(logger: logging.Logger) -> None:
+    """Install the filter on an access logger (uvicorn's is `uvicorn.access`)."""
+    if not any(isinstance(f, QueryTokenFilter) for f in logger.filters):
+        logger.addFilter(QueryTokenFilter())
 
 
 class JobLogContext(Interceptor):

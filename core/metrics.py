@@ -82,6 +82,6 @@ class WorkerMetrics:
                 ).total_seconds()
                 self._run_seconds.labels(event.type).observe(max(seconds, 0))
 
-    def serve(self, port: int) -> None:
-        """Serve /metrics on 0.0.0.0:port from a background thread."""
-        start_http_server(port, registry=self.registry)
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Serve /metrics on host:port from a background thread."""
+        start_http_server(port, addr=host, registry=self.registry)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.config import Settings, get_settings
+from core.hardening import prepare_service_process
 from core.logs import configure_logging
 from devstack.allocator import environ_with_jemalloc
 from devstack.demo import allow_demo_site, demo_url, serve_demo_site
@@ -120,7 +121,7 @@ def ensure_admin_token(settings: Settings) -> None:
 
 async def supervise(args: argparse.Namespace) -> int:
     settings = get_settings()
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    prepare_service_process(settings, admin_token_used=True)
     ensure_admin_token(settings)
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)

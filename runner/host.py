@@ -144,7 +144,9 @@ class WorkerHost:
         await ensure_registered(self._client)
         if self.settings.worker_metrics_port:
             try:
-                self.metrics.serve(self.settings.worker_metrics_port)
+                self.metrics.serve(
+                    self.settings.worker_metrics_port, self.settings.worker_metrics_host
+                )
             except OSError as error:
                 log.warning(
                     "metrics not served on %d: %s", self.settings.worker_metrics_port, error

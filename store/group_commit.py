@@ -17,9 +17,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.limits import ProjectLimits
 from store.db import release_cache
 from store.new_runs import NewRun, TestRunOrder, runs_for_orders
-from store.queue import RunQueue
+from store.queue import QueueFull, RunQueue
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000
@@ -41,8 +42,10 @@ class GroupCommit:
         queue: RunQueue,
         after_commit: Callable[[set[int]], Awaitable[None]] | None = None,
         reader: AsyncEngine | None = None,
+        limits: ProjectLimits | None = None,
     ) -> None:
         self._engine = engine
+        self._limits = limits or ProjectLimits()
         self._reader = reader or engine
         self._queue = queue
         self._after_commit = after_commit
@@ -121,8 +124,13 @@ class GroupCommit:
                 runs_of.append([])
             else:
                 runs_of.append(runs)
+        refusals, stored = await self._store(runs_of)
+        positions = iter(stored)
+        for (_order, done), refusal in zip(batch, refusals, strict=True):
+            if refusal is not None and not done.done():
+                done.set_exception(refusal)
+        runs_of = [[] if refusal else own for own, refusal in zip(runs_of, refusals, strict=True)]
         runs = [run for runs in runs_of for run in runs]
-        positions = iter(await self._store(runs) if runs else [])
         if runs and self._after_commit is not None:  # once per batch, before anyone is answered
             try:
                 await self._after_commit({run.project_id for run in runs})
@@ -132,9 +140,21 @@ class GroupCommit:
             if not done.done():
                 done.set_result([(run, next(positions)) for run in own])
 
-    async def _store(self, runs: list[NewRun]) -> list[int]:
+    async def _store(self, groups: list[list[NewRun]]) -> tuple[list[QueueFull | None], list[int]]:
+        """Queue every group that fits its project's limit of waiting runs, in one
+        transaction: why each group was refused (None if queued), and the queued runs'
+        positions."""
+        if not any(groups):
+            return [None] * len(groups), []
         async with AsyncSession(self._engine, expire_on_commit=False) as session:
-            return await self._queue.enqueue(session, runs)
+            refusals = await self._queue.refusals(session, groups, self._limits)
+            runs = [
+                run for group, no in zip(groups, refusals, strict=True) if not no for run in group
+            ]
+            if not runs:
+                await session.commit()
+                return refusals, []
+            return refusals, await self._queue.enqueue(session, runs)
 
     async def _resolve(self, orders: list[Order]) -> list[list[NewRun] | LookupError]:
         """Each order's runs, or why it has none: token orders in one read of their own (a

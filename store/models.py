@@ -17,8 +17,14 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), **kwargs))
 
 
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+"""SQLite hands out a deleted row's ID again unless the table is AUTOINCREMENT."""
+
+
 class Project(SQLModel, table=True):
     """A tenant: its token sees only its own tests, suites, auth flows and runs."""
+
+    __table_args__ = NEVER_REUSED_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=200)
@@ -27,6 +33,8 @@ class Project(SQLModel, table=True):
     paused: bool = Field(default=False)
     keep_completed: int = Field(default=100)
     keep_failed: int = Field(default=200)
+    limits: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The admin's overrides of the default limits (core.limits.ProjectLimits fields)."""
     last_admitted_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True))
     )
@@ -38,6 +46,7 @@ class TestCase(SQLModel, table=True):
 
     __test__ = False
     __tablename__ = "test"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
@@ -50,6 +59,8 @@ class TestCase(SQLModel, table=True):
 class Suite(SQLModel, table=True):
     """A named list of tests that run together."""
 
+    __table_args__ = NEVER_REUSED_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     name: str = Field(max_length=200)
@@ -61,6 +72,7 @@ class AuthFlow(SQLModel, table=True):
     """A login flow; its credentials are stored only sealed."""
 
     __tablename__ = "auth_flow"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
@@ -94,6 +106,7 @@ class Run(SQLModel, table=True):
         UniqueConstraint("job_id"),
         Index("ix_run_queue_order", "project_id", "state", "admitted_at", "priority_key", "id"),
         Index("ix_run_state_admitted", "state", "admitted_at"),
+        NEVER_REUSED_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)

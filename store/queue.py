@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.limits import ProjectLimits, limits_of
 from store.models import Project, Run, utcnow
 from store.new_runs import NewRun
 
@@ -67,14 +68,65 @@ QUEUE_ORDER = (col(Run.priority_key), col(Run.id))
 
 
 async def lock_project(session: AsyncSession, project_id: int) -> None:
-    """Serialise queue changes of one project (a row lock on PostgreSQL; SQLite has one writer)."""
+    """Serialise queue changes of one project: a row lock on PostgreSQL; on SQLite, the
+    database's write lock, taken before anything is read (a transaction that reads first
+    cannot write once another connection has)."""
     if session.get_bind().dialect.name == "postgresql":
         await session.exec(select(Project.id).where(Project.id == project_id).with_for_update())
+    else:
+        await session.exec(  # type: ignore[call-overload]
+            update(Project).where(col(Project.id) == project_id).values(paused=Project.paused)
+        )
+
+
+class QueueFull(LookupError):
+    """Queueing these runs would take the project past its limit of waiting runs."""
+
+    def __init__(self, project_id: int, waiting: int, limit: int, asked: int) -> None:
+        super().__init__(
+            f"project {project_id} has {waiting} waiting runs; {asked} more would exceed its "
+            f"limit of {limit}"
+        )
+        self.limit = limit
 
 
 class RunQueue:
     """Adds runs to projects' queues and tells where a run stands, in the caller's session
     (a request holds one connection, never two)."""
+
+    @staticmethod
+    async def refusals(
+        session: AsyncSession, groups: Sequence[Sequence[NewRun]], defaults: ProjectLimits
+    ) -> list[QueueFull | None]:
+        """For each group of runs (one request's, queued all or nothing), in order: None if it
+        fits within its project's limit of waiting runs after the groups before it, else why
+        not. Takes the projects' locks, so call it in the transaction that then queues."""
+        project_ids = sorted({run.project_id for group in groups for run in group})
+        if not project_ids:
+            return [None] * len(groups)
+        for project_id in project_ids:
+            await lock_project(session, project_id)
+        found = await session.exec(
+            select(Project.id, Project.limits).where(col(Project.id).in_(project_ids))
+        )
+        limit = {key: limits_of(defaults, dict(given or {})).max_waiting for key, given in found}
+        counted = await session.exec(
+            select(Run.project_id, func.count())
+            .where(col(Run.project_id).in_(project_ids), is_queued())
+            .group_by(col(Run.project_id))
+        )
+        waiting = Counter({key: int(count) for key, count in counted.all()})
+        refusals: list[QueueFull | None] = []
+        for group in groups:
+            asked = Counter(run.project_id for run in group)
+            over = [key for key, n in asked.items() if waiting[key] + n > limit.get(key, 0)]
+            if over:
+                key = over[0]
+                refusals.append(QueueFull(key, waiting[key], limit.get(key, 0), asked[key]))
+            else:
+                waiting.update(asked)
+                refusals.append(None)
+        return refusals
 
     async def enqueue(self, session: AsyncSession, runs: Sequence[NewRun]) -> list[int]:
         """Store new runs (of one or several projects) and commit; their positions.

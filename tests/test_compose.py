@@ -78,10 +78,30 @@ def test_every_service_the_readme_names_exists_with_a_health_check(config: dict)
 
 def test_api_and_workers_get_every_setting_the_code_reads(config: dict) -> None:
     needed = settings_the_code_reads()
-    assert {"DATABASE_URL", "REDIS_URL", "PAYLOAD_KEYS", "LOG_LEVEL"} <= needed
-    for name in ("api", "worker"):
-        missing = needed - set(config["services"][name]["environment"])
+    assert {"DATABASE_URL", "REDIS_URL", "PAYLOAD_KEYS", "LOG_LEVEL", "EGRESS_ALLOW"} <= needed
+    for name, not_needed in (("api", set()), ("worker", {"ADMIN_TOKEN"})):
+        missing = needed - not_needed - set(config["services"][name]["environment"])
         assert not missing, f"{name} lacks {sorted(missing)}"
+
+
+def test_workers_never_receive_the_admin_token(config: dict) -> None:
+    worker = config["services"]["worker"]
+    assert "ADMIN_TOKEN" not in worker["environment"]
+    assert not worker.get("env_file"), "an env_file would hand them every secret of .env"
+    assert "ADMIN_TOKEN" in config["services"]["api"]["environment"]
+
+
+def test_only_the_api_is_published_beyond_the_host_s_loopback(config: dict) -> None:
+    published = {
+        (name, port.get("host_ip", "0.0.0.0"), port["published"])
+        for name, service in config["services"].items()
+        for port in service.get("ports", [])
+    }
+    assert ("api", "0.0.0.0", "8000") in published
+    public = {(name, port) for name, host, port in published if host != "127.0.0.1"}
+    assert public == {("api", "8000")}, f"published beyond loopback: {sorted(public)}"
+    for name in ("redis", "postgres", "worker"):
+        assert not config["services"][name].get("ports"), f"{name} is published"
 
 
 def test_workers_scale_and_data_survives_in_named_volumes(config: dict) -> None:

@@ -28,6 +28,7 @@ ROUTERS = [
     runs.router,
     schedules.router,
     admin.router,
+    projects.admin_router,
     metrics.router,
     codec.router,
 ]

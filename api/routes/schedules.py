@@ -5,22 +5,28 @@ the project's live and regular runs."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import uuid
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, ScheduleOverlapPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import temporal_schedules
-from api.deps import ProjectDep, SessionDep, TemporalDep
+from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep, temporal_client
 from api.errors import ApiError, not_found
 from api.routes.owned import owned
 from api.schedule_schemas import ScheduleCreate, ScheduledRun, ScheduleNote, SchedulePublic
 from api.schemas import Done
+from api.services import Services
+from core.limits import ProjectLimits, limits_of
 from store.models import Project, Run, Schedule, Suite, TestCase
 
 router = APIRouter(prefix="/api/schedules", tags=["schedules"])
@@ -32,6 +38,33 @@ def _temporal_failure(error: RPCError) -> ApiError:
     if error.status == RPCStatusCode.INVALID_ARGUMENT:
         return ApiError(422, "invalid_schedule", f"Temporal refused the schedule: {error.message}")
     return ApiError(503, "temporal_unavailable", f"Temporal did not answer: {error.message}")
+
+
+async def _room_for_another(session: AsyncSession, project_id: int, limits: ProjectLimits) -> None:
+    """409 when the project already has as many schedules as its limit allows."""
+    count = await session.exec(
+        select(func.count()).select_from(Schedule).where(Schedule.project_id == project_id)
+    )
+    if count.one() >= limits.max_schedules:
+        raise ApiError(
+            409,
+            "limit_reached",
+            f"this project may have at most {limits.max_schedules} schedules (the admin's limit)",
+        )
+
+
+def _shortest_gap_s(times: list[datetime]) -> float:
+    """The shortest time between consecutive fires (infinite with fewer than two)."""
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
+    return min(gaps, default=math.inf)
+
+
+def _too_often(limits: ProjectLimits) -> ApiError:
+    return ApiError(
+        422,
+        "limit_exceeded",
+        f"schedules of this project fire at most every {limits.min_schedule_interval_s} s",
+    )
 
 
 async def _owned_schedule(session: AsyncSession, project: Project, schedule_id: str) -> Schedule:
@@ -75,7 +108,11 @@ async def _public(session: AsyncSession, client: Client, row: Schedule) -> Sched
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SchedulePublic)
 async def create_schedule(
-    body: ScheduleCreate, project: ProjectDep, session: SessionDep, client: TemporalDep
+    body: ScheduleCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    client: TemporalDep,
+    services: ServicesDep,
 ) -> SchedulePublic:
     """Schedule a test or a suite; its runs queue at scheduled priority (after live and
     regular runs). A fire is skipped while the previous fire's runs run, unless `overlap`
@@ -85,6 +122,10 @@ async def create_schedule(
     if body.suite_id is not None:
         await owned(session, Suite, body.suite_id, project, "suite")
     assert project.id is not None
+    limits = limits_of(services.settings.default_limits, project.limits)
+    await _room_for_another(session, project.id, limits)
+    if body.interval_s is not None and body.interval_s < limits.min_schedule_interval_s:
+        raise _too_often(limits)
     row = Schedule(
         id=f"schedule-{project.id}-{uuid.uuid4().hex[:12]}",
         project_id=project.id,
@@ -92,8 +133,12 @@ async def create_schedule(
     )
     try:
         await temporal_schedules.create(client, row, body.paused)
+        fires = (await temporal_schedules.status(client, row.id)).next_run_times
     except RPCError as error:
         raise _temporal_failure(error) from None
+    if _shortest_gap_s(fires) < limits.min_schedule_interval_s:
+        await client.get_schedule_handle(row.id).delete()
+        raise _too_often(limits)
     session.add(row)
     try:
         await session.commit()
@@ -182,14 +227,40 @@ async def delete_schedule(
 ) -> Response:
     """Delete the schedule; its runs stay in the history."""
     row = await _owned_schedule(session, project, schedule_id)
+    await _delete(session, client, row)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _delete(session: AsyncSession, client: Client, row: Schedule) -> None:
+    """Delete the Temporal schedule (if it still exists) and the row (not yet committed)."""
     try:
         await client.get_schedule_handle(row.id).delete()
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             raise _temporal_failure(error) from None
     await session.delete(row)
-    await session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+DELETED_SCHEDULES_HEADER = "X-Deleted-Schedules"
+
+
+async def delete_schedules_of(
+    session: AsyncSession, services: Services, target: TestCase | Suite
+) -> dict[str, str]:
+    """Delete every schedule of a test or suite that is being deleted (uncommitted), so that
+    no schedule outlives what it runs; a response header naming them, empty if none."""
+    column = Schedule.test_id if isinstance(target, TestCase) else Schedule.suite_id
+    rows = await session.exec(
+        select(Schedule).where(Schedule.project_id == target.project_id, column == target.id)
+    )
+    schedules = list(rows.all())
+    if not schedules:
+        return {}
+    client = await temporal_client(services)
+    for row in schedules:
+        await _delete(session, client, row)
+    return {DELETED_SCHEDULES_HEADER: ",".join(row.id for row in schedules)}
 
 
 async def _act(call: Awaitable[None]) -> None:

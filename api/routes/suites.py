@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from sqlmodel import col, select
 
-from api.deps import ProjectDep, SessionDep
+from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import ApiError
 from api.routes.owned import owned
+from api.routes.schedules import delete_schedules_of
 from api.schemas import SuiteCreate, SuitePublic
 from store.models import Suite, TestCase
 
@@ -53,9 +54,12 @@ async def get_suite(suite_id: int, project: ProjectDep, session: SessionDep) -> 
 
 
 @router.delete("/{suite_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def delete_suite(suite_id: int, project: ProjectDep, session: SessionDep) -> Response:
-    """Delete a suite (its tests stay)."""
+async def delete_suite(
+    suite_id: int, project: ProjectDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Delete a suite and its schedules (named in X-Deleted-Schedules); its tests stay."""
     row = await owned(session, Suite, suite_id, project, "suite")
+    deleted = await delete_schedules_of(session, services, row)
     await session.delete(row)
     await session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers=deleted)

@@ -9,8 +9,10 @@ from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import ApiError
 from api.reachability import ensure_reachable
 from api.routes.owned import owned, project_auth_flow
+from api.routes.schedules import delete_schedules_of
 from api.schemas import TestPublic
 from core.definition import TestDefinition
+from core.limits import limits_of
 from store.models import Project, TestCase, utcnow
 
 router = APIRouter(prefix="/api/tests", tags=["tests"])
@@ -25,6 +27,20 @@ def _public(row: TestCase) -> TestPublic:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _check_definition(body: TestDefinition, project: Project, services: ServicesDep) -> None:
+    """422 for a definition beyond the project's limits or with URLs that can never load."""
+    limits = limits_of(services.settings.default_limits, project.limits)
+    if len(body.steps) > limits.max_steps:
+        raise ApiError(
+            422, "limit_exceeded", f"steps: at most {limits.max_steps} steps for this project"
+        )
+    if body.timeout_s > limits.max_timeout_s:
+        raise ApiError(
+            422, "limit_exceeded", f"timeout_s: at most {limits.max_timeout_s} for this project"
+        )
+    ensure_reachable(body, services.settings.egress_policy)
 
 
 async def _check_auth_flow(session: SessionDep, project: Project, body: TestDefinition) -> None:
@@ -42,7 +58,7 @@ async def create_test(
     body: TestDefinition, project: ProjectDep, session: SessionDep, services: ServicesDep
 ) -> TestPublic:
     """Store a test definition."""
-    ensure_reachable(body, services.settings.egress_policy)
+    _check_definition(body, project, services)
     await _check_auth_flow(session, project, body)
     assert project.id is not None
     row = TestCase(project_id=project.id, name=body.name, definition=body.model_dump(mode="json"))
@@ -85,7 +101,7 @@ async def replace_test(
 ) -> TestPublic:
     """Replace a test's definition (runs already queued keep the one they started with)."""
     row = await owned(session, TestCase, test_id, project, "test")
-    ensure_reachable(body, services.settings.egress_policy)
+    _check_definition(body, project, services)
     await _check_auth_flow(session, project, body)
     row.name, row.definition, row.updated_at = body.name, body.model_dump(mode="json"), utcnow()
     session.add(row)
@@ -94,9 +110,12 @@ async def replace_test(
 
 
 @router.delete("/{test_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def delete_test(test_id: int, project: ProjectDep, session: SessionDep) -> Response:
-    """Delete a test; its run history stays."""
+async def delete_test(
+    test_id: int, project: ProjectDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Delete a test and its schedules (named in X-Deleted-Schedules); its run history stays."""
     row = await owned(session, TestCase, test_id, project, "test")
+    deleted = await delete_schedules_of(session, services, row)
     await session.delete(row)
     await session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers=deleted)

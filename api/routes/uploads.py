@@ -10,8 +10,10 @@ from starlette.datastructures import FormData
 
 from api.deps import ProjectDep, ServicesDep
 from api.errors import ApiError
+from api.limits import BodyTooLarge
 from api.schemas import UploadPublic
 from core.definition import UPLOAD_NAME
+from core.limits import limits_of
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 CHUNK = 64 * 1024
@@ -61,34 +63,48 @@ async def upload(request: Request, project: ProjectDep, services: ServicesDep) -
         raise ApiError(413, "too_large", f"uploads are limited to {limit} bytes")
     try:
         form = await request.form(max_files=1, max_fields=5)
+    except BodyTooLarge:
+        raise  # the size limit's own 413
     except Exception:
         raise ApiError(422, "invalid_request", "the multipart body cannot be read") from None
     assert project.id is not None
+    total = limits_of(services.settings.default_limits, project.limits).max_upload_bytes
     try:
-        return await save_upload(form, project_folder(services, project.id), limit)
+        return await save_upload(form, project_folder(services, project.id), limit, total)
     finally:
         await form.close()  # the spooled temporary file of the request
 
 
-async def save_upload(form: FormData, folder: Path, limit: int) -> UploadPublic:
-    """Write the form's `file` into the folder under its sanitised name; 413 past `limit`."""
+async def save_upload(form: FormData, folder: Path, limit: int, total: int) -> UploadPublic:
+    """Write the form's `file` into the folder under its sanitised name; 413 past `limit`, or
+    past `total` bytes for the folder as a whole (a file it replaces does not count)."""
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise ApiError(422, "invalid_request", "file: a file field named 'file' is required")
     name = sanitise(file.filename or "")
     target = folder / name
+    used = sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name != name)
+    room = min(limit, total - used)
     partial = target.with_name(f".{name}.part")
     size = 0
     with partial.open("wb") as out:
         while chunk := await file.read(CHUNK):
             size += len(chunk)
-            if size > limit:
+            if size > room:
                 out.close()
                 partial.unlink(missing_ok=True)
-                raise ApiError(413, "too_large", f"uploads are limited to {limit} bytes")
+                raise _too_large(limit, total, used)
             out.write(chunk)
     partial.replace(target)
     return UploadPublic(name=name, size=size)
+
+
+def _too_large(limit: int, total: int, used: int) -> ApiError:
+    if total - used < limit:
+        detail = f"the project's uploads are limited to {total} bytes in all ({used} used)"
+    else:
+        detail = f"uploads are limited to {limit} bytes"
+    return ApiError(413, "too_large", detail)
 
 
 @router.get("", response_model=list[UploadPublic])

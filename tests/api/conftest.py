@@ -41,6 +41,9 @@ async def api_settings(
             "database_url": url,
             "temporal_namespace": POSTGRES_NAMESPACE,
             "admin_token": ADMIN_TOKEN,
+            # project IDs of the two databases overlap: files of their own
+            "uploads_dir": settings.data_dir / "uploads-postgresql",
+            "artifacts_dir": settings.data_dir / "artifacts-postgresql",
         }
     )
     migrate(url)
@@ -84,10 +87,16 @@ class ProjectAccess:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def new_project(api: httpx.AsyncClient, max_parallel: int = 2) -> ProjectAccess:
+async def new_project(
+    api: httpx.AsyncClient, max_parallel: int = 2, limits: dict | None = None
+) -> ProjectAccess:
+    """A project made with the admin token (with `limits` overriding the defaults)."""
+    body: dict = {"name": f"p-{uuid.uuid4().hex[:8]}", "max_parallel": max_parallel}
+    if limits is not None:
+        body["limits"] = limits
     response = await api.post(
         "/api/projects",
-        json={"name": f"p-{uuid.uuid4().hex[:8]}", "max_parallel": max_parallel},
+        json=body,
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
     )
     assert response.status_code == 201, response.text
@@ -99,6 +108,12 @@ async def new_project(api: httpx.AsyncClient, max_parallel: int = 2) -> ProjectA
 async def project(api: httpx.AsyncClient) -> ProjectAccess:
     """A fresh project."""
     return await new_project(api)
+
+
+@pytest.fixture
+async def every_second_project(api: httpx.AsyncClient) -> ProjectAccess:
+    """A fresh project whose schedules the admin lets fire every second."""
+    return await new_project(api, limits={"min_schedule_interval_s": 1})
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ async def test_project_token_is_shown_once_and_stored_only_as_a_hash(
         "paused": False,
         "keep_completed": 100,
         "keep_failed": 200,
+        "limits": api_settings.default_limits.model_dump(),
     }
     assert "token" not in me.json()
     engine: AsyncEngine = create_engine(api_settings.database_url)

@@ -87,8 +87,9 @@ async def test_cron_schedule_fires_on_trigger_from_the_api_and_from_the_cli(
 
 
 async def test_interval_schedule_skips_fires_while_its_run_runs(
-    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+    api: httpx.AsyncClient, every_second_project: ProjectAccess, pages_url: str
 ) -> None:
+    project = every_second_project
     test_id = await create_test(api, project, wait_test(pages_url, 2500))
     created = await create_schedule(api, project, test_id=test_id, interval_s=1)
     await asyncio.sleep(8)
@@ -104,8 +105,9 @@ async def test_interval_schedule_skips_fires_while_its_run_runs(
 
 
 async def test_paused_schedule_fires_only_after_resume(
-    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+    api: httpx.AsyncClient, every_second_project: ProjectAccess, pages_url: str
 ) -> None:
+    project = every_second_project
     test_id = await create_test(api, project, wait_test(pages_url, 10))
     created = await create_schedule(api, project, test_id=test_id, interval_s=1, paused=True)
     assert created["paused"] and created["note"]
