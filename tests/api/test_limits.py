@@ -121,7 +121,11 @@ async def test_schedules_past_the_count_or_firing_too_often_are_refused(
 ) -> None:
     project = await new_project(api, limits={"max_schedules": 1, "min_schedule_interval_s": 3600})
     test_id = await create_test(api, project, wait_test(pages_url, 10))
-    for timing in ({"interval_s": 60}, {"cron": "*/5 * * * *"}):
+    for timing in (
+        {"interval_s": 60},
+        {"cron": "*/5 * * * *"},
+        {"cron": "*/30 * * * *", "paused": True},
+    ):
         body = {"name": "often", "test_id": test_id, **timing}
         refused = await api.post("/api/schedules", json=body, headers=project.headers)
         assert refused.status_code == 422, refused.text

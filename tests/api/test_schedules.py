@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,14 @@ async def create_schedule(
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def next_second_after(fired: datetime) -> None:
+    """Wait until the clock has left the second of a fire: Temporal names a schedule's
+    workflows by the second they fire in, so a second trigger within it starts nothing."""
+    boundary = fired.replace(microsecond=0) + timedelta(seconds=1)
+    while datetime.now(UTC) < boundary:
+        await asyncio.sleep(0.05)
 
 
 async def describe(api: httpx.AsyncClient, project: ProjectAccess, schedule_id: str) -> dict:
@@ -80,6 +88,7 @@ async def test_cron_schedule_fires_on_trigger_from_the_api_and_from_the_cli(
     assert created["id"] in shown.stdout and "ScheduledFire" in shown.stdout
     listed = await temporal(api_settings, "schedule", "list")
     assert listed.returncode == 0 and created["id"] in listed.stdout, listed.stderr
+    await next_second_after(moment(first["createdAt"]))
     cli = await temporal(api_settings, "schedule", "trigger", "--schedule-id", created["id"])
     assert cli.returncode == 0, cli.stderr
     runs = await wait_for_runs(api, project, created["id"], 2)
