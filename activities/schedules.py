@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from core.limits import ProjectLimits
 from live.events import queued_event
 from live.publisher import EventPublisher
 from store.models import Project, Run, Schedule, Suite, TestCase
@@ -23,15 +24,23 @@ from workflows.messages import FireRequest
 
 log = logging.getLogger(__name__)
 TARGET_MISSING = "ScheduleTargetMissing"
+QUEUE_FULL = "QueueFull"
 
 
 class ScheduleActivities:
     """Bound to the service database and the Temporal client of the worker."""
 
-    def __init__(self, engine: AsyncEngine, client: Client, events: EventPublisher) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        client: Client,
+        events: EventPublisher,
+        limits: ProjectLimits | None = None,
+    ) -> None:
         self._engine = engine
         self._client = client
         self._events = events
+        self._limits = limits or ProjectLimits()
 
     def _session(self) -> AsyncSession:
         return AsyncSession(self._engine, expire_on_commit=False)
@@ -65,6 +74,9 @@ class ScheduleActivities:
                 )
             except AuthFlowMissing as missing:
                 raise ApplicationError(str(missing), type=TARGET_MISSING) from None
+            [full] = await RunQueue.refusals(session, [runs], self._limits)
+            if full is not None:  # this fire queues nothing; the next one may fit
+                raise ApplicationError(str(full), type=QUEUE_FULL, non_retryable=True)
             positions = await RunQueue().enqueue(session, runs)
         for run, position in zip(runs, positions, strict=True):
             self._events.publish(

@@ -76,14 +76,7 @@ class Settings(BaseSettings):
     def default_limits(self) -> ProjectLimits:
         """Every project's limits unless the admin set others."""
         return ProjectLimits(
-            max_waiting=self.limit_max_waiting,
-            max_parallel=self.limit_max_parallel,
-            max_steps=self.limit_max_steps,
-            max_timeout_s=self.limit_max_timeout_s,
-            max_schedules=self.limit_max_schedules,
-            min_schedule_interval_s=self.limit_min_schedule_interval_s,
-            max_keep=self.limit_max_keep,
-            max_upload_bytes=self.limit_max_upload_bytes,
+            **{name: getattr(self, f"limit_{name}") for name in ProjectLimits.model_fields}
         )
 
     @property

@@ -78,7 +78,7 @@ class WorkerHost:
         )
         retention = Retention(self.engine, settings.artifacts_dir)
         self.store = StoreActivities(runs, retention, self.events, self.cache)
-        schedules = ScheduleActivities(self.engine, client, self.events)
+        schedules = ScheduleActivities(self.engine, client, self.events, settings.default_limits)
         self.registry = WorkerRegistry(self.engine)
         identity = f"{self.worker_id}"
         self._workflow_worker = Worker(

@@ -3,9 +3,12 @@ project's own token can change none of them, and it can replace itself."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
 
 from activities.schedules import ScheduleActivities
 from core.config import Settings
@@ -216,25 +219,46 @@ async def test_a_schedule_fire_runs_nothing_of_another_project(
     schedule = {"name": "hourly", "test_id": test_a, "interval_s": 3600, "paused": True}
     schedule_id = (await api.post("/api/schedules", json=schedule, headers=a.headers)).json()["id"]
     test_b = await create_test(api, b, wait_test(pages_url, 10))
-    engine = create_engine(api_settings.database_url)
-    try:
-        async with AsyncSession(engine) as session:
-            await session.exec(  # type: ignore[call-overload]
-                update(Schedule).where(Schedule.id == schedule_id).values(test_id=test_b)
-            )
-            await session.commit()
-        fires = ScheduleActivities(engine, client, events=_NoEvents())  # type: ignore[arg-type]
-        request = FireRequest(schedule_id=schedule_id, fire_id=f"fire-{schedule_id}")
-        try:
-            await fires.queue_scheduled_runs(request)
-        except Exception as error:
-            assert f"test {test_b} is gone" in str(error)
-        else:
-            raise AssertionError("the fire queued another project's test")
-    finally:
-        await engine.dispose()
+    async with AsyncSession(engine := create_engine(api_settings.database_url)) as session:
+        await session.exec(  # type: ignore[call-overload]
+            update(Schedule).where(Schedule.id == schedule_id).values(test_id=test_b)
+        )
+        await session.commit()
+    await engine.dispose()
+    refusal = await fire_once(api_settings, client, schedule_id)
+    assert f"test {test_b} is gone" in refusal, "the fire looked only within project A"
     assert (await api.get("/api/runs", headers=b.headers)).json() == []
     assert (await api.get("/api/runs", headers=a.headers)).json() == []
+
+
+async def test_a_schedule_fire_past_the_waiting_limit_queues_nothing(
+    api: httpx.AsyncClient, api_settings: Settings, client, pages_url: str
+) -> None:
+    project = await new_project(api, limits={"max_waiting": 1})
+    assert (await api.post("/api/execution/queue/pause", headers=project.headers)).is_success
+    test_id = await create_test(api, project, wait_test(pages_url, 10))
+    waiting = await api.post(f"/api/execution/test/{test_id}/run", headers=project.headers)
+    assert waiting.status_code == 200
+    schedule = {"name": "hourly", "test_id": test_id, "interval_s": 3600, "paused": True}
+    made = await api.post("/api/schedules", json=schedule, headers=project.headers)
+    refusal = await fire_once(api_settings, client, made.json()["id"])
+    assert "would exceed its limit of 1" in refusal
+    assert (await queue_status(api, project))["waiting"] == 1
+
+
+async def fire_once(settings: Settings, client, schedule_id: str) -> str:
+    """Run a fire's queueing activity as the worker would; the error it raises."""
+    engine = create_engine(settings.database_url)
+    silent: Any = _NoEvents()
+    fires = ScheduleActivities(engine, client, silent, settings.default_limits)
+    request = FireRequest(schedule_id=schedule_id, fire_id=f"fire-{schedule_id}")
+    try:
+        await fires.queue_scheduled_runs(request)
+    except ApplicationError as error:
+        return error.message
+    finally:
+        await engine.dispose()
+    raise AssertionError("the fire queued runs")
 
 
 class _NoEvents:

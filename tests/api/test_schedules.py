@@ -31,6 +31,7 @@ async def create_schedule(
 async def next_second_after(fired: datetime) -> None:
     """Wait until the clock has left the second of a fire: Temporal names a schedule's
     workflows by the second they fire in, so a second trigger within it starts nothing."""
+    fired = fired if fired.tzinfo else fired.replace(tzinfo=UTC)  # SQLite's are naive UTC
     boundary = fired.replace(microsecond=0) + timedelta(seconds=1)
     while datetime.now(UTC) < boundary:
         await asyncio.sleep(0.05)
