@@ -221,6 +221,7 @@ class BrowserActivities:
                 failure: StepError | None = None
                 if secrets is not None:
                     session.redactions |= credential_forms(secrets)
+                ctx.redactions = session.redactions
                 try:
                     async with untraced(session) if secrets else contextlib.nullcontext():
                         for step in steps:
@@ -266,7 +267,7 @@ def _application_error(
 ) -> ApplicationError:
     """The step's failure for Temporal: bounded, and without any secret the session holds (a
     page may show the login's credentials in any later step's error)."""
-    message = redact(errors.cut(str(error), errors.MESSAGE_LIMIT), redactions)
+    message = errors.cut(redact(str(error), redactions), errors.MESSAGE_LIMIT)
     return ApplicationError(
         message, artifacts, type=error.error_type, non_retryable=not error.retryable
     )

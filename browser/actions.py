@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -14,6 +14,7 @@ from playwright.async_api import Locator, Page, expect
 from core import errors
 from core.definition import Step
 from core.egress import ALLOWED_SCHEMES
+from core.secrets import redact
 
 POLL_INTERVAL_S = 0.1
 
@@ -29,13 +30,15 @@ class StepError(Exception):
 
 @dataclass
 class StepContext:
-    """What a step may use besides the page: where artifacts and uploads live."""
+    """What a step may use besides the page: where artifacts and uploads live, and the
+    secrets its errors must not quote."""
 
     start_url: str
     timeout_ms: int
     artifacts_dir: Path
     artifact_prefix: str
     uploads_dir: Path
+    redactions: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -154,7 +157,7 @@ async def _element_action(target: Locator, step: Step, ctx: StepContext) -> list
         case "wait":
             await target.wait_for(state="visible", timeout=timeout)
         case "assert":
-            await _assert(target, step, timeout)
+            await _assert(target, step, timeout, ctx.redactions)
         case "screenshot":
             return [await _screenshot(target, ctx, "screenshot")]
         case "upload":
@@ -176,15 +179,17 @@ async def _select(target: Locator, value: str, timeout: int) -> None:
         raise
 
 
-async def _assert(target: Locator, step: Step, timeout: int) -> None:
-    """The element is visible and, when the step has a value, its text contains it."""
+async def _assert(target: Locator, step: Step, timeout: int, redactions: set[str]) -> None:
+    """The element is visible and, when the step has a value, its text contains it; the
+    error quotes the element's text, secrets removed before it is cut (so no part of one
+    survives the cut)."""
     try:
         await expect(target).to_be_visible(timeout=timeout)
         if step.value:
             await expect(target).to_contain_text(step.value, timeout=timeout)
     except AssertionError:
         found = await _text_of(target)
-        shown = "nothing" if found is None else repr(errors.cut(found))
+        shown = "nothing" if found is None else repr(errors.cut(redact(found, redactions)))
         expected = f"to contain '{step.value}'" if step.value else "to be visible"
         raise StepError(
             f"expected {step.selector} {expected}, found {shown}", errors.ASSERTION_FAILED, True

@@ -48,7 +48,8 @@ class TestPageHandler(QuietHandler):
         if parts.path.startswith("/probe/") and parts.path[7:] in PROBES:
             return self._send_html(probe_page(parts.path[7:], target))
         if parts.path == "/whoami":
-            return self._send_html(whoami_page(self.headers.get("Cookie", "")))
+            padding = int(parse_qs(parts.query).get("pad", ["0"])[0])
+            return self._send_html(whoami_page(self.headers.get("Cookie", ""), padding))
         if parts.path.startswith("/big/") and parts.path[5:].isdigit():
             text = "x" * min(int(parts.path[5:]), 10_000_000)
             return self._send_html(f"<html><body><pre id='big'>{text}</pre></body></html>")
@@ -87,8 +88,9 @@ class TestPageHandler(QuietHandler):
         self.wfile.write(body)
 
 
-def whoami_page(cookie_header: str) -> str:
-    """The form that /echo kept, decoded, or a login form if there is none."""
+def whoami_page(cookie_header: str, padding: int = 0) -> str:
+    """The form that /echo kept, decoded (after `padding` dots), or a login form if there is
+    none."""
     cookie = SimpleCookie(cookie_header)
     if "echo" not in cookie:
         return (
@@ -97,7 +99,7 @@ def whoami_page(cookie_header: str) -> str:
             "<input id='username' name='username'><input id='password' name='password'>"
             "<button id='submit'>Log in</button></form></body></html>"
         )
-    shown = html.escape(unquote(cookie["echo"].value))
+    shown = "." * padding + html.escape(unquote(cookie["echo"].value))
     head = "<head><meta charset='utf-8'></head>"
     return (
         f"<html>{head}<body><p id='welcome'>Welcome</p><pre id='echo'>{shown}</pre></body></html>"
