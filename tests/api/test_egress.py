@@ -82,6 +82,7 @@ async def test_every_way_to_another_loopback_port_or_a_file_fails_with_the_polic
         "fetch": (probe_test(probe.format("fetch")), loopback),
         "image": (probe_test(probe.format("image")), loopback),
         "popup": (probe_test(probe.format("popup")), loopback),
+        "service worker": (probe_test(probe.format("serviceworker")), loopback),
         "websocket": (
             probe_test(pages_url + "probe/websocket?to=" + quote(f"ws://127.0.0.1:{port}/")),
             loopback,

@@ -23,7 +23,10 @@ PROBES = {
     "websocket": "<script>new WebSocket({to_js})</script>",
     "popup": "<script>window.open({to_js})</script>",
     "image": '<img src="{to}">',
+    "serviceworker": "<script>navigator.serviceWorker.register('/sw.js?to=' + "
+    "encodeURIComponent({to_js}))</script>",
 }
+SERVICE_WORKER = "self.addEventListener('install', () => fetch({to_js}));"
 
 _hits: Counter[str] = Counter()
 _hits_lock = threading.Lock()
@@ -46,13 +49,16 @@ class TestPageHandler(QuietHandler):
             self.end_headers()
             return None
         if parts.path.startswith("/probe/") and parts.path[7:] in PROBES:
-            return self._send_html(probe_page(parts.path[7:], target))
+            return self._send(probe_page(parts.path[7:], target))
         if parts.path == "/whoami":
             padding = int(parse_qs(parts.query).get("pad", ["0"])[0])
-            return self._send_html(whoami_page(self.headers.get("Cookie", ""), padding))
+            return self._send(whoami_page(self.headers.get("Cookie", ""), padding))
+        if parts.path == "/sw.js":
+            script = SERVICE_WORKER.format(to_js=repr(target))
+            return self._send(script, content_type="text/javascript")
         if parts.path.startswith("/big/") and parts.path[5:].isdigit():
             text = "x" * min(int(parts.path[5:]), 10_000_000)
-            return self._send_html(f"<html><body><pre id='big'>{text}</pre></body></html>")
+            return self._send(f"<html><body><pre id='big'>{text}</pre></body></html>")
         match = FLAKY_PATH.match(self.path)
         if not match:
             return super().do_GET()
@@ -61,7 +67,7 @@ class TestPageHandler(QuietHandler):
             hit = _hits[match["key"]]
         failing = hit <= int(match["failures"])
         body = f"<html><body><p id='flaky'>served on request {hit}</p></body></html>"
-        self._send_html(body, 503 if failing else 200)
+        self._send(body, 503 if failing else 200)
         return None
 
     def do_POST(self) -> None:  # noqa: N802
@@ -79,10 +85,10 @@ class TestPageHandler(QuietHandler):
         self.end_headers()
         return None
 
-    def _send_html(self, text: str, status: int = 200) -> None:
+    def _send(self, text: str, status: int = 200, content_type: str = "text/html") -> None:
         body = text.encode()
         self.send_response(status)
-        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
