@@ -5,13 +5,14 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.config import Settings
 from runner.host import WorkerHost
 from tests.api.conftest import ADMIN_TOKEN, new_project
 from tests.api.jobs import create_test, wait_for_stored_state
 from tests.api.queue_helpers import wait_test
 from tests.api.test_live import flaky_test, queue
 from tests.conftest import free_port
-from tests.support.runs import until_no_context_is_open
+from tests.support.runs import until_no_context_is_open, until_no_run_is_underway
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -44,7 +45,7 @@ async def test_api_metrics_show_queue_depth_per_project_and_priority(
 
 
 async def test_worker_serves_its_own_metrics_of_steps_retries_and_outcomes(
-    live: httpx.AsyncClient, worker_host: WorkerHost, pages_url: str
+    live: httpx.AsyncClient, worker_host: WorkerHost, pages_url: str, settings: Settings
 ) -> None:
     port = free_port()
     worker_host.metrics.serve(port)
@@ -55,6 +56,7 @@ async def test_worker_serves_its_own_metrics_of_steps_retries_and_outcomes(
             return samples((await client.get(url)).text)
 
     await until_no_context_is_open(worker_host.pool)  # earlier tests' runs would count too
+    await until_no_run_is_underway(settings.database_url)  # ... and record their outcome after
     before = await scrape()
     project = await new_project(live)
     job_id = await queue(live, project, await create_test(live, project, flaky_test(pages_url)))

@@ -6,12 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from browser.pool import BrowserPool
 from core.queues import WORKFLOW_TASK_QUEUE
+from store.db import create_engine
+from store.models import Project, Run
 from workflows.messages import RunInput, RunProgress
 from workflows.test_run import TestRunWorkflow
 
@@ -98,3 +103,25 @@ async def history_events(handle: WorkflowHandle) -> list[Any]:
 def event_name(event: Any) -> str:
     """EVENT_TYPE_TIMER_STARTED -> TIMER_STARTED."""
     return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+
+
+async def until_no_run_is_underway(database_url: str, timeout: float = 60) -> None:
+    """Wait until every stored run that can make progress has ended (runs waiting in paused
+    projects cannot): a run whose context has closed still records its outcome after."""
+    underway = (col(Run.state) == "active") | (
+        (col(Run.state) == "waiting")
+        & (col(Run.admitted_at).is_not(None) | col(Project.paused).is_(False))
+    )
+    engine = create_engine(database_url)
+
+    async def count() -> int:
+        async with AsyncSession(engine) as session:
+            found = await session.exec(
+                select(func.count()).select_from(Run).join(Project).where(underway)
+            )
+            return int(found.one())
+
+    try:
+        await poll(count, lambda n: n == 0, lambda n: f"{n} runs still underway", timeout)
+    finally:
+        await engine.dispose()
