@@ -85,6 +85,10 @@ class EgressGate:
             await self._handle(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # close() cut this connection; ending normally keeps asyncio (3.11) from logging
+            # the cancelled handler as an error. Nothing awaits these tasks.
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
