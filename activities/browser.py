@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from browser.actions import StepContext, StepError, failure_screenshot, perform
 from browser.egress_proxy import Blocked
@@ -158,6 +158,16 @@ class BrowserActivities:
             outcome = await attempt
         except ApplicationError as error:
             retry_in = input.retry_in_s if not error.non_retryable else None
+            if error.category == ApplicationErrorCategory.BENIGN:
+                log.info(
+                    "step %s (%s) attempt %d failed: %s: %s",
+                    index,
+                    action,
+                    input.attempt,
+                    error.type,
+                    error.message,
+                    extra={"job_id": job},
+                )
             self._emit(
                 "step_failed",
                 job,
@@ -234,7 +244,12 @@ class BrowserActivities:
                 if failure is not None:
                     if failure.error_type != errors.SESSION_LOST:
                         artifacts += await failure_screenshot(session.page, ctx)
-                    raise _application_error(failure, artifacts, session.redactions) from None
+                    expected = failure.error_type != errors.SESSION_LOST or (
+                        session.closed_on_purpose
+                    )
+                    raise _application_error(
+                        failure, artifacts, session.redactions, expected
+                    ) from None
         except SessionNotFound as missing:
             raise ApplicationError(
                 str(missing), [], type=errors.SESSION_LOST, non_retryable=True
@@ -263,13 +278,21 @@ def _with_credentials(step: Step, credentials: Credentials) -> Step:
 
 
 def _application_error(
-    error: StepError, artifacts: list[str], redactions: set[str]
+    error: StepError, artifacts: list[str], redactions: set[str], expected: bool
 ) -> ApplicationError:
     """The step's failure for Temporal: bounded, and without any secret the session holds (a
-    page may show the login's credentials in any later step's error)."""
+    page may show the login's credentials in any later step's error). An `expected` failure
+    (the page's doing, or a step cut short by a cancel's teardown) is benign: the SDK logs it
+    at DEBUG without a traceback, and `_reported` logs one INFO line for it."""
     message = errors.cut(redact(str(error), redactions), errors.MESSAGE_LIMIT)
     return ApplicationError(
-        message, artifacts, type=error.error_type, non_retryable=not error.retryable
+        message,
+        artifacts,
+        type=error.error_type,
+        non_retryable=not error.retryable,
+        category=(
+            ApplicationErrorCategory.BENIGN if expected else ApplicationErrorCategory.UNSPECIFIED
+        ),
     )
 
 

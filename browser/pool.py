@@ -58,6 +58,8 @@ class Session:
     blocks_reported: int = 0
     redactions: set[str] = field(default_factory=set)
     """Spellings of secrets this session saw (auth credentials), removed from its trace."""
+    closed_on_purpose: bool = False
+    """Teardown closed it (after a cancel or timeout): a step it cut short is no fault."""
 
     def new_blocks(self) -> list[Blocked]:
         """Destinations refused since the last call (each is reported once)."""
@@ -236,6 +238,7 @@ class BrowserPool:
         session = self._sessions.pop(session_id, None)
         if session is None:
             return False
+        session.closed_on_purpose = True
         self._notify()
         try:
             if session.tracing:

@@ -23,6 +23,19 @@ from workflows.test_run import TestRunWorkflow
 T = TypeVar("T")
 
 
+def stuck_test(pages_url: str, **extra: object) -> dict:
+    """A test whose second step waits 30 s for an element that never appears."""
+    return {
+        "name": "stuck",
+        "start_url": pages_url + "shop.html",
+        "steps": [
+            {"action": "click", "selector": "#buy"},
+            {"action": "wait", "selector": "#never-appears", "timeout_ms": 30_000},
+        ],
+        **extra,
+    }
+
+
 async def start_run(
     client: Client, run_id: str, test: dict[str, Any], **extra: Any
 ) -> WorkflowHandle:

@@ -12,20 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 from browser.pool import owner_args
 from devstack.temporal_server import temporal_binary
 from tests.support.processes import renderer_count
-from tests.support.runs import outcome, progress, start_run, wait_for_progress
-
-
-def stuck_test(pages_url: str, **extra: object) -> dict:
-    """A test whose second step waits 30 s for an element that never appears."""
-    return {
-        "name": "stuck",
-        "start_url": pages_url + "shop.html",
-        "steps": [
-            {"action": "click", "selector": "#buy"},
-            {"action": "wait", "selector": "#never-appears", "timeout_ms": 30_000},
-        ],
-        **extra,
-    }
+from tests.support.runs import outcome, progress, start_run, stuck_test, wait_for_progress
 
 
 async def renderers_after_settling(worker_id: str, timeout: float = 10) -> int:

@@ -17,8 +17,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
-from tests.support.runs import poll, until_no_context_is_open, wait_for_progress
-from tests.workflows.test_cancel_and_timeout import stuck_test
+from tests.support.runs import poll, stuck_test, until_no_context_is_open, wait_for_progress
 from workflows import activity_names
 from workflows.messages import RunFinished, RunInput
 from workflows.test_run import TestRunWorkflow
