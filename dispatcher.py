@@ -18,6 +18,7 @@ from api.temporal_link import TemporalLink
 from core.config import get_settings
 from core.hardening import prepare_service_process
 from core.logs import configure_logging
+from live.bell import connect_bell
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
 from store.db import create_engine
@@ -31,7 +32,7 @@ async def main() -> None:
     prepare_service_process(settings)
     engine = create_engine(settings.database_url, pool_size=5, max_overflow=5)
     events = EventPublisher(connect_redis(settings))
-    dispatcher = Dispatcher.build(engine, TemporalLink(settings), events)
+    dispatcher = Dispatcher.build(engine, TemporalLink(settings), events, connect_bell(settings))
     dispatcher.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

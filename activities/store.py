@@ -8,6 +8,7 @@ import logging
 
 from temporalio import activity
 
+from live.bell import DispatchBell
 from live.cache import ShortCache, queue_counts_key
 from live.events import FINAL_EVENTS, RunEvent
 from live.publisher import EventPublisher
@@ -30,8 +31,10 @@ class StoreActivities:
         retention: Retention,
         events: EventPublisher,
         cache: ShortCache | None = None,
+        bell: DispatchBell | None = None,
     ) -> None:
         self._runs = runs
+        self._bell = bell or DispatchBell(None)
         self._events = events
         self._cache = cache or ShortCache(None)
         self._retention = retention
@@ -43,6 +46,7 @@ class StoreActivities:
         """Store the final result (idempotent, so a retried activity stores it once); the
         project's retention follows in the background, the run does not wait for it."""
         stored = await self._runs.record_result(event.job_id, event.result)
+        self._bell.ring()  # its slot is free: the dispatcher admits the next run at once
         await self._cache.forget(queue_counts_key(event.project_id))
         self._publish_outcome(event)
         if stored:

@@ -32,6 +32,7 @@ from api.position_events import PositionNotifier
 from api.temporal_link import TemporalLink
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.search_attributes import run_attributes, trigger_of
+from live.bell import DispatchBell
 from live.publisher import EventPublisher
 from store.admission import AdmissionStore
 from store.models import Run, utcnow
@@ -43,13 +44,17 @@ from workflows.test_run import TestRunWorkflow
 log = logging.getLogger(__name__)
 BATCH = 200
 CONCURRENCY = 16
-ADMIT_POLL_S = 0.2
-IDLE_POLL_S = 1.0
+SWEEP_S = 2.0
+"""Without a ring, admission and materialising look again after this long (a ring lost while
+Redis was away, a lease to take over, a worker that came back)."""
+MIN_PASS_GAP_S = 0.05
+"""Admission passes are at least this far apart, however many rings a burst brings."""
+RETRY_S = 0.2
+"""After a pass that sent grants or failed, the next comes this soon, ring or not."""
 QUIET_S = 0.5
 """Waiting workflows are started once queueing has been quiet this long: queueing comes first."""
 LEASE_S = 10.0
 RECONCILE_EVERY_S = 30.0
-POSITIONS_EVERY_S = 1.0
 CLOSED_STATES = {
     WorkflowExecutionStatus.COMPLETED: "completed",
     WorkflowExecutionStatus.FAILED: "failed",
@@ -69,30 +74,39 @@ class Dispatcher:
         workers: WorkerRegistry,
         temporal: TemporalLink,
         positions: PositionNotifier,
+        bell: DispatchBell | None = None,
     ) -> None:
         self._admission = admission
         self._positions = positions
         self._workers = workers
         self._temporal = temporal
         self._identity = f"api-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._bell = bell or DispatchBell(None)
         self._queued = asyncio.Event()
+        self._admission_wanted = asyncio.Event()
         self._last_queued = 0.0
         self._leading = False
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
     def build(
-        cls, engine: AsyncEngine, temporal: TemporalLink, events: EventPublisher | None = None
+        cls,
+        engine: AsyncEngine,
+        temporal: TemporalLink,
+        events: EventPublisher | None = None,
+        bell: DispatchBell | None = None,
     ) -> Dispatcher:
-        """A dispatcher on this database (publishing position events if given a publisher)."""
+        """A dispatcher on this database (publishing position events if given a publisher,
+        ringing and hearing the other processes through the bell if given one)."""
         admission = AdmissionStore(engine)
         notifier = PositionNotifier(admission, events or EventPublisher(None))
-        return cls(admission, WorkerRegistry(engine), temporal, notifier)
+        return cls(admission, WorkerRegistry(engine), temporal, notifier, bell)
 
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._admission_loop()),
             asyncio.create_task(self._materialise_loop()),
+            asyncio.create_task(self._bell.listen(self._heard)),
         ]
 
     async def stop(self) -> None:
@@ -101,14 +115,21 @@ class Dispatcher:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._bell.close()
         if self._leading:
             with contextlib.suppress(Exception):
                 await self._admission.resign(self._identity)
 
     def wake(self) -> None:
-        """New runs were queued (or a queue was resumed)."""
+        """Runs were queued or cancelled, a queue resumed or a limit changed: admit now, here
+        and in whichever process leads (the bell)."""
+        self._heard()
+        self._bell.ring()
+
+    def _heard(self) -> None:
         self._last_queued = asyncio.get_running_loop().time()
         self._queued.set()
+        self._admission_wanted.set()
 
     async def _until_quiet(self) -> None:
         """Wait until no run has been queued for QUIET_S."""
@@ -116,29 +137,35 @@ class Dispatcher:
             await asyncio.sleep(wait)
 
     async def _admission_loop(self) -> None:
-        renewed = reconciled = notified = 0.0
+        """One pass per ring (or per sweep): renew the lease, admit, publish positions."""
+        renewed = reconciled = 0.0
+        loop = asyncio.get_running_loop()
         while True:
+            self._admission_wanted.clear()
+            next_pass = SWEEP_S
             try:
-                now = asyncio.get_running_loop().time()
+                now = loop.time()
                 if now - renewed > LEASE_S / 3:
                     self._leading = await self._admission.lead(self._identity, LEASE_S)
                     renewed = now
                 if self._leading:
-                    await self.admit_once()
-                    if now - notified > POSITIONS_EVERY_S:
-                        notified = now
-                        await self._positions.notify_once()
+                    if await self.admit_once():
+                        next_pass = RETRY_S  # see the grants through, ring or not
+                    await self._positions.notify_once()
                     if now - reconciled > RECONCILE_EVERY_S:
                         reconciled = now
                         await self.reconcile_once()
             except Exception as error:  # Temporal or the database is away: try again later
                 log.warning("admitting queued runs failed: %s", error)
-            await asyncio.sleep(ADMIT_POLL_S)
+                next_pass = RETRY_S
+            await asyncio.sleep(MIN_PASS_GAP_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._admission_wanted.wait(), next_pass)
 
     async def _materialise_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queued.wait(), IDLE_POLL_S)
+                await asyncio.wait_for(self._queued.wait(), SWEEP_S)
             self._queued.clear()
             if not self._leading:
                 continue

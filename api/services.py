@@ -11,6 +11,7 @@ from api.temporal_link import TemporalLink
 from core.codec import EncryptionCodec, load_codec
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
+from live.bell import connect_bell
 from live.cache import ShortCache, queue_counts_key
 from live.follow import Streams
 from live.hub import READ_BLOCK_MS, StreamHub
@@ -75,7 +76,7 @@ class Services:
             ),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),
-            dispatcher=Dispatcher.build(engine, temporal, events),
+            dispatcher=Dispatcher.build(engine, temporal, events, connect_bell(settings)),
             events=events,
             cache=cache,
             codec=load_codec(settings),

@@ -22,6 +22,7 @@ from core.metrics import WorkerMetrics
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
+from live.bell import connect_bell
 from live.cache import ShortCache
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
@@ -77,7 +78,8 @@ class WorkerHost:
             cache=self.cache,
         )
         retention = Retention(self.engine, settings.artifacts_dir)
-        self.store = StoreActivities(runs, retention, self.events, self.cache)
+        self.bell = connect_bell(settings)
+        self.store = StoreActivities(runs, retention, self.events, self.cache, self.bell)
         schedules = ScheduleActivities(self.engine, client, self.events, settings.default_limits)
         self.registry = WorkerRegistry(self.engine)
         identity = f"{self.worker_id}"
@@ -122,9 +124,13 @@ class WorkerHost:
 
     async def _announce(self) -> None:
         """Tell the dispatcher, every few seconds, that this worker's sessions are available."""
+        joined = False
         while True:
             try:
                 await self.registry.beat(self.worker_id, self.settings.worker_max_sessions)
+                if not joined:  # new slots: the dispatcher grants them at once
+                    joined = True
+                    self.bell.ring()
             except Exception as error:  # the database is away: the dispatcher waits for us
                 log.warning("worker heartbeat failed: %s", error)
             await asyncio.sleep(HEARTBEAT_S)
@@ -189,4 +195,5 @@ class WorkerHost:
         await self.store.close()
         await self.events.close()
         await self.cache.close()
+        await self.bell.close()
         await self.engine.dispose()
