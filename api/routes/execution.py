@@ -217,6 +217,7 @@ async def cancel_job(
         raise ApiError(409, "job_finished", f"job {job_id} already ended ({run.state})")
     if await services.queue.cancel_waiting(session, run.job_id):
         await services.cache.forget(queue_counts_key(run.project_id))
+        services.dispatcher.wake()  # the runs behind it move up: new positions at once
         with contextlib.suppress(Exception):  # no workflow yet, or Temporal away: the
             await client.get_workflow_handle(job_id).cancel()  # dispatcher never starts it
         return Done(message=f"Job {job_id} cancelled before it started")
