@@ -13,7 +13,7 @@ from playwright.async_api import Locator, Page, expect
 
 from core import errors
 from core.definition import Step
-from core.egress import ALLOWED_SCHEMES
+from core.egress import refused_scheme
 from core.secrets import redact
 
 POLL_INTERVAL_S = 0.1
@@ -100,13 +100,8 @@ async def _diagnose(
 
 async def _navigate(page: Page, url: str, timeout: int) -> None:
     """Go to url; a server error (5xx) fails the step like a network error, retryably."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise StepError(
-            f"blocked by the egress policy: the scheme '{scheme}:' is not allowed",
-            errors.EGRESS_BLOCKED,
-            False,
-        )
+    if refusal := refused_scheme(urlsplit(url).scheme):
+        raise StepError(f"blocked by the egress policy: {refusal}", errors.EGRESS_BLOCKED, False)
     response = await page.goto(url, timeout=timeout)
     if response is not None and response.status >= 500:
         raise StepError(

@@ -24,7 +24,7 @@ from browser.egress_proxy import Blocked, EgressGate
 from browser.trace_redaction import redact_trace
 from core.chromium import LAUNCH_ARGS, chromium_environment, chromium_executable
 from core.definition import TraceMode
-from core.egress import EgressPolicy
+from core.egress import EgressPolicy, refused_scheme
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ def _note_local_resource(gate: EgressGate, console_text: str) -> None:
     refusal is the egress policy's too, and fails the step like a refused connection."""
     if console_text.startswith(LOCAL_RESOURCE_REFUSED):
         url = console_text.removeprefix(LOCAL_RESOURCE_REFUSED).strip()[:200]
-        scheme = url.split(":", 1)[0]
-        gate.record(Blocked(url, f"{url}: the scheme '{scheme}:' is not allowed"))
+        refusal = refused_scheme(url.split(":", 1)[0]) or "not a web address"
+        gate.record(Blocked(url, f"{url}: {refusal}"))
 
 
 @contextlib.asynccontextmanager

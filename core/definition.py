@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from core.egress import EgressPolicy
+from core.egress import EgressPolicy, refused_scheme
 
 Action = Literal[
     "navigate",
@@ -101,10 +101,8 @@ class Step(BaseModel):
         if scroll_by and not _is_number(self.value or ""):
             raise ValueError("value: 'scroll' takes pixels (a number) or a selector")
         scheme = URL_SCHEME.match(self.value or "") if self.action == "navigate" else None
-        if scheme and scheme[1].lower() not in ("http", "https"):
-            raise ValueError(
-                f"value: the scheme '{scheme[1]}:' is not allowed (only http and https)"
-            )
+        if scheme and (refusal := refused_scheme(scheme[1])):
+            raise ValueError(f"value: {refusal}")
         if self.action == "upload" and self.value and not UPLOAD_NAME.fullmatch(self.value):
             raise ValueError(
                 "value: 'upload' takes a plain file name from the project's upload folder"

@@ -43,6 +43,13 @@ DENIED_NETWORKS: tuple[tuple[IPNetwork, str], ...] = tuple(
 )
 
 
+def refused_scheme(scheme: str) -> str | None:
+    """Why a URL of this scheme is never loaded (only http and https are), or None."""
+    if scheme.lower() in ALLOWED_SCHEMES:
+        return None
+    return f"the scheme '{scheme.lower()}:' is not allowed (only http and https)"
+
+
 @dataclass(frozen=True)
 class AllowRule:
     """One allowlist entry: a host name, an address or network, with or without a port."""
@@ -153,8 +160,8 @@ class EgressPolicy:
         literal denied address (any spelling of it). None if it may pass."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        if scheme not in ALLOWED_SCHEMES:
-            return f"the scheme '{scheme}:' is not allowed (only http and https)"
+        if refusal := refused_scheme(scheme):
+            return refusal
         host = parts.hostname or ""
         try:
             port = parts.port or (443 if scheme == "https" else 80)
