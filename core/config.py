@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.egress import EgressPolicy
-from core.limits import ProjectLimits
+from core.limits import ProjectLimits, limits_of
 
 
 class Settings(BaseSettings):
@@ -78,6 +79,10 @@ class Settings(BaseSettings):
         return ProjectLimits(
             **{name: getattr(self, f"limit_{name}") for name in ProjectLimits.model_fields}
         )
+
+    def limits_for(self, overrides: dict[str, Any] | None) -> ProjectLimits:
+        """The limits of a project with these admin overrides (its `limits` column)."""
+        return limits_of(self.default_limits, overrides)
 
     @property
     def egress_policy(self) -> EgressPolicy:

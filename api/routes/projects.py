@@ -19,7 +19,7 @@ from api.schemas import (
     ProjectToken,
 )
 from core.config import Settings
-from core.limits import ProjectLimits, limits_of, merged_overrides
+from core.limits import ProjectLimits, merged_overrides
 from store.models import Project
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -44,7 +44,7 @@ async def create_project(
         keep_failed=defaults.keep_failed if body.keep_failed is None else body.keep_failed,
         limits=overrides,
     )
-    _within_limits(project, limits_of(defaults.default_limits, overrides))
+    _within_limits(project, defaults.limits_for(overrides))
     session.add(project)
     try:
         await session.commit()
@@ -67,7 +67,7 @@ async def change_my_project(
     applies to the next admission."""
     for name, value in body.model_dump(exclude_none=True).items():
         setattr(project, name, value)
-    _within_limits(project, limits_of(services.settings.default_limits, project.limits))
+    _within_limits(project, services.settings.limits_for(project.limits))
     session.add(project)
     await session.commit()
     services.dispatcher.wake()
@@ -100,7 +100,7 @@ async def change_project(
         project.limits = merged_overrides(project.limits, body.limits)
     if body.max_parallel is not None:
         project.max_parallel = body.max_parallel
-    limits = limits_of(services.settings.default_limits, project.limits)
+    limits = services.settings.limits_for(project.limits)
     project.max_parallel = min(project.max_parallel, limits.max_parallel)
     project.keep_completed = min(project.keep_completed, limits.max_keep)
     project.keep_failed = min(project.keep_failed, limits.max_keep)
@@ -136,5 +136,5 @@ def public(project: Project, settings: Settings) -> ProjectPublic:
         paused=project.paused,
         keep_completed=project.keep_completed,
         keep_failed=project.keep_failed,
-        limits=limits_of(settings.default_limits, project.limits),
+        limits=settings.limits_for(project.limits),
     )

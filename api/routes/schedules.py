@@ -26,7 +26,7 @@ from api.routes.owned import owned
 from api.schedule_schemas import ScheduleCreate, ScheduledRun, ScheduleNote, SchedulePublic
 from api.schemas import Done
 from api.services import Services
-from core.limits import ProjectLimits, limits_of
+from core.limits import ProjectLimits
 from store.models import Project, Run, Schedule, Suite, TestCase
 
 router = APIRouter(prefix="/api/schedules", tags=["schedules"])
@@ -122,7 +122,7 @@ async def create_schedule(
     if body.suite_id is not None:
         await owned(session, Suite, body.suite_id, project, "suite")
     assert project.id is not None
-    limits = limits_of(services.settings.default_limits, project.limits)
+    limits = services.settings.limits_for(project.limits)
     await _room_for_another(session, project.id, limits)
     if body.interval_s is not None and body.interval_s < limits.min_schedule_interval_s:
         raise _too_often(limits)

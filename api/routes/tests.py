@@ -12,7 +12,6 @@ from api.routes.owned import owned, project_auth_flow
 from api.routes.schedules import delete_schedules_of
 from api.schemas import TestPublic
 from core.definition import TestDefinition
-from core.limits import limits_of
 from store.models import Project, TestCase, utcnow
 
 router = APIRouter(prefix="/api/tests", tags=["tests"])
@@ -31,7 +30,7 @@ def _public(row: TestCase) -> TestPublic:
 
 def _check_definition(body: TestDefinition, project: Project, services: ServicesDep) -> None:
     """422 for a definition beyond the project's limits or with URLs that can never load."""
-    limits = limits_of(services.settings.default_limits, project.limits)
+    limits = services.settings.limits_for(project.limits)
     if len(body.steps) > limits.max_steps:
         raise ApiError(
             422, "limit_exceeded", f"steps: at most {limits.max_steps} steps for this project"

@@ -13,7 +13,6 @@ from api.errors import ApiError
 from api.limits import BodyTooLarge
 from api.schemas import UploadPublic
 from core.definition import UPLOAD_NAME
-from core.limits import limits_of
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 CHUNK = 64 * 1024
@@ -68,7 +67,7 @@ async def upload(request: Request, project: ProjectDep, services: ServicesDep) -
     except Exception:
         raise ApiError(422, "invalid_request", "the multipart body cannot be read") from None
     assert project.id is not None
-    total = limits_of(services.settings.default_limits, project.limits).max_upload_bytes
+    total = services.settings.limits_for(project.limits).max_upload_bytes
     try:
         return await save_upload(form, project_folder(services, project.id), limit, total)
     finally:
