@@ -27,7 +27,9 @@ from workflows.messages import (
     ActionOutcome,
     AuthStepsInput,
     SessionInfo,
+    SessionPulse,
     SessionRequest,
+    SessionWatch,
     StepInput,
     TeardownInput,
     TeardownOutcome,
@@ -64,6 +66,8 @@ class BrowserActivities:
         self._events = events
         self._cache = cache
         self._background: set[asyncio.Task[None]] = set()
+        self._current_steps: dict[str, tuple[int, int]] = {}
+        """Per open session: the step index and attempt in progress, for watch_session."""
 
     @activity.defn(name=activity_names.OPEN_SESSION)
     async def open_session(self, request: SessionRequest) -> SessionInfo:
@@ -139,9 +143,36 @@ class BrowserActivities:
         """Teardown: close the context; keep its trace if the run did not pass."""
         name = f"trace-attempt-{input.session_attempt}.zip"
         trace_path = self._artifacts_dir / input.run_id / name if input.keep_trace else None
+        self._current_steps.pop(input.session_id, None)
         saved = await self._pool.close(input.session_id, trace_path)
         log.info("run %s: session %s closed", input.run_id, input.session_id)
         return TeardownOutcome(artifacts=[name] if saved else [])
+
+    @activity.defn(name=activity_names.WATCH_SESSION)
+    async def watch_session(self, watch: SessionWatch) -> None:
+        """Heartbeat while the session is open, so its run sees this worker alive; once a
+        second, tell the run the step in progress if it changed (a short session never does).
+        """
+        run = activity.client().get_workflow_handle(watch.run_id)
+        told: tuple[int, int] | None = None
+        try:
+            while True:
+                activity.heartbeat()
+                if await self._pool.until_gone(watch.session_id, HEARTBEAT_INTERVAL_S):
+                    return
+                current = self._current_steps.get(watch.session_id)
+                if current is None or current == told:
+                    continue
+                told = current
+                pulse = SessionPulse(
+                    session_attempt=watch.session_attempt, index=current[0], attempt=current[1]
+                )
+                try:
+                    await run.signal("session_pulse", pulse)
+                except Exception as error:  # the run ended meanwhile: nothing to tell
+                    log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
+        finally:
+            self._current_steps.pop(watch.session_id, None)
 
     async def _reported(
         self,
@@ -153,6 +184,7 @@ class BrowserActivities:
     ) -> ActionOutcome:
         """Await an attempt, publishing its start and its outcome as live events."""
         job, project = input.run_id, input.project_id
+        self._current_steps[input.session_id] = (index, input.attempt)
         self._emit("step_started", job, project, index=index, action=action, attempt=input.attempt)
         try:
             outcome = await attempt
@@ -298,7 +330,12 @@ def _application_error(
 
 @contextlib.asynccontextmanager
 async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat while the body runs, so a dead worker is noticed and a cancel arrives quickly."""
+    """Heartbeat while the body runs, so a dead worker is noticed and a cancel arrives quickly.
+
+    A local activity has no heartbeat of its own: its workflow's run watches the worker."""
+    if activity.info().is_local:
+        yield
+        return
 
     async def beat() -> None:
         while True:

@@ -14,6 +14,7 @@ from live.events import FINAL_EVENTS, RunEvent
 from live.publisher import EventPublisher
 from store.retention import Retention
 from store.runs import RunStore
+from store.workers import WorkerRegistry
 from workflows import activity_names
 from workflows.messages import RunFinished
 
@@ -32,8 +33,10 @@ class StoreActivities:
         events: EventPublisher,
         cache: ShortCache | None = None,
         bell: DispatchBell | None = None,
+        workers: WorkerRegistry | None = None,
     ) -> None:
         self._runs = runs
+        self._workers = workers
         self._bell = bell or DispatchBell(None)
         self._events = events
         self._cache = cache or ShortCache(None)
@@ -54,6 +57,15 @@ class StoreActivities:
             if self._retainer is None or self._retainer.done():
                 self._retainer = asyncio.create_task(self._retain())
         return stored
+
+    @activity.defn(name=activity_names.FORGET_WORKER)
+    async def forget_worker(self, worker_id: str) -> None:
+        """A run found this worker dead: its slots leave the capacity now, not when its
+        heartbeat goes stale (a worker that was only slow joins again at its next one)."""
+        if self._workers is not None:
+            await self._workers.remove(worker_id)
+        log.warning("worker %s stopped answering: its sessions leave the capacity", worker_id)
+        self._bell.ring()
 
     def _publish_outcome(self, event: RunFinished) -> None:
         """The run's final live event, with a summary of its result."""

@@ -60,6 +60,8 @@ class Session:
     """Spellings of secrets this session saw (auth credentials), removed from its trace."""
     closed_on_purpose: bool = False
     """Teardown closed it (after a cancel or timeout): a step it cut short is no fault."""
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the context is closed or lost."""
 
     def new_blocks(self) -> list[Blocked]:
         """Destinations refused since the last call (each is reported once)."""
@@ -165,6 +167,7 @@ class BrowserPool:
         for session_id, session in self._sessions.items():
             self._lost[session_id] = "Chromium exited or crashed"
             session.gate.close()
+            session.gone.set()
         self._sessions.clear()
         self._notify()
 
@@ -213,6 +216,15 @@ class BrowserPool:
         self._notify()
         return session
 
+    async def until_gone(self, session_id: str, timeout_s: float) -> bool:
+        """Wait up to timeout_s for the session to close or be lost; True once it has."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(session.gone.wait(), timeout_s)
+        return session.gone.is_set()
+
     def get(self, session_id: str) -> Session:
         """The open session, or SessionNotFound."""
         try:
@@ -239,6 +251,7 @@ class BrowserPool:
         if session is None:
             return False
         session.closed_on_purpose = True
+        session.gone.set()
         self._notify()
         try:
             if session.tracing:

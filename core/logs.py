@@ -18,6 +18,7 @@ from temporalio.worker import (
 )
 
 from core.config import get_settings
+from core.run_ids import job_id_of
 
 current_job: ContextVar[str | None] = ContextVar("current_job", default=None)
 """The run the current task works for (set for every activity of a worker)."""
@@ -34,7 +35,7 @@ def job_of(record: logging.LogRecord) -> str | None:
     for attribute in ("temporal_workflow", "temporal_activity"):
         info = getattr(record, attribute, None)
         if isinstance(info, dict) and info.get("workflow_id"):
-            return str(info["workflow_id"])
+            return job_id_of(str(info["workflow_id"]))
     return None
 
 
@@ -108,5 +109,6 @@ class JobLogContext(Interceptor):
 
 class _ActivityJob(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        current_job.set(activity.info().workflow_id)
+        workflow_id = activity.info().workflow_id
+        current_job.set(job_id_of(workflow_id) if workflow_id else None)
         return await self.next.execute_activity(input)

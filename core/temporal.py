@@ -11,16 +11,17 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from core.codec import load_codec
 from core.config import Settings
 
+CLEAR_CONVERTER = dataclasses.replace(
+    pydantic_data_converter, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+)
+"""Pydantic models as JSON; a failure's message and stack trace travel as an encoded payload.
+Payloads are in clear: what the codec encrypts, and what replaying a cleartext history needs."""
+
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic models as JSON, every payload encrypted (core.codec), failures included: their
-    message and stack trace travel as an encoded payload, so page text in a step's error is
-    never stored in clear in history."""
-    return dataclasses.replace(
-        pydantic_data_converter,
-        payload_codec=load_codec(settings),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
-    )
+    """CLEAR_CONVERTER with every payload encrypted (core.codec), failures included, so page
+    text in a step's error is never stored in clear in history."""
+    return dataclasses.replace(CLEAR_CONVERTER, payload_codec=load_codec(settings))
 
 
 async def connect(settings: Settings) -> Client:

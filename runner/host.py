@@ -32,6 +32,7 @@ from store.retention import Retention
 from store.runs import RunStore
 from store.workers import HEARTBEAT_S, WorkerRegistry
 from workflows.scheduled_fire import ScheduledFireWorkflow
+from workflows.session_run import SessionRunWorkflow
 from workflows.test_run import TestRunWorkflow
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,11 @@ class WorkerHost:
         )
         retention = Retention(self.engine, settings.artifacts_dir)
         self.bell = connect_bell(settings)
-        self.store = StoreActivities(runs, retention, self.events, self.cache, self.bell)
-        schedules = ScheduleActivities(self.engine, client, self.events, settings.default_limits)
         self.registry = WorkerRegistry(self.engine)
+        self.store = StoreActivities(
+            runs, retention, self.events, self.cache, self.bell, self.registry
+        )
+        schedules = ScheduleActivities(self.engine, client, self.events, settings.default_limits)
         identity = f"{self.worker_id}"
         self._workflow_worker = Worker(
             client,
@@ -89,6 +92,7 @@ class WorkerHost:
             workflows=[TestRunWorkflow, ScheduledFireWorkflow],
             activities=[
                 self.store.record_finished,
+                self.store.forget_worker,
                 schedules.queue_scheduled_runs,
                 schedules.unfinished_runs,
                 schedules.cancel_runs,
@@ -112,7 +116,13 @@ class WorkerHost:
         self._affinity_worker = Worker(
             client,
             task_queue=self.session_queue,
-            activities=[activities.run_step, activities.run_auth, activities.close_session],
+            workflows=[SessionRunWorkflow],
+            activities=[
+                activities.run_step,
+                activities.run_auth,
+                activities.close_session,
+                activities.watch_session,
+            ],
             max_concurrent_activities=settings.worker_max_sessions * 4 + 4,
             max_heartbeat_throttle_interval=timedelta(seconds=1),
             default_heartbeat_throttle_interval=timedelta(seconds=1),

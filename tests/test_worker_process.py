@@ -7,10 +7,13 @@ import signal
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.config import Settings
 from core.temporal import connect
-from store.db import migrate
+from store.db import create_engine, migrate
+from store.models import WorkerSlots
 from tests.conftest import ISOLATED_NAMESPACE
 from tests.support.processes import (
     chromium_descendants,
@@ -27,6 +30,16 @@ async def isolated_client(settings: Settings):
     into the session's database)."""
     migrate(settings.database_url)
     return await connect(settings.model_copy(update={"temporal_namespace": ISOLATED_NAMESPACE}))
+
+
+async def live_worker_ids(settings: Settings) -> list[str]:
+    """Workers the dispatcher counts sessions of."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            return list((await session.exec(select(WorkerSlots.worker_id))).all())
+    finally:
+        await engine.dispose()
 
 
 def slow_test(pages_url: str) -> dict:
@@ -71,7 +84,11 @@ async def test_run_survives_sigkill_of_its_worker(
     assert len(result.session_attempts) == 2
     lost, finished = result.session_attempts
     assert "stopped answering" in (lost.lost_reason or "")
+    assert lost.opened_at and lost.lost_at and lost.lost_at > lost.opened_at
     assert finished.lost_reason is None and finished.worker_id != lost.worker_id
+    assert lost.worker_id not in await live_worker_ids(settings), (
+        "the dead worker's slots left the capacity when its run found it gone"
+    )
     assert [s.index for s in result.steps] == [0, 1, 2], "each step recorded once"
     assert all(s.status == "passed" and s.attempts == 1 for s in result.steps)
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.definition import Step, TraceMode
+from core.definition import Step, TestDefinition, TraceMode
 
 RunState = Literal["waiting", "active", "completed", "failed", "cancelled", "timed_out"]
 StepStatus = Literal["pending", "running", "passed", "failed", "skipped"]
@@ -34,7 +34,9 @@ class RunInput(BaseModel):
         default=False, description="wait for the dispatcher's grant before starting"
     )
     max_session_attempts: int = Field(default=3, ge=1, le=10)
-    session_lost_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    session_lost_timeout_s: float = Field(
+        default=5.0, gt=0, le=600, description="heartbeats missed this long: the worker is gone"
+    )
 
 
 class SessionRequest(BaseModel):
@@ -139,6 +141,8 @@ class SessionAttempt(BaseModel):
     attempt: int
     worker_id: str | None = None
     lost_reason: str | None = None
+    opened_at: datetime | None = None
+    lost_at: datetime | None = None
 
 
 class RunProgress(BaseModel):
@@ -158,6 +162,46 @@ class RunProgress(BaseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class SessionRunInput(BaseModel):
+    """The part of a run that happens inside one open browser context, on its worker."""
+
+    run_id: str
+    project_id: str
+    test: TestDefinition
+    auth: AuthInput | None = None
+    session: SessionInfo
+    session_attempt: int
+
+
+class SessionOutcome(BaseModel):
+    """How a session's steps went: `lost` means the context vanished under them."""
+
+    ending: Literal["completed", "failed", "lost"]
+    steps: list[StepRecord]
+    auth: StepRecord | None = None
+    flaky: bool = False
+    error: str | None = None
+    error_type: str | None = None
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class SessionWatch(BaseModel):
+    """Watch an open session from its worker: liveness for the run, and its current step."""
+
+    session_id: str
+    run_id: str
+    session_attempt: int
+
+
+class SessionPulse(BaseModel):
+    """The step a session is on (index -1 is the login), sent to its run at most once a
+    second while a session runs long, so the progress query stays current."""
+
+    session_attempt: int
+    index: int
+    attempt: int
 
 
 class RunFinished(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -24,24 +24,38 @@ with workflow.unsafe.imports_passed_through():
         parse_test,
     )
     from core.queues import SESSION_TASK_QUEUE
+    from core.run_ids import session_workflow_id
     from core.search_attributes import RUN_STATE
     from workflows import activity_names
     from workflows.messages import (
         ActionOutcome,
-        AttemptFailure,
         AuthStepsInput,
         RunFinished,
         RunInput,
         RunProgress,
         SessionAttempt,
         SessionInfo,
+        SessionOutcome,
+        SessionPulse,
         SessionRequest,
+        SessionRunInput,
+        SessionWatch,
         StepInput,
         StepRecord,
         TeardownInput,
         TeardownOutcome,
     )
-    from workflows.progress import progress_after_steps
+    from workflows.progress import SETUP_DONE, STEPS_START, progress_after_steps
+    from workflows.session_run import ONE_ATTEMPT, SessionRunWorkflow, new_step_records
+    from workflows.step_retries import (
+        SessionLost,
+        StepFailed,
+        WorkerLost,
+        cause_type,
+        raise_if_cancelled,
+        retry_wait,
+        with_retries,
+    )
 
 SETUP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_attempts=5
@@ -49,9 +63,9 @@ SETUP_RETRY = RetryPolicy(
 TEARDOWN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_attempts=3
 )
-ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
-"""Step attempts are counted by the workflow, so each attempt is visible in the history."""
-
+STEPS_IN_SESSION_RUN = "steps-in-session-run"
+"""Patch: a run's steps are local activities of a SessionRun child on the session's worker.
+Runs started before it replay the per-step activity path (`_session_by_activities`)."""
 
 T = TypeVar("T")
 STORE_RETRY = RetryPolicy(
@@ -60,18 +74,6 @@ STORE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 """Recording in the database is retried until it succeeds: a database outage loses nothing."""
-
-
-class SessionLost(Exception):
-    """The worker holding the browser context is gone or the browser crashed."""
-
-
-class StepFailed(Exception):
-    """A step (or the login) failed for good."""
-
-    def __init__(self, message: str, error_type: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
 
 
 @workflow.defn(name="TestRun", sandboxed=False)
@@ -94,6 +96,7 @@ class TestRunWorkflow:
         self._input = input
         self._progress = RunProgress(created_at=workflow.now())
         self._admitted = not input.admission
+        self._pulsed_attempt: int | None = None
         # Runs queued through the service carry search attributes; RunState follows the run.
         self._indexed = workflow.info().typed_search_attributes.get(RUN_STATE) is not None
 
@@ -116,10 +119,7 @@ class TestRunWorkflow:
             self._finish("failed", f"invalid test definition: {invalid}", errors.INVALID_TEST)
             await self._uninterruptible(self._record_finished())
             raise self._failure(errors.INVALID_TEST) from None
-        self._progress.steps = [
-            StepRecord(index=i, action=s.action, description=s.description)
-            for i, s in enumerate(test.steps)
-        ]
+        self._progress.steps = new_step_records(test)
         if input.auth:
             self._progress.auth = StepRecord(index=-1, action="auth", description=input.auth.name)
         dropped = False
@@ -141,40 +141,200 @@ class TestRunWorkflow:
 
     async def _run_sessions(self, test: TestDefinition) -> None:
         """Try the run in fresh sessions until it ends for a reason other than a lost session."""
+        in_session_run = workflow.patched(STEPS_IN_SESSION_RUN)
         for attempt in range(1, self._input.max_session_attempts + 1):
             record = SessionAttempt(attempt=attempt)
             self._progress.session_attempts.append(record)
             self._reset_steps()
             session = await self._open_session(test, attempt)
-            record.worker_id = session.worker_id
-            outcome = "failed"
-            try:
-                await asyncio.wait_for(self._run_in_session(test, session), timeout=test.timeout_s)
-                outcome = "completed"
-            except GeneratorExit:
-                outcome = "dropped"  # see the class docstring
-                raise
-            except SessionLost as lost:
-                record.lost_reason = str(lost)
-                workflow.logger.warning("session lost on attempt %d: %s", attempt, lost)
-                continue
-            except StepFailed as failed:
-                self._finish("failed", str(failed), failed.error_type)
-            except TimeoutError:
-                outcome = "timed_out"
-                self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
-            finally:
-                if outcome != "dropped":
-                    await self._teardown(session, attempt, keep_trace=outcome != "completed")
-            if outcome == "completed":
-                self._finish("completed")
-            return
+            record.worker_id, record.opened_at = session.worker_id, workflow.now()
+            if in_session_run:
+                lost = await self._session_run(test, session, attempt)
+            else:
+                lost = await self._session_by_activities(test, session, attempt)
+            if lost is None:
+                return
+            record.lost_reason, record.lost_at = lost, workflow.now()
+            workflow.logger.warning("session lost on attempt %d: %s", attempt, lost)
         self._finish(
             "failed",
             f"the browser session was lost {self._input.max_session_attempts} times "
             f"(last: {self._progress.session_attempts[-1].lost_reason})",
             errors.SESSIONS_EXHAUSTED,
         )
+
+    async def _session_run(
+        self, test: TestDefinition, session: SessionInfo, attempt: int
+    ) -> str | None:
+        """Run the steps in a SessionRun child on the session's worker, watching that worker.
+
+        The run keeps the timeout and the cancel: either closes the context from here, which
+        ends the step in progress at once. Returns why the session was lost, or None.
+        """
+        child = asyncio.ensure_future(
+            workflow.execute_child_workflow(
+                SessionRunWorkflow.run,
+                SessionRunInput(
+                    run_id=workflow.info().workflow_id,
+                    project_id=self._input.project_id,
+                    test=test,
+                    auth=self._input.auth,
+                    session=session,
+                    session_attempt=attempt,
+                ),
+                id=session_workflow_id(workflow.info().workflow_id, attempt),
+                task_queue=session.task_queue,
+                execution_timeout=timedelta(seconds=test.timeout_s + 600),
+                cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
+            )
+        )
+        watch = asyncio.ensure_future(self._watch(session, attempt, test.timeout_s))
+        self._pulsed_attempt = attempt
+        if self._input.auth:
+            self._set_phase("active", "auth", SETUP_DONE)
+        else:
+            self._set_phase("active", "steps", STEPS_START)
+        outcome: SessionOutcome | None = None
+        lost: str | None = None
+        dropped = False
+        try:
+            outcome = await asyncio.wait_for(
+                self._session_outcome(child, watch, session), timeout=test.timeout_s
+            )
+        except SessionLost as error:
+            lost = str(error)  # its worker or its browser is gone: nothing left to close
+            if isinstance(error, WorkerLost):
+                await self._forget_worker(error.worker_id)
+        except TimeoutError:
+            self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
+        except GeneratorExit:
+            dropped = True  # see the class docstring
+            raise
+        finally:
+            self._pulsed_attempt = None
+            if not dropped:
+                _abandon(child)
+                if outcome is None:  # else it ends by itself, as the session has closed
+                    _abandon(watch)
+                _forget(watch)
+                if outcome is None and lost is None:
+                    await self._teardown(session, attempt, keep_trace=True)
+        if outcome is not None:
+            self._apply(outcome)
+        return lost
+
+    async def _forget_worker(self, worker_id: str) -> None:
+        """Take the dead worker's slots out of the capacity (the dispatcher sees it at once)."""
+        await workflow.execute_activity(
+            activity_names.FORGET_WORKER,
+            worker_id,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
+        )
+
+    async def _watch(self, session: SessionInfo, attempt: int, timeout_s: int) -> None:
+        """Heartbeats from the session's worker while the session is open: it is alive."""
+        lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
+        await workflow.execute_activity(
+            activity_names.WATCH_SESSION,
+            SessionWatch(
+                session_id=session.session_id,
+                run_id=workflow.info().workflow_id,
+                session_attempt=attempt,
+            ),
+            task_queue=session.task_queue,
+            schedule_to_start_timeout=lost_after,
+            start_to_close_timeout=timedelta(seconds=timeout_s + 120),
+            heartbeat_timeout=lost_after,
+            retry_policy=ONE_ATTEMPT,
+        )
+
+    async def _session_outcome(
+        self,
+        child: asyncio.Future[SessionOutcome],
+        watch: asyncio.Future[None],
+        session: SessionInfo,
+    ) -> SessionOutcome:
+        """The child's outcome, or SessionLost as soon as the worker stops answering."""
+        both: list[asyncio.Future[Any]] = [child, watch]
+        await workflow.wait(both, return_when=asyncio.FIRST_COMPLETED)
+        if not child.done():
+            try:
+                watch.result()
+            except ActivityError as error:
+                raise_if_cancelled(error)
+                if isinstance(error.cause, ActivityTimeout):
+                    raise WorkerLost(session.worker_id) from None
+                raise SessionLost(str(error.cause or error)) from None
+            # the context closed: the child's outcome is on its way, unless the worker died
+            lost_after = self._input.session_lost_timeout_s
+            await workflow.wait([child], timeout=lost_after)
+            if not child.done():
+                raise WorkerLost(session.worker_id)
+        try:
+            outcome = child.result()
+        except ChildWorkflowError as error:
+            raise SessionLost(f"the session's workflow ended: {error.cause or error}") from None
+        if outcome.ending == "lost":
+            raise SessionLost(outcome.error or "the browser session was lost")
+        return outcome
+
+    def _apply(self, outcome: SessionOutcome) -> None:
+        """The session's step records become the run's; it ends as the steps ended."""
+        self._progress.steps, self._progress.auth = outcome.steps, outcome.auth
+        self._progress.flaky = self._progress.flaky or outcome.flaky
+        self._progress.artifacts.extend(outcome.artifacts)
+        if outcome.ending == "completed":
+            self._finish("completed")
+        else:
+            self._finish("failed", outcome.error, outcome.error_type)
+
+    @workflow.signal
+    def session_pulse(self, pulse: SessionPulse) -> None:
+        """The session's worker reports the step in progress (long sessions only)."""
+        if pulse.session_attempt != self._pulsed_attempt:
+            return
+        if pulse.index < 0 and self._progress.auth is not None:
+            self._progress.auth.status, self._progress.auth.attempts = "running", pulse.attempt
+            return
+        if not 0 <= pulse.index < len(self._progress.steps):
+            return
+        if self._progress.auth is not None:
+            self._progress.auth.status = "passed"
+        for record in self._progress.steps[: pulse.index]:
+            record.status = "passed"
+        current = self._progress.steps[pulse.index]
+        current.status, current.attempts = "running", pulse.attempt
+        self._progress.phase, self._progress.current_step = "steps", pulse.index
+        self._progress.progress = progress_after_steps(pulse.index, len(self._progress.steps))
+
+    async def _session_by_activities(
+        self, test: TestDefinition, session: SessionInfo, attempt: int
+    ) -> str | None:
+        """Runs started before STEPS_IN_SESSION_RUN: each step attempt an activity of its own.
+
+        Kept so that those runs replay; remove it with the patch once none is in flight.
+        """
+        outcome = "failed"
+        try:
+            await asyncio.wait_for(self._run_in_session(test, session), timeout=test.timeout_s)
+            outcome = "completed"
+        except GeneratorExit:
+            outcome = "dropped"  # see the class docstring
+            raise
+        except SessionLost as lost:
+            return str(lost)
+        except StepFailed as failed:
+            self._finish("failed", str(failed), failed.error_type)
+        except TimeoutError:
+            outcome = "timed_out"
+            self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
+        finally:
+            if outcome != "dropped":
+                await self._teardown(session, attempt, keep_trace=outcome != "completed")
+        if outcome == "completed":
+            self._finish("completed")
+        return None
 
     async def _wait_for_admission(self) -> None:
         """A run queued through the service waits for its turn (the dispatcher's grant)."""
@@ -201,7 +361,7 @@ class TestRunWorkflow:
                 result_type=SessionInfo,
             )
         except ActivityError as error:
-            _raise_if_cancelled(error)
+            raise_if_cancelled(error)
             raise
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
@@ -227,7 +387,7 @@ class TestRunWorkflow:
         auth = self._input.auth
         if auth is not None and self._progress.auth is not None:
             self._set_phase("active", "auth", 10)
-            await self._with_retries(
+            await self._legacy_retries(
                 self._progress.auth,
                 test.retry,
                 lambda attempt: self._activity(
@@ -240,7 +400,7 @@ class TestRunWorkflow:
                         auth=auth,
                         attempt=attempt,
                         timeout_ms=test.step_timeout_ms,
-                        retry_in_s=_retry_wait(test.retry, attempt),
+                        retry_in_s=retry_wait(test.retry, attempt),
                     ),
                     timeout_ms=test.step_timeout_ms * (len(auth.steps) + 1),
                 ),
@@ -248,7 +408,7 @@ class TestRunWorkflow:
         self._set_phase("active", "steps", 30)
         for record, step in zip(self._progress.steps, test.steps, strict=True):
             self._progress.current_step = record.index
-            await self._with_retries(
+            await self._legacy_retries(
                 record, test.retry, partial(self._step_attempt, session, test, record.index, step)
             )
             self._progress.progress = progress_after_steps(record.index + 1, len(test.steps))
@@ -273,48 +433,22 @@ class TestRunWorkflow:
                 attempt=attempt,
                 timeout_ms=timeout_ms,
                 total_steps=len(test.steps),
-                retry_in_s=_retry_wait(test.retry, attempt),
+                retry_in_s=retry_wait(test.retry, attempt),
             ),
             timeout_ms=timeout_ms * (len(step.selectors) + 2)
             + (START_PAGE_TIMEOUT_MS if index == 0 else 0),
         )
 
-    async def _with_retries(
+    async def _legacy_retries(
         self,
         record: StepRecord,
         policy: RetrySettings,
         attempt_once: Callable[[int], Awaitable[ActionOutcome]],
     ) -> None:
-        """Attempt a step up to policy.max_attempts times, sleeping with exponential backoff."""
-        record.status = "running"
-        for attempt in range(1, policy.max_attempts + 1):
-            record.attempts = attempt
-            try:
-                outcome = await attempt_once(attempt)
-            except ActivityError as error:
-                message, error_type, retryable, artifacts = _describe(error)
-                last = attempt == policy.max_attempts or not retryable
-                wait = None if last else policy.wait_before(attempt + 1)
-                record.failures.append(
-                    AttemptFailure(
-                        attempt=attempt,
-                        error=message,
-                        error_type=error_type,
-                        retry_in_s=wait,
-                        artifacts=artifacts,
-                    )
-                )
-                record.artifacts.extend(artifacts)
-                if last:
-                    record.status, record.error, record.error_type = "failed", message, error_type
-                    raise StepFailed(_step_failure_message(record, message), error_type) from None
-                await workflow.sleep(timedelta(seconds=wait or 0))
-                continue
-            record.status, record.duration_ms = "passed", outcome.duration_ms
-            record.artifacts.extend(outcome.artifacts)
-            if attempt > 1:
-                self._progress.flaky = True
-            return
+        """with_retries, and a step that passed on a retry makes the run flaky."""
+        await with_retries(record, policy, attempt_once)
+        if record.attempts > 1:
+            self._progress.flaky = True
 
     async def _activity(
         self, session: SessionInfo, name: str, arg: Any, timeout_ms: int
@@ -333,10 +467,10 @@ class TestRunWorkflow:
                 result_type=ActionOutcome,
             )
         except ActivityError as error:
-            _raise_if_cancelled(error)
+            raise_if_cancelled(error)
             if isinstance(error.cause, ActivityTimeout):
                 raise SessionLost(f"worker {session.worker_id} stopped answering") from None
-            if _cause_type(error) == errors.SESSION_LOST:
+            if cause_type(error) == errors.SESSION_LOST:
                 raise SessionLost(str(error.cause)) from None
             raise
 
@@ -423,34 +557,13 @@ class TestRunWorkflow:
         )
 
 
-def _raise_if_cancelled(error: ActivityError) -> None:
-    """An activity cancelled because the run is being cancelled (or timed out) cancels the
-    caller too, instead of counting as a failed attempt."""
-    if isinstance(error.cause, CancelledError):
-        raise asyncio.CancelledError from None
+def _abandon(task: asyncio.Future[Any]) -> None:
+    """Cancel a task the run no longer waits for."""
+    if not task.done():
+        task.cancel()
+    _forget(task)
 
 
-def _cause_type(error: ActivityError) -> str | None:
-    """The ApplicationError type behind a failed activity, if it has one."""
-    cause = error.cause
-    return cause.type if isinstance(cause, ApplicationError) else None
-
-
-def _retry_wait(policy: RetrySettings, attempt: int) -> float | None:
-    """Seconds before the next attempt should `attempt` fail; None after the last one."""
-    return policy.wait_before(attempt + 1) if attempt < policy.max_attempts else None
-
-
-def _describe(error: ActivityError) -> tuple[str, str, bool, list[str]]:
-    """Message, type, whether a retry can help, and artifacts of a failed attempt."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        artifacts = list(cause.details[0]) if cause.details else []
-        return cause.message, cause.type or errors.STEP_ERROR, not cause.non_retryable, artifacts
-    return str(cause or error), errors.STEP_ERROR, True, []
-
-
-def _step_failure_message(record: StepRecord, message: str) -> str:
-    what = "login" if record.index < 0 else f"step {record.index + 1} ({record.action})"
-    attempts = "1 attempt" if record.attempts == 1 else f"{record.attempts} attempts"
-    return f"{what} failed after {attempts}: {message}"
+def _forget(task: asyncio.Future[Any]) -> None:
+    """The task's outcome, whatever it is, is not needed (and not worth a warning)."""
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())

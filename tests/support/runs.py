@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import func
@@ -15,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from browser.pool import BrowserPool
 from core.queues import WORKFLOW_TASK_QUEUE
+from core.run_ids import session_workflow_id
 from store.db import create_engine
 from store.models import Project, Run
 from workflows.messages import RunInput, RunProgress
@@ -111,6 +114,43 @@ async def history_events(handle: WorkflowHandle) -> list[Any]:
     """Every event of the run's history."""
     history = await handle.fetch_history()
     return list(history.events)
+
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+@dataclass
+class AttemptSpan:
+    """One activity attempt of a run's session, read from its history."""
+
+    activity: str
+    scheduled: float
+    closed: float
+    failed: bool
+
+
+async def session_attempt_spans(client: Client, job_id: str, session: int = 1) -> list[AttemptSpan]:
+    """The local activities of a run's session workflow, from their markers in its history."""
+    history = await client.get_workflow_handle(session_workflow_id(job_id, session)).fetch_history()
+    spans = []
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes
+        if event_name(event) != "MARKER_RECORDED" or marker.marker_name != LOCAL_ACTIVITY_MARKER:
+            continue
+        data = json.loads(marker.details["data"].payloads[0].data)
+        spans.append(
+            AttemptSpan(
+                activity=data["activity_type"],
+                scheduled=_seconds(data["original_schedule_time"]),
+                closed=_seconds(data["complete_time"]),
+                failed=marker.HasField("failure"),
+            )
+        )
+    return spans
+
+
+def _seconds(timestamp: dict[str, int]) -> float:
+    return timestamp["seconds"] + timestamp.get("nanos", 0) / 1e9
 
 
 def event_name(event: Any) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from core.definition import Credentials
+from core.run_ids import session_workflow_id
 from core.secrets import SecretBox
 from tests.support.history import decoded_history
 from tests.support.runs import outcome, start_run
@@ -55,7 +56,8 @@ async def test_auth_flow_logs_in_and_the_password_stays_out_of_history_and_logs(
     assert result.steps[0].status == "passed"
 
     shown = decoded_history(run_id, settings.temporal_address)
-    assert "TestRun" in shown, "the history was read"
+    shown += decoded_history(session_workflow_id(run_id, 1), settings.temporal_address)
+    assert "TestRun" in shown and "SessionRun" in shown, "both histories were read"
     assert "login.html" not in shown and "sealed_credentials" not in shown, "payloads encrypted"
     assert PASSWORD not in shown
     assert "alice" not in shown
@@ -145,6 +147,7 @@ async def test_credentials_in_every_spelling_stay_out_of_the_trace_and_the_raw_h
             assert form.encode() not in content, f"{form!r} is in {name}"
 
     raw = decoded_history(run_id, settings.temporal_address)
+    raw += decoded_history(session_workflow_id(run_id, 1), settings.temporal_address)
     for form in forms | {username}:
         assert form not in raw
     error = result.steps[1].error

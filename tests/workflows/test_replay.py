@@ -1,21 +1,33 @@
-"""The run workflow is deterministic: real histories replay without a mismatch.
+"""The run workflows are deterministic: real histories replay without a mismatch.
 
-The workflow runs without Temporal's sandbox, so this replay is what guards determinism: a
+The workflows run without Temporal's sandbox, so this replay is what guards determinism: a
 history with retries (timers), a failure and an admission grant must replay to the same
-commands.
+commands, for the run and for the session workflow that ran its steps. Histories recorded by
+an earlier version (tests/workflows/histories, each step an activity of its own) must replay
+too: runs in flight when a new version is deployed finish on it.
 """
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
+import pytest
+from temporalio.client import WorkflowHistory
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import Replayer
 
 from core.queues import WORKFLOW_TASK_QUEUE
+from core.run_ids import session_workflow_id
+from core.temporal import CLEAR_CONVERTER
 from tests.support.runs import outcome, start_run
 from workflows.messages import RunInput
+from workflows.session_run import SessionRunWorkflow
 from workflows.test_run import TestRunWorkflow
+
+EARLIER_HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+"""Recorded with payloads in clear (no codec; the failure converter as in service), and the
+worker's host name and file paths in stack traces replaced."""
 
 
 async def test_histories_with_retries_failures_and_admission_replay(
@@ -50,8 +62,35 @@ async def test_histories_with_retries_failures_and_admission_replay(
     )
     assert (await outcome(admitted)).state == "completed"
 
-    replayer = Replayer(workflows=[TestRunWorkflow], data_converter=client.data_converter)
-    for handle in (failed, admitted):
+    replayer = Replayer(
+        workflows=[TestRunWorkflow, SessionRunWorkflow], data_converter=client.data_converter
+    )
+    sessions = [
+        client.get_workflow_handle(session_workflow_id(h.id, 1)) for h in (failed, admitted)
+    ]
+    for handle in (failed, admitted, *sessions):
         history = await handle.fetch_history()
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, result.replay_failure
+    for session in sessions:
+        events = (await session.fetch_history()).events
+        assert any(e.HasField("marker_recorded_event_attributes") for e in events), (
+            "the session's steps ran as local activities"
+        )
+
+
+@pytest.mark.parametrize("path", EARLIER_HISTORIES, ids=lambda p: p.stem)
+async def test_runs_started_by_the_earlier_version_replay(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    assert history.events[0].workflow_execution_started_event_attributes.workflow_type.name == (
+        "TestRun"
+    )
+    replayer = Replayer(
+        workflows=[TestRunWorkflow, SessionRunWorkflow], data_converter=CLEAR_CONVERTER
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+def test_earlier_histories_are_present() -> None:
+    assert len(EARLIER_HISTORIES) >= 3, "the recorded histories of the earlier version"

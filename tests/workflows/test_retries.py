@@ -5,30 +5,19 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from core.run_ids import session_workflow_id
 from tests.support.pages import flaky_hits
-from tests.support.runs import event_name, history_events, outcome, start_run
+from tests.support.runs import (
+    event_name,
+    history_events,
+    outcome,
+    session_attempt_spans,
+    start_run,
+)
 
 
 def run_timeout_s(test: dict) -> int:
     return test.get("timeout_s", 300)
-
-
-def _step_attempt_times(events: list) -> list[tuple[float, float]]:
-    """(scheduled, closed) times, in seconds, of every run_step activity in the history."""
-    scheduled: dict[int, float] = {}
-    spans = []
-    for event in events:
-        name = event_name(event)
-        when = event.event_time.ToNanoseconds() / 1e9
-        if name == "ACTIVITY_TASK_SCHEDULED":
-            attributes = event.activity_task_scheduled_event_attributes
-            if attributes.activity_type.name == "run_step":
-                scheduled[event.event_id] = when
-        elif name in ("ACTIVITY_TASK_COMPLETED", "ACTIVITY_TASK_FAILED"):
-            attributes = getattr(event, name.lower() + "_event_attributes")
-            if attributes.scheduled_event_id in scheduled:
-                spans.append((scheduled[attributes.scheduled_event_id], when))
-    return spans
 
 
 async def test_step_that_fails_twice_then_passes_is_completed_and_flaky(
@@ -54,17 +43,25 @@ async def test_step_that_fails_twice_then_passes_is_completed_and_flaky(
     assert [f.retry_in_s for f in step.failures] == [2.0, 4.0]
     assert flaky_hits(key) == 3
 
-    spans = _step_attempt_times(await history_events(handle))
-    assert len(spans) == 4, "three attempts of step 1, one of step 2"
-    waits = [spans[i + 1][0] - spans[i][1] for i in range(2)]
+    spans = [s for s in await session_attempt_spans(client, run_id) if s.activity == "run_step"]
+    assert [s.failed for s in spans] == [True, True, False, False], "3 attempts of step 1, 1 of 2"
+    waits = [spans[i + 1].scheduled - spans[i].closed for i in range(2)]
     assert 1.9 <= waits[0] <= 3.0, waits
     assert 3.9 <= waits[1] <= 5.0, waits
+    session = client.get_workflow_handle(session_workflow_id(run_id, 1))
     timers = [
+        e.timer_started_event_attributes.start_to_fire_timeout.ToSeconds()
+        for e in await history_events(session)
+        if event_name(e) == "TIMER_STARTED"
+    ]
+    assert timers == [2, 4], "two backoff timers in the session's history"
+    run_timers = [
         e.timer_started_event_attributes.start_to_fire_timeout.ToSeconds()
         for e in await history_events(handle)
         if event_name(e) == "TIMER_STARTED"
     ]
-    assert sorted(timers) == [2, 4, run_timeout_s(test)], "two backoff timers and the run timeout"
+    assert run_timers[0] == run_timeout_s(test), "the run's timeout, kept by the run itself"
+    assert not {2, 4} & set(run_timers), "the backoff is the session's, not the run's"
 
 
 async def test_step_that_always_fails_fails_after_three_attempts_naming_every_selector(

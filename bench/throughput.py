@@ -1,0 +1,158 @@
+"""Throughput: 30 short tests through the service against plain Playwright, same machine.
+
+Start the service first, with as many sessions as measured (for example
+`WORKER_MAX_SESSIONS=2 scripts/serve`), then:  python -m bench.throughput --sessions 2
+
+A project with max_parallel = sessions queues 30 tests of 3 to 6 steps on the demo site while
+paused, then resumes; the service's time runs from the resume to the last run's end. Beside
+it, in the same script, plain Playwright runs the same 30 tests with `sessions` contexts at a
+time in one Chromium. Machine CPU is every process's CPU time on this machine over each
+interval (the service's idle processes included, Temporal's server too), divided by the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from dataclasses import dataclass
+
+import httpx
+import psutil
+from playwright.async_api import Page, async_playwright, expect
+
+from bench.burst import paused_project
+from bench.workload import TWENTY_STEPS
+from core.chromium import LAUNCH_ARGS, chromium_executable
+from devstack.demo import demo_url
+
+RUNS = 30
+STEPS_PER_TEST = (3, 4, 5, 6)
+
+
+def short_tests(base_url: str) -> list[dict]:
+    """Four tests of 3 to 6 steps from the demo shop, used round-robin."""
+    return [
+        {
+            "name": f"short {count}",
+            "start_url": base_url + "shop.html",
+            "steps": TWENTY_STEPS[1 : count + 1],
+        }
+        for count in STEPS_PER_TEST
+    ]
+
+
+@dataclass
+class Measured:
+    seconds: float
+    cpu_seconds: float
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:30}{self.seconds:8.1f} s{RUNS / self.seconds:8.2f} runs/s"
+            f"{self.cpu_seconds / RUNS:9.2f} CPU s/run"
+        )
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time used by every process on this machine since boot (all cores)."""
+    times = psutil.cpu_times()
+    return (
+        times.user
+        + times.nice
+        + times.system
+        + getattr(times, "irq", 0.0)
+        + getattr(times, "softirq", 0.0)
+    )
+
+
+async def plain_step(page: Page, step: dict) -> None:
+    """A step as a person would write it with Playwright directly."""
+    action, selector, value = step["action"], step.get("selector", ""), step.get("value", "")
+    if action == "click":
+        await page.click(selector)
+    elif action == "assert":
+        await expect(page.locator(selector)).to_contain_text(value)
+    elif action == "doubleclick":
+        await page.dblclick(selector)
+    elif action == "hover":
+        await page.hover(selector)
+    elif action == "type":
+        await page.fill(selector, value)
+    else:
+        raise ValueError(f"no plain version of {action}")
+
+
+async def run_plain(tests: list[dict], sessions: int) -> Measured:
+    """The same tests, `sessions` contexts at a time in one Chromium."""
+    queue: asyncio.Queue[dict] = asyncio.Queue()
+    for index in range(RUNS):
+        queue.put_nowait(tests[index % len(tests)])
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_executable(None), args=LAUNCH_ARGS
+        )
+
+        async def runner() -> None:
+            while not queue.empty():
+                test = queue.get_nowait()
+                context = await browser.new_context()
+                page = await context.new_page()
+                await page.goto(test["start_url"])
+                for step in test["steps"]:
+                    await plain_step(page, step)
+                await context.close()
+
+        cpu, started = machine_cpu_seconds(), time.perf_counter()
+        await asyncio.gather(*(runner() for _ in range(sessions)))
+        measured = Measured(time.perf_counter() - started, machine_cpu_seconds() - cpu)
+        await browser.close()
+    return measured
+
+
+async def run_service(base_url: str, tests: list[dict], sessions: int) -> Measured:
+    """The tests queued in a paused project with max_parallel = sessions, then resumed."""
+    headers, _, _ = await paused_project(base_url, "throughput", tests[0])
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as api:
+        await api.patch("/api/projects/me", json={"max_parallel": sessions}, headers=headers)
+        ids = [(await api.post("/api/tests", json=t, headers=headers)).json()["id"] for t in tests]
+        for index in range(RUNS):
+            queued = await api.post(
+                f"/api/execution/test/{ids[index % len(ids)]}/run", headers=headers
+            )
+            queued.raise_for_status()
+        await asyncio.sleep(2)  # the queueing's own work is over before the clock starts
+        cpu, started = machine_cpu_seconds(), time.perf_counter()
+        await api.post("/api/execution/queue/resume", headers=headers)
+        while True:
+            counts = (await api.get("/api/execution/queue/status", headers=headers)).json()
+            queue = counts["queue"]
+            if queue["completed"] + queue["failed"] >= RUNS:
+                break
+            await asyncio.sleep(0.05)
+        measured = Measured(time.perf_counter() - started, machine_cpu_seconds() - cpu)
+        if queue["failed"]:
+            raise SystemExit(f"{queue['failed']} runs failed")
+    return measured
+
+
+async def main(sessions: int, base_url: str) -> None:
+    tests = short_tests(demo_url())
+    await run_plain(tests[:1], 1)  # warm-up: Chromium's files in the page cache
+    plain = await run_plain(tests, sessions)
+    service = await run_service(base_url, tests, sessions)
+    print(f"throughput, {RUNS} tests of 3 to 6 steps, {sessions} sessions, {base_url}")
+    print(plain.line("plain Playwright (baseline)"))
+    print(service.line("through the service"))
+    speed = (RUNS / service.seconds) / (RUNS / plain.seconds)
+    cpu = service.cpu_seconds / plain.cpu_seconds
+    print(f"runs per second: {speed:.2f}x the baseline (target >= 0.9)")
+    print(f"machine CPU per run: {cpu:.2f}x the baseline (target <= 1.25)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=2)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    args = parser.parse_args()
+    asyncio.run(main(args.sessions, args.url))
