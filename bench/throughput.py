@@ -30,12 +30,13 @@ RUNS = 30
 STEPS_PER_TEST = (3, 4, 5, 6)
 
 
-def short_tests(base_url: str) -> list[dict]:
+def short_tests(base_url: str, trace: str = "on-failure") -> list[dict]:
     """Four tests of 3 to 6 steps from the demo shop, used round-robin."""
     return [
         {
             "name": f"short {count}",
             "start_url": base_url + "shop.html",
+            "trace": trace,
             "steps": TWENTY_STEPS[1 : count + 1],
         }
         for count in STEPS_PER_TEST
@@ -136,12 +137,14 @@ async def run_service(base_url: str, tests: list[dict], sessions: int) -> Measur
     return measured
 
 
-async def main(sessions: int, base_url: str) -> None:
-    tests = short_tests(demo_url())
+async def main(sessions: int, base_url: str, trace: str) -> None:
+    tests = short_tests(demo_url(), trace)
     await run_plain(tests[:1], 1)  # warm-up: Chromium's files in the page cache
     plain = await run_plain(tests, sessions)
     service = await run_service(base_url, tests, sessions)
-    print(f"throughput, {RUNS} tests of 3 to 6 steps, {sessions} sessions, {base_url}")
+    print(
+        f"throughput, {RUNS} tests of 3 to 6 steps, {sessions} sessions, trace {trace}, {base_url}"
+    )
     print(plain.line("plain Playwright (baseline)"))
     print(service.line("through the service"))
     speed = (RUNS / service.seconds) / (RUNS / plain.seconds)
@@ -154,5 +157,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=2)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--trace", default="on-failure", choices=["on-failure", "off"])
     args = parser.parse_args()
-    asyncio.run(main(args.sessions, args.url))
+    asyncio.run(main(args.sessions, args.url, args.trace))

@@ -107,6 +107,15 @@ async def untraced(session: Session):  # type: ignore[no-untyped-def]
             log.warning("trace of session %s not resumed: %s", session.session_id, error)
 
 
+@dataclass
+class _Blank:
+    """A fresh context with its page and egress gate, not yet given to any run."""
+
+    context: BrowserContext
+    page: Page
+    gate: EgressGate
+
+
 class SessionNotFound(LookupError):
     """The session is not (or no longer) held by this worker."""
 
@@ -122,6 +131,7 @@ class BrowserPool:
         idle_timeout_s: float = 300.0,
         claim_timeout_s: float = 30.0,
         reap_interval_s: float = 5.0,
+        warm_spare: bool = True,
     ) -> None:
         self._chromium_path = chromium_path
         self._owner = owner
@@ -136,13 +146,17 @@ class BrowserPool:
         self._lost: dict[str, str] = {}  # session -> why it vanished (recent ones only)
         self._listeners: list[Callable[[], None]] = []
         self._reaper: asyncio.Task[None] | None = None
+        self._warm_spare = warm_spare
+        self._spare: asyncio.Task[_Blank] | None = None
         self.max_open_seen = 0
 
     async def start(self) -> None:
-        """Start Playwright and launch the browser, so that the first run does not wait for it."""
+        """Start Playwright, launch the browser and open the warm context, so that the first
+        run does not wait for them."""
         self._playwright = await async_playwright().start()
         await self._ensure_browser()
         self._reaper = asyncio.create_task(self._reap_forever())
+        self._open_spare()
 
     async def _ensure_browser(self) -> Browser:
         async with self._launch_lock:
@@ -169,6 +183,7 @@ class BrowserPool:
             session.gate.close()
             session.gone.set()
         self._sessions.clear()
+        self._spare = None  # its context went with the browser; the next open makes one
         self._notify()
 
     @property
@@ -181,7 +196,55 @@ class BrowserPool:
         return [session.run_id for session in self._sessions.values()]
 
     async def open(self, run_id: str, trace: TraceMode, lifetime_s: float) -> Session:
-        """A fresh context with one page, traced as the test asks."""
+        """A fresh context with one page, traced as the test asks.
+
+        The context comes from the warm spare when there is one (opening a page starts a
+        renderer, the largest part of a run's setup); the next spare is opened at once, in the
+        background, while the run works."""
+        blank = await self._take_blank()
+        self._open_spare()
+        try:
+            if trace != "off":
+                snapshots = trace == "on-failure-with-snapshots"
+                await blank.context.tracing.start(
+                    screenshots=False, snapshots=snapshots, sources=False
+                )
+        except BaseException:
+            await _discard(blank)
+            raise
+        session = Session(
+            session_id=uuid.uuid4().hex,
+            run_id=run_id,
+            context=blank.context,
+            page=blank.page,
+            tracing=trace != "off",
+            expires_at=time.monotonic() + lifetime_s,
+            gate=blank.gate,
+        )
+        self._sessions[session.session_id] = session
+        self.max_open_seen = max(self.max_open_seen, len(self._sessions))
+        self._notify()
+        return session
+
+    async def _take_blank(self) -> _Blank:
+        """The warm spare if it opened well (waiting for it if it is opening), else a new one."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            try:
+                blank = await spare
+                if not blank.page.is_closed():
+                    return blank
+                await _discard(blank)
+            except Exception as error:  # the browser went away meanwhile: open a new one
+                log.info("warm context unusable: %s", error)
+        return await self._new_blank()
+
+    def _open_spare(self) -> None:
+        """Start opening the next warm context, unless one is there or opening."""
+        if self._warm_spare and self._spare is None and self._playwright is not None:
+            self._spare = asyncio.create_task(self._new_blank())
+
+    async def _new_blank(self) -> _Blank:
         browser = await self._ensure_browser()
         gate = EgressGate(self._egress)
         proxy = await gate.start()
@@ -194,27 +257,26 @@ class BrowserPool:
             raise
         context.on("console", lambda message: _note_local_resource(gate, message.text))
         try:
-            if trace != "off":
-                snapshots = trace == "on-failure-with-snapshots"
-                await context.tracing.start(screenshots=False, snapshots=snapshots, sources=False)
             page = await context.new_page()
         except BaseException:
             await context.close()
             gate.close()
             raise
-        session = Session(
-            session_id=uuid.uuid4().hex,
-            run_id=run_id,
-            context=context,
-            page=page,
-            tracing=trace != "off",
-            expires_at=time.monotonic() + lifetime_s,
-            gate=gate,
-        )
-        self._sessions[session.session_id] = session
-        self.max_open_seen = max(self.max_open_seen, len(self._sessions))
-        self._notify()
-        return session
+        return _Blank(context, page, gate)
+
+    async def warm(self) -> None:
+        """Wait until the warm context (if the pool keeps one) is open."""
+        if self._spare is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._spare)
+
+    async def _close_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return
+        spare.cancel()
+        with contextlib.suppress(BaseException):
+            await _discard(await spare)
 
     async def until_gone(self, session_id: str, timeout_s: float) -> bool:
         """Wait up to timeout_s for the session to close or be lost; True once it has."""
@@ -296,6 +358,8 @@ class BrowserPool:
 
     async def stop(self) -> None:
         """Close every context, the browser and Playwright."""
+        self._warm_spare = False
+        await self._close_spare()
         if self._reaper is not None:
             self._reaper.cancel()
         for session_id in list(self._sessions):
@@ -305,3 +369,10 @@ class BrowserPool:
                 await self._browser.close()
         if self._playwright is not None:
             await self._playwright.stop()
+
+
+async def _discard(blank: _Blank) -> None:
+    """Close a context no run will use."""
+    with contextlib.suppress(Exception):
+        await blank.context.close()
+    blank.gate.close()

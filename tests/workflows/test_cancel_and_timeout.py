@@ -15,20 +15,26 @@ from tests.support.processes import renderer_count
 from tests.support.runs import outcome, progress, start_run, stuck_test, wait_for_progress
 
 
-async def renderers_after_settling(worker_id: str, timeout: float = 10) -> int:
+def renderers_of(worker_id: str) -> int:
+    """Renderer processes of the worker's Chromium (its warm context has some at rest)."""
+    return renderer_count(os.getpid(), owner_args(worker_id)[0])
+
+
+async def renderers_after_settling(worker_id: str, at_rest: int, timeout: float = 10) -> int:
     """Renderer processes of the worker's Chromium, once closing pages have exited."""
-    marker = owner_args(worker_id)[0]
     deadline = time.monotonic() + timeout
-    count = renderer_count(os.getpid(), marker)
-    while count and time.monotonic() < deadline:
+    count = renderers_of(worker_id)
+    while count > at_rest and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        count = renderer_count(os.getpid(), marker)
+        count = renderers_of(worker_id)
     return count
 
 
 async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     client, worker_host, pages_url: str, run_id: str
 ) -> None:
+    await worker_host.pool.warm()
+    at_rest = renderers_of(worker_host.worker_id)
     handle = await start_run(client, run_id, stuck_test(pages_url))
     await wait_for_progress(handle, lambda p: p.current_step == 1)
     await asyncio.sleep(0.5)  # well inside the 30 s wait
@@ -47,7 +53,7 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     assert result.steps[0].status == "passed"
     assert result.steps[1].status == "skipped"
     assert worker_host.pool.open_count == 0
-    assert await renderers_after_settling(worker_host.worker_id) == 0, (
+    assert await renderers_after_settling(worker_host.worker_id, at_rest) == at_rest, (
         "a renderer outlived its context"
     )
 
@@ -102,6 +108,8 @@ async def test_cancel_while_waiting_for_a_slot(client, worker_host, pages_url: s
 async def test_run_exceeding_its_timeout_ends_timed_out_after_teardown(
     client, worker_host, pages_url: str, run_id: str
 ) -> None:
+    await worker_host.pool.warm()
+    at_rest = renderers_of(worker_host.worker_id)
     handle = await start_run(client, run_id, stuck_test(pages_url, timeout_s=3))
     result = await outcome(handle, timeout=30)
     assert result.state == "timed_out"
@@ -110,4 +118,4 @@ async def test_run_exceeding_its_timeout_ends_timed_out_after_teardown(
     assert result.steps[1].status == "skipped"
     assert result.artifacts == ["trace-attempt-1.zip"], "teardown kept the trace"
     assert worker_host.pool.open_count == 0
-    assert await renderers_after_settling(worker_host.worker_id) == 0
+    assert await renderers_after_settling(worker_host.worker_id, at_rest) == at_rest

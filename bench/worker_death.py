@@ -1,0 +1,118 @@
+"""A worker SIGKILLed under load: how soon its runs' loss is noticed and they start again.
+
+Start the service first (`scripts/serve --workers 1` or `--workers 2`; WORKER_MAX_SESSIONS 2),
+then:  python -m bench.worker_death
+
+A project with max_parallel = every session queues 20 runs of about 3 s while paused, resumes,
+and once every worker holds sessions, one worker process is SIGKILLed (the service command
+starts a new one). From the runs' results (each session attempt's worker, open and loss times):
+- detection: a lost session's loss time minus the kill;
+- restart: the same run's next session opening minus the kill;
+- the other workers: the longest time between two session openings on them, before the kill
+  and after it (admissions to them never pausing means no longer gap after than before).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import time
+from datetime import datetime
+
+import httpx
+import psutil
+
+from bench.burst import paused_project
+from devstack.demo import demo_url
+
+RUNS = 20
+
+
+def moment(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def worker_processes() -> list[psutil.Process]:
+    """The service's worker processes (started as `python worker.py`)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if len(command) >= 2 and command[1] == "worker.py":
+            found.append(process)
+    return found
+
+
+def longest_gap(moments: list[float]) -> float:
+    ordered = sorted(moments)
+    return max((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=0.0)
+
+
+async def main(base_url: str, sessions: int) -> None:
+    workers = worker_processes()
+    definition = {
+        "name": "about three seconds",
+        "start_url": demo_url() + "shop.html",
+        "steps": [
+            {"action": "click", "selector": "#buy"},
+            {"action": "wait", "value": 2500},
+            {"action": "assert", "selector": "#total", "value": "42"},
+        ],
+    }
+    headers, test_id, _ = await paused_project(base_url, "worker-death", definition)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as api:
+        slots = sessions * len(workers)
+        await api.patch("/api/projects/me", json={"max_parallel": slots}, headers=headers)
+        route = f"/api/execution/test/{test_id}/run"
+        jobs = [(await api.post(route, headers=headers)).json()["jobId"] for _ in range(RUNS)]
+        await api.post("/api/execution/queue/resume", headers=headers)
+        while (await api.get("/api/execution/queue/status", headers=headers)).json()["queue"][
+            "active"
+        ] < slots:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # every session is inside its steps
+        victim = workers[0]
+        killed_at = time.time()
+        os.kill(victim.pid, signal.SIGKILL)
+        while True:
+            queue = (await api.get("/api/execution/queue/status", headers=headers)).json()["queue"]
+            if queue["completed"] + queue["failed"] >= RUNS:
+                break
+            await asyncio.sleep(0.5)
+        results = [
+            (await api.get(f"/api/execution/job/{job}", headers=headers)).json()["job"]
+            for job in jobs
+        ]
+    attempts = [a for job in results for a in (job["result"] or {}).get("session_attempts", [])]
+    lost = [a for a in attempts if a.get("lost_at")]
+    detection = [moment(a["lost_at"]) - killed_at for a in lost]
+    restarts = []
+    for job in results:
+        tries = job["result"]["session_attempts"]
+        for before, after in zip(tries, tries[1:], strict=False):
+            if before.get("lost_at"):
+                restarts.append(moment(after["opened_at"]) - killed_at)
+    dead = {a["worker_id"] for a in lost}
+    others = [moment(a["opened_at"]) for a in attempts if a["worker_id"] not in dead]
+    before = [m for m in others if m < killed_at]
+    after = [m for m in others if m >= killed_at]
+    failed = sum(job["state"] != "completed" for job in results)
+    print(f"worker death, {len(workers)} workers x {sessions} sessions, {RUNS} runs of ~3 s")
+    print(f"runs completed {RUNS - failed}/{RUNS}; sessions lost with the worker: {len(lost)}")
+    if detection:
+        print(f"loss noticed after the kill: max {max(detection):.1f} s (target <= 10 s)")
+        print(f"lost runs started again after the kill: max {max(restarts):.1f} s (target <= 15)")
+    if len(workers) > 1:
+        print(
+            f"longest time between session openings on the other workers: "
+            f"before the kill {longest_gap(before):.1f} s, after it {longest_gap(after):.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--sessions", type=int, default=2, help="WORKER_MAX_SESSIONS")
+    args = parser.parse_args()
+    asyncio.run(main(args.url, args.sessions))
