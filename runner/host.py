@@ -37,6 +37,10 @@ from workflows.test_run import TestRunWorkflow
 
 log = logging.getLogger(__name__)
 
+STICKY_FOR = timedelta(seconds=2)
+"""A run's next workflow task waits this long for the worker that ran its last one (which has
+the run cached) before any worker takes it: a dead worker delays its runs' workflows no more."""
+
 
 def new_worker_id() -> str:
     """Unique per process, so a restarted worker never inherits a dead one's sessions."""
@@ -99,6 +103,7 @@ class WorkerHost:
             ],
             identity=identity,
             interceptors=[JobLogContext()],
+            sticky_queue_schedule_to_start_timeout=STICKY_FOR,
         )
         self._session_worker = Worker(
             client,
