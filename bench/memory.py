@@ -74,9 +74,11 @@ def holding_test(base_url: str) -> dict:
 async def shared_browser(base_url: str) -> tuple[float, dict[int, float]]:
     """The service: one Chromium per worker, a context per run."""
     figures = {}
-    async with bench_stack(max(CONCURRENCY), base_url) as (client, _host):
+    async with bench_stack(max(CONCURRENCY), base_url) as (client, host):
+        await host.pool.warm()
         await settle()
-        idle = chromium_pss_mib()
+        idle = chromium_pss_mib()  # the warm context included
+        at_rest = renderer_count(os.getpid())
         for count in CONCURRENCY:
             handles = [
                 await client.start_workflow(
@@ -93,7 +95,8 @@ async def shared_browser(base_url: str) -> tuple[float, dict[int, float]]:
             figures[count] = chromium_pss_mib()
             for handle in handles:
                 await handle.cancel()
-            while renderer_count(os.getpid()):
+            await host.pool.warm()
+            while renderer_count(os.getpid()) > at_rest:
                 await asyncio.sleep(0.2)
     return idle, figures
 
@@ -107,7 +110,7 @@ async def main() -> None:
     for count in CONCURRENCY:
         ratio = shared[count] / baseline[count]
         print(f"{count:>5}{baseline[count]:>17.1f}{shared[count]:>16.1f}{ratio:>8.2f}")
-    print(f"shared browser with no run open: {idle:.1f} MiB")
+    print(f"shared browser with no run open (its warm context included): {idle:.1f} MiB")
     top = max(CONCURRENCY)
     per_run = (shared[top] - shared[1]) / (top - 1)
     per_browser = (baseline[top] - baseline[1]) / (top - 1)

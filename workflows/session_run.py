@@ -19,10 +19,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.definition import START_PAGE_TIMEOUT_MS, Step, TestDefinition
+    from core.definition import START_PAGE_TIMEOUT_MS, TestDefinition
     from workflows import activity_names
     from workflows.messages import (
         ActionOutcome,
+        AuthInput,
         AuthStepsInput,
         SessionOutcome,
         SessionRunInput,
@@ -40,6 +41,48 @@ SAFETY_MARGIN = timedelta(seconds=10)
 CLOSE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_attempts=3
 )
+
+
+def step_attempt(
+    session_id: str, run_id: str, project_id: str, test: TestDefinition, index: int, attempt: int
+) -> tuple[StepInput, int]:
+    """Attempt `attempt` of step `index`, and the milliseconds it may take at most."""
+    step = test.steps[index]
+    timeout_ms = step.timeout_ms or test.step_timeout_ms
+    first_page_ms = START_PAGE_TIMEOUT_MS if index == 0 else 0
+    return StepInput(
+        session_id=session_id,
+        run_id=run_id,
+        project_id=project_id,
+        index=index,
+        step=step,
+        start_url=test.start_url,
+        open_start_url=index == 0 and step.action != "navigate",
+        attempt=attempt,
+        timeout_ms=timeout_ms,
+        total_steps=len(test.steps),
+        retry_in_s=retry_wait(test.retry, attempt),
+    ), timeout_ms * (len(step.selectors) + 2) + first_page_ms
+
+
+def login_attempt(
+    session_id: str,
+    run_id: str,
+    project_id: str,
+    test: TestDefinition,
+    auth: AuthInput,
+    attempt: int,
+) -> tuple[AuthStepsInput, int]:
+    """Attempt `attempt` of the login, and the milliseconds it may take at most."""
+    return AuthStepsInput(
+        session_id=session_id,
+        run_id=run_id,
+        project_id=project_id,
+        auth=auth,
+        attempt=attempt,
+        timeout_ms=test.step_timeout_ms,
+        retry_in_s=retry_wait(test.retry, attempt),
+    ), test.step_timeout_ms * (len(auth.steps) + 1)
 
 
 def new_step_records(test: TestDefinition) -> list[StepRecord]:
@@ -94,51 +137,23 @@ class SessionRunWorkflow:
 
     async def _steps(self, input: SessionRunInput, outcome: SessionOutcome) -> None:
         """The login if the test has one, then each step with its attempts."""
-        test = input.test
+        test, ids = input.test, (input.session.session_id, input.run_id, input.project_id)
         if input.auth is not None and outcome.auth is not None:
             auth = input.auth
             await with_retries(
                 outcome.auth,
                 test.retry,
                 lambda attempt: self._local(
-                    activity_names.RUN_AUTH,
-                    AuthStepsInput(
-                        session_id=input.session.session_id,
-                        run_id=input.run_id,
-                        project_id=input.project_id,
-                        auth=auth,
-                        attempt=attempt,
-                        timeout_ms=test.step_timeout_ms,
-                        retry_in_s=retry_wait(test.retry, attempt),
-                    ),
-                    timeout_ms=test.step_timeout_ms * (len(auth.steps) + 1),
+                    activity_names.RUN_AUTH, *login_attempt(*ids, test, auth, attempt)
                 ),
             )
-        for record, step in zip(outcome.steps, test.steps, strict=True):
-            await with_retries(record, test.retry, partial(self._step, input, record.index, step))
+        for record in outcome.steps:
+            await with_retries(record, test.retry, partial(self._step, input, record.index))
 
-    def _step(self, input: SessionRunInput, index: int, step: Step, attempt: int) -> Any:
-        """One attempt of step `index`, as a local activity."""
-        test = input.test
-        timeout_ms = step.timeout_ms or test.step_timeout_ms
-        return self._local(
-            activity_names.RUN_STEP,
-            StepInput(
-                session_id=input.session.session_id,
-                run_id=input.run_id,
-                project_id=input.project_id,
-                index=index,
-                step=step,
-                start_url=test.start_url,
-                open_start_url=index == 0 and step.action != "navigate",
-                attempt=attempt,
-                timeout_ms=timeout_ms,
-                total_steps=len(test.steps),
-                retry_in_s=retry_wait(test.retry, attempt),
-            ),
-            timeout_ms=timeout_ms * (len(step.selectors) + 2)
-            + (START_PAGE_TIMEOUT_MS if index == 0 else 0),
-        )
+    def _step(self, input: SessionRunInput, index: int, attempt: int) -> Any:
+        """Attempt `attempt` of step `index`, as a local activity."""
+        ids = (input.session.session_id, input.run_id, input.project_id)
+        return self._local(activity_names.RUN_STEP, *step_attempt(*ids, input.test, index, attempt))
 
     def _local(self, name: str, arg: Any, timeout_ms: int) -> Any:
         """One attempt as a local activity: it runs in this worker, beside the context."""

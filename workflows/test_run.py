@@ -16,10 +16,8 @@ from temporalio.exceptions import TimeoutError as ActivityTimeout
 with workflow.unsafe.imports_passed_through():
     from core import errors
     from core.definition import (
-        START_PAGE_TIMEOUT_MS,
         InvalidDefinition,
         RetrySettings,
-        Step,
         TestDefinition,
         parse_test,
     )
@@ -29,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_names
     from workflows.messages import (
         ActionOutcome,
-        AuthStepsInput,
         RunFinished,
         RunInput,
         RunProgress,
@@ -40,20 +37,24 @@ with workflow.unsafe.imports_passed_through():
         SessionRequest,
         SessionRunInput,
         SessionWatch,
-        StepInput,
         StepRecord,
         TeardownInput,
         TeardownOutcome,
     )
     from workflows.progress import SETUP_DONE, STEPS_START, progress_after_steps
-    from workflows.session_run import ONE_ATTEMPT, SessionRunWorkflow, new_step_records
+    from workflows.session_run import (
+        ONE_ATTEMPT,
+        SessionRunWorkflow,
+        login_attempt,
+        new_step_records,
+        step_attempt,
+    )
     from workflows.step_retries import (
         SessionLost,
         StepFailed,
         WorkerLost,
         cause_type,
         raise_if_cancelled,
-        retry_wait,
         with_retries,
     )
 
@@ -393,51 +394,38 @@ class TestRunWorkflow:
                 lambda attempt: self._activity(
                     session,
                     activity_names.RUN_AUTH,
-                    AuthStepsInput(
-                        session_id=session.session_id,
-                        run_id=workflow.info().workflow_id,
-                        project_id=self._input.project_id,
-                        auth=auth,
-                        attempt=attempt,
-                        timeout_ms=test.step_timeout_ms,
-                        retry_in_s=retry_wait(test.retry, attempt),
+                    *login_attempt(
+                        session.session_id,
+                        workflow.info().workflow_id,
+                        self._input.project_id,
+                        test,
+                        auth,
+                        attempt,
                     ),
-                    timeout_ms=test.step_timeout_ms * (len(auth.steps) + 1),
                 ),
             )
         self._set_phase("active", "steps", 30)
-        for record, step in zip(self._progress.steps, test.steps, strict=True):
+        for record in self._progress.steps:
             self._progress.current_step = record.index
             await self._legacy_retries(
-                record, test.retry, partial(self._step_attempt, session, test, record.index, step)
+                record, test.retry, partial(self._step_attempt, session, test, record.index)
             )
             self._progress.progress = progress_after_steps(record.index + 1, len(test.steps))
         self._progress.current_step = None
 
     async def _step_attempt(
-        self, session: SessionInfo, test: TestDefinition, index: int, step: Step, attempt: int
+        self, session: SessionInfo, test: TestDefinition, index: int, attempt: int
     ) -> ActionOutcome:
         """One attempt of step `index` in the session."""
-        timeout_ms = step.timeout_ms or test.step_timeout_ms
-        return await self._activity(
-            session,
-            activity_names.RUN_STEP,
-            StepInput(
-                session_id=session.session_id,
-                run_id=workflow.info().workflow_id,
-                project_id=self._input.project_id,
-                index=index,
-                step=step,
-                start_url=test.start_url,
-                open_start_url=index == 0 and step.action != "navigate",
-                attempt=attempt,
-                timeout_ms=timeout_ms,
-                total_steps=len(test.steps),
-                retry_in_s=retry_wait(test.retry, attempt),
-            ),
-            timeout_ms=timeout_ms * (len(step.selectors) + 2)
-            + (START_PAGE_TIMEOUT_MS if index == 0 else 0),
+        arg, timeout_ms = step_attempt(
+            session.session_id,
+            workflow.info().workflow_id,
+            self._input.project_id,
+            test,
+            index,
+            attempt,
         )
+        return await self._activity(session, activity_names.RUN_STEP, arg, timeout_ms)
 
     async def _legacy_retries(
         self,
