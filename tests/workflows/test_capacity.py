@@ -43,6 +43,8 @@ async def test_six_runs_on_a_two_session_worker_never_open_more_than_two_context
     still_open = worker_host.pool.open_runs()
     assert not {h.id for h in handles} & set(still_open), f"contexts left open: {still_open}"
     assert any(s.count("active") == 2 and s.count("waiting") >= 2 for s in states_seen), states_seen
-    assert all(s.count("active") <= 2 for s in states_seen)
+    # No bound on "active" states here: a run reads as active until its workflow has the
+    # session's end, a moment after its context closed and the next run took the slot; the
+    # contexts themselves, sampled every 20 ms above, are the measure.
     started = sorted(r.started_at for r in results)
     assert (started[-1] - started[0]).total_seconds() > 2.5, "runs waited for a free slot"
