@@ -20,6 +20,19 @@ def renderers_of(worker_id: str) -> int:
     return renderer_count(os.getpid(), owner_args(worker_id)[0])
 
 
+async def renderers_at_rest(host) -> int:  # type: ignore[no-untyped-def]
+    """The worker's renderers with its warm context open and earlier runs' pages gone."""
+    await host.pool.warm()
+    count = renderers_of(host.worker_id)
+    for _ in range(25):
+        await asyncio.sleep(0.2)
+        now = renderers_of(host.worker_id)
+        if now == count:
+            break
+        count = now
+    return count
+
+
 async def renderers_after_settling(worker_id: str, at_rest: int, timeout: float = 10) -> int:
     """Renderer processes of the worker's Chromium, once closing pages have exited."""
     deadline = time.monotonic() + timeout
@@ -33,8 +46,7 @@ async def renderers_after_settling(worker_id: str, at_rest: int, timeout: float 
 async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     client, worker_host, pages_url: str, run_id: str
 ) -> None:
-    await worker_host.pool.warm()
-    at_rest = renderers_of(worker_host.worker_id)
+    at_rest = await renderers_at_rest(worker_host)
     handle = await start_run(client, run_id, stuck_test(pages_url))
     await wait_for_progress(handle, lambda p: p.current_step == 1)
     await asyncio.sleep(0.5)  # well inside the 30 s wait
@@ -53,7 +65,7 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     assert result.steps[0].status == "passed"
     assert result.steps[1].status == "skipped"
     assert worker_host.pool.open_count == 0
-    assert await renderers_after_settling(worker_host.worker_id, at_rest) == at_rest, (
+    assert await renderers_after_settling(worker_host.worker_id, at_rest) <= at_rest, (
         "a renderer outlived its context"
     )
 
@@ -108,8 +120,7 @@ async def test_cancel_while_waiting_for_a_slot(client, worker_host, pages_url: s
 async def test_run_exceeding_its_timeout_ends_timed_out_after_teardown(
     client, worker_host, pages_url: str, run_id: str
 ) -> None:
-    await worker_host.pool.warm()
-    at_rest = renderers_of(worker_host.worker_id)
+    at_rest = await renderers_at_rest(worker_host)
     handle = await start_run(client, run_id, stuck_test(pages_url, timeout_s=3))
     result = await outcome(handle, timeout=30)
     assert result.state == "timed_out"
@@ -118,4 +129,4 @@ async def test_run_exceeding_its_timeout_ends_timed_out_after_teardown(
     assert result.steps[1].status == "skipped"
     assert result.artifacts == ["trace-attempt-1.zip"], "teardown kept the trace"
     assert worker_host.pool.open_count == 0
-    assert await renderers_after_settling(worker_host.worker_id, at_rest) == at_rest
+    assert await renderers_after_settling(worker_host.worker_id, at_rest) <= at_rest
