@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 import uuid
@@ -23,6 +22,7 @@ from core.queues import WORKFLOW_TASK_QUEUE
 from core.run_ids import session_workflow_id
 from devstack.static_server import StaticServer
 from tests.support.pages import PAGES_DIR
+from tests.support.runs import local_activity_span
 from workflows import activity_names
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
@@ -78,11 +78,8 @@ async def time_by_phase(handle, prefix: str = "") -> Counter[str]:  # type: igno
     async for event in handle.fetch_history_events():
         kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
         at = event.event_time.ToNanoseconds() / 1e6
-        if kind == "MARKER_RECORDED" and "data" in event.marker_recorded_event_attributes.details:
-            data = json.loads(
-                event.marker_recorded_event_attributes.details["data"].payloads[0].data
-            )
-            finished = _ms(data["complete_time"])  # the markers' other times are workflow time
+        if span := local_activity_span(event):
+            finished = span.closed * 1000  # the marker's other times are workflow time
             took = finished - last.get("LOCAL_ACTIVITY", last["WORKFLOW_TASK_STARTED"])
             spent[f"{prefix}local activities, back to back"] += took  # type: ignore[assignment]
             last["LOCAL_ACTIVITY"] = finished
@@ -113,10 +110,6 @@ async def time_by_phase(handle, prefix: str = "") -> Counter[str]:  # type: igno
             time_of[event.event_id] = at
         last[kind] = at
     return spent
-
-
-def _ms(timestamp: dict[str, int]) -> float:
-    return timestamp["seconds"] * 1e3 + timestamp.get("nanos", 0) / 1e6
 
 
 async def main(rounds: int, trace: str) -> None:

@@ -20,19 +20,15 @@ import asyncio
 import os
 import signal
 import time
-from datetime import datetime
 
 import httpx
 import psutil
 
 from bench.burst import paused_project
+from bench.refill import moment
 from devstack.demo import demo_url
 
 RUNS = 20
-
-
-def moment(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def worker_processes() -> list[psutil.Process]:

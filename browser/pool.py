@@ -131,7 +131,6 @@ class BrowserPool:
         idle_timeout_s: float = 300.0,
         claim_timeout_s: float = 30.0,
         reap_interval_s: float = 5.0,
-        warm_spare: bool = True,
     ) -> None:
         self._chromium_path = chromium_path
         self._owner = owner
@@ -146,7 +145,7 @@ class BrowserPool:
         self._lost: dict[str, str] = {}  # session -> why it vanished (recent ones only)
         self._listeners: list[Callable[[], None]] = []
         self._reaper: asyncio.Task[None] | None = None
-        self._warm_spare = warm_spare
+        self._keeps_spare = True  # until stop()
         self._spare: asyncio.Task[_Blank] | None = None
         self.max_open_seen = 0
 
@@ -241,7 +240,7 @@ class BrowserPool:
 
     def _open_spare(self) -> None:
         """Start opening the next warm context, unless one is there or opening."""
-        if self._warm_spare and self._spare is None and self._playwright is not None:
+        if self._keeps_spare and self._spare is None and self._playwright is not None:
             self._spare = asyncio.create_task(self._new_blank())
 
     async def _new_blank(self) -> _Blank:
@@ -358,7 +357,7 @@ class BrowserPool:
 
     async def stop(self) -> None:
         """Close every context, the browser and Playwright."""
-        self._warm_spare = False
+        self._keeps_spare = False
         await self._close_spare()
         if self._reaper is not None:
             self._reaper.cancel()

@@ -52,7 +52,8 @@ class WorkerHost:
 
     - the workflow worker runs TestRun workflows and their database activities;
     - the session worker polls the shared session queue, only while a slot is free;
-    - the affinity worker serves this process's own queue, where its contexts live.
+    - the affinity worker serves this process's own queue, where its contexts live: the
+      SessionRun workflows of its sessions, their steps (local activities), watch and close.
     """
 
     def __init__(self, client: Client, settings: Settings, worker_id: str | None = None) -> None:

@@ -118,8 +118,6 @@ class SessionRunWorkflow:
         except SessionLost as lost:
             outcome.ending, outcome.error = "lost", str(lost)
             return outcome
-        records = [*outcome.steps, *([outcome.auth] if outcome.auth else [])]
-        outcome.flaky = any(r.status == "passed" and r.attempts > 1 for r in records)
         closed = await workflow.execute_local_activity(
             activity_names.CLOSE_SESSION,
             TeardownInput(
@@ -140,7 +138,7 @@ class SessionRunWorkflow:
         test, ids = input.test, (input.session.session_id, input.run_id, input.project_id)
         if input.auth is not None and outcome.auth is not None:
             auth = input.auth
-            await with_retries(
+            outcome.flaky |= await with_retries(
                 outcome.auth,
                 test.retry,
                 lambda attempt: self._local(
@@ -148,7 +146,9 @@ class SessionRunWorkflow:
                 ),
             )
         for record in outcome.steps:
-            await with_retries(record, test.retry, partial(self._step, input, record.index))
+            outcome.flaky |= await with_retries(
+                record, test.retry, partial(self._step, input, record.index)
+            )
 
     def _step(self, input: SessionRunInput, index: int, attempt: int) -> Any:
         """Attempt `attempt` of step `index`, as a local activity."""

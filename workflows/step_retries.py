@@ -43,8 +43,9 @@ async def with_retries(
     record: StepRecord,
     policy: RetrySettings,
     attempt_once: Callable[[int], Awaitable[ActionOutcome]],
-) -> None:
-    """Attempt a step up to policy.max_attempts times, sleeping with exponential backoff.
+) -> bool:
+    """Attempt a step up to policy.max_attempts times, sleeping with exponential backoff;
+    True if it passed only on a retry (the run is flaky).
 
     Each attempt and each wait is in the history (an activity or its marker, then a timer).
     """
@@ -80,7 +81,8 @@ async def with_retries(
             continue
         record.status, record.duration_ms = "passed", outcome.duration_ms
         record.artifacts.extend(outcome.artifacts)
-        return
+        return attempt > 1
+    raise AssertionError("max_attempts is at least 1")
 
 
 def retry_wait(policy: RetrySettings, attempt: int) -> float | None:
@@ -93,12 +95,6 @@ def raise_if_cancelled(error: ActivityError) -> None:
     caller too, instead of counting as a failed attempt."""
     if isinstance(error.cause, CancelledError):
         raise asyncio.CancelledError from None
-
-
-def cause_type(error: ActivityError) -> str | None:
-    """The ApplicationError type behind a failed activity, if it has one."""
-    cause = error.cause
-    return cause.type if isinstance(cause, ApplicationError) else None
 
 
 def _describe(failure: BaseException | None) -> tuple[str, str, bool, list[str]]:

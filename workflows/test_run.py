@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -17,7 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from core import errors
     from core.definition import (
         InvalidDefinition,
-        RetrySettings,
         TestDefinition,
         parse_test,
     )
@@ -53,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
         SessionLost,
         StepFailed,
         WorkerLost,
-        cause_type,
         raise_if_cancelled,
         with_retries,
     )
@@ -215,9 +213,10 @@ class TestRunWorkflow:
             self._pulsed_attempt = None
             if not dropped:
                 _abandon(child)
-                if outcome is None:  # else it ends by itself, as the session has closed
+                if outcome is None:
                     _abandon(watch)
-                _forget(watch)
+                else:  # it ends by itself, as the session has closed
+                    _forget(watch)
                 if outcome is None and lost is None:
                     await self._teardown(session, attempt, keep_trace=True)
         if outcome is not None:
@@ -388,7 +387,7 @@ class TestRunWorkflow:
         auth = self._input.auth
         if auth is not None and self._progress.auth is not None:
             self._set_phase("active", "auth", 10)
-            await self._legacy_retries(
+            self._progress.flaky |= await with_retries(
                 self._progress.auth,
                 test.retry,
                 lambda attempt: self._activity(
@@ -407,7 +406,7 @@ class TestRunWorkflow:
         self._set_phase("active", "steps", 30)
         for record in self._progress.steps:
             self._progress.current_step = record.index
-            await self._legacy_retries(
+            self._progress.flaky |= await with_retries(
                 record, test.retry, partial(self._step_attempt, session, test, record.index)
             )
             self._progress.progress = progress_after_steps(record.index + 1, len(test.steps))
@@ -427,17 +426,6 @@ class TestRunWorkflow:
         )
         return await self._activity(session, activity_names.RUN_STEP, arg, timeout_ms)
 
-    async def _legacy_retries(
-        self,
-        record: StepRecord,
-        policy: RetrySettings,
-        attempt_once: Callable[[int], Awaitable[ActionOutcome]],
-    ) -> None:
-        """with_retries, and a step that passed on a retry makes the run flaky."""
-        await with_retries(record, policy, attempt_once)
-        if record.attempts > 1:
-            self._progress.flaky = True
-
     async def _activity(
         self, session: SessionInfo, name: str, arg: Any, timeout_ms: int
     ) -> ActionOutcome:
@@ -455,12 +443,9 @@ class TestRunWorkflow:
                 result_type=ActionOutcome,
             )
         except ActivityError as error:
-            raise_if_cancelled(error)
             if isinstance(error.cause, ActivityTimeout):
-                raise SessionLost(f"worker {session.worker_id} stopped answering") from None
-            if cause_type(error) == errors.SESSION_LOST:
-                raise SessionLost(str(error.cause)) from None
-            raise
+                raise WorkerLost(session.worker_id) from None
+            raise  # a cancel, a lost session or a failed attempt: with_retries tells which
 
     async def _teardown(self, session: SessionInfo, attempt: int, keep_trace: bool) -> None:
         """Close the context, even while the run is being cancelled; never fails the run."""

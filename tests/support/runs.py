@@ -132,21 +132,21 @@ class AttemptSpan:
 async def session_attempt_spans(client: Client, job_id: str, session: int = 1) -> list[AttemptSpan]:
     """The local activities of a run's session workflow, from their markers in its history."""
     history = await client.get_workflow_handle(session_workflow_id(job_id, session)).fetch_history()
-    spans = []
-    for event in history.events:
-        marker = event.marker_recorded_event_attributes
-        if event_name(event) != "MARKER_RECORDED" or marker.marker_name != LOCAL_ACTIVITY_MARKER:
-            continue
-        data = json.loads(marker.details["data"].payloads[0].data)
-        spans.append(
-            AttemptSpan(
-                activity=data["activity_type"],
-                scheduled=_seconds(data["original_schedule_time"]),
-                closed=_seconds(data["complete_time"]),
-                failed=marker.HasField("failure"),
-            )
-        )
-    return spans
+    return [span for event in history.events if (span := local_activity_span(event))]
+
+
+def local_activity_span(event: Any) -> AttemptSpan | None:
+    """The local activity a history event records, if it is one's marker."""
+    marker = event.marker_recorded_event_attributes
+    if event_name(event) != "MARKER_RECORDED" or marker.marker_name != LOCAL_ACTIVITY_MARKER:
+        return None
+    data = json.loads(marker.details["data"].payloads[0].data)
+    return AttemptSpan(
+        activity=data["activity_type"],
+        scheduled=_seconds(data["original_schedule_time"]),
+        closed=_seconds(data["complete_time"]),
+        failed=marker.HasField("failure"),
+    )
 
 
 def _seconds(timestamp: dict[str, int]) -> float:
