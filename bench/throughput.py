@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import httpx
@@ -22,6 +23,7 @@ import psutil
 from playwright.async_api import Page, async_playwright, expect
 
 from bench.burst import paused_project
+from bench.temporal_floor import run_floor
 from bench.workload import TWENTY_STEPS
 from core.chromium import LAUNCH_ARGS, chromium_executable
 from devstack.demo import demo_url
@@ -84,19 +86,29 @@ async def plain_step(page: Page, step: dict) -> None:
         raise ValueError(f"no plain version of {action}")
 
 
+def series(tests: list[dict]) -> list[dict]:
+    """The RUNS tests in the order both sides run them."""
+    return [tests[index % len(tests)] for index in range(RUNS)]
+
+
+async def measure(work: Awaitable[object]) -> Measured:
+    """Wall time and machine CPU of one piece of work."""
+    cpu, started = machine_cpu_seconds(), time.perf_counter()
+    await work
+    return Measured(time.perf_counter() - started, machine_cpu_seconds() - cpu)
+
+
 async def run_plain(tests: list[dict], sessions: int) -> Measured:
     """The same tests, `sessions` contexts at a time in one Chromium."""
-    queue: asyncio.Queue[dict] = asyncio.Queue()
-    for index in range(RUNS):
-        queue.put_nowait(tests[index % len(tests)])
+    pending = series(tests)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=chromium_executable(None), args=LAUNCH_ARGS
         )
 
         async def runner() -> None:
-            while not queue.empty():
-                test = queue.get_nowait()
+            while pending:
+                test = pending.pop()
                 context = await browser.new_context()
                 page = await context.new_page()
                 await page.goto(test["start_url"])
@@ -104,9 +116,18 @@ async def run_plain(tests: list[dict], sessions: int) -> Measured:
                     await plain_step(page, step)
                 await context.close()
 
-        cpu, started = machine_cpu_seconds(), time.perf_counter()
-        await asyncio.gather(*(runner() for _ in range(sessions)))
-        measured = Measured(time.perf_counter() - started, machine_cpu_seconds() - cpu)
+        measured = await measure(asyncio.gather(*(runner() for _ in range(sessions))))
+        await browser.close()
+    return measured
+
+
+async def run_temporal_floor(tests: list[dict], sessions: int, address: str) -> Measured:
+    """The same tests as bare Temporal workflows, a local activity per step."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_executable(None), args=LAUNCH_ARGS
+        )
+        measured = await measure(run_floor(address, browser, plain_step, series(tests), sessions))
         await browser.close()
     return measured
 
@@ -137,20 +158,23 @@ async def run_service(base_url: str, tests: list[dict], sessions: int) -> Measur
     return measured
 
 
-async def main(sessions: int, base_url: str, trace: str) -> None:
+async def main(sessions: int, base_url: str, trace: str, temporal: str) -> None:
     tests = short_tests(demo_url(), trace)
     await run_plain(tests[:1], 1)  # warm-up: Chromium's files in the page cache
     plain = await run_plain(tests, sessions)
+    floor = await run_temporal_floor(tests, sessions, temporal)
     service = await run_service(base_url, tests, sessions)
     print(
         f"throughput, {RUNS} tests of 3 to 6 steps, {sessions} sessions, trace {trace}, {base_url}"
     )
     print(plain.line("plain Playwright (baseline)"))
+    print(floor.line("bare Temporal (floor)"))
     print(service.line("through the service"))
-    speed = (RUNS / service.seconds) / (RUNS / plain.seconds)
-    cpu = service.cpu_seconds / plain.cpu_seconds
-    print(f"runs per second: {speed:.2f}x the baseline (target >= 0.9)")
-    print(f"machine CPU per run: {cpu:.2f}x the baseline (target <= 1.25)")
+    for label, measured in (("the floor", floor), ("the service", service)):
+        speed = plain.seconds / measured.seconds
+        cpu = measured.cpu_seconds / plain.cpu_seconds
+        print(f"{label}: runs per second {speed:.2f}x, machine CPU per run {cpu:.2f}x the baseline")
+    print("targets: runs per second >= 0.9x, machine CPU per run <= 1.25x")
 
 
 if __name__ == "__main__":
@@ -158,5 +182,6 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=2)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--trace", default="on-failure", choices=["on-failure", "off"])
+    parser.add_argument("--temporal", default="127.0.0.1:7233", help="the service's Temporal")
     args = parser.parse_args()
-    asyncio.run(main(args.sessions, args.url, args.trace))
+    asyncio.run(main(args.sessions, args.url, args.trace, args.temporal))
