@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,6 +54,9 @@ RETRY_S = 0.2
 QUIET_S = 0.5
 """Waiting workflows are started once queueing has been quiet this long: queueing comes first."""
 LEASE_S = 10.0
+RENEWED_WITHIN_S = LEASE_S / 3 + SWEEP_S + 2.0
+"""A leading dispatcher renews its lease at least this often (one renewal every third of the
+lease, at a pass, passes at least every sweep, plus slack for a busy machine)."""
 RECONCILE_EVERY_S = 30.0
 CLOSED_STATES = {
     WorkflowExecutionStatus.COMPLETED: "completed",
@@ -63,6 +66,14 @@ CLOSED_STATES = {
     WorkflowExecutionStatus.TIMED_OUT: "timed_out",
 }
 """The stored state of a run whose workflow closed without recording its result."""
+
+
+def silent_for(lease_until: datetime | None) -> float | None:
+    """Seconds since the dispatcher last renewed a lease running out at `lease_until`; None
+    when no dispatcher holds the lease."""
+    if lease_until is None:
+        return None
+    return (utcnow() - (lease_until - timedelta(seconds=LEASE_S))).total_seconds()
 
 
 class Dispatcher:

@@ -8,18 +8,17 @@ the served project goes behind every other project whose head has the same prior
 from __future__ import annotations
 
 import heapq
-from datetime import UTC, datetime
+from datetime import datetime
 
 from store.admission import Candidate, ProjectRoom
+from store.models import as_utc
 
 
 def served_key(moment: datetime | None) -> float:
     """When a project was last served, as a sortable number (never served: first)."""
     if moment is None:
         return 0.0
-    if moment.tzinfo is None:  # SQLite gives back naive UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return as_utc(moment).timestamp()
 
 
 def choose(

@@ -2,15 +2,15 @@
 
 Starts the Temporal dev server (Web UI on 8233, SQLite under the data folder) unless one
 already answers at TEMPORAL_ADDRESS, a local Redis unless one is configured, then the worker
-processes, the dispatcher and the API, and supervises
-them: a worker that dies is started again; Ctrl-C or SIGTERM drains and stops everything.
+processes, the dispatcher and the API, and supervises them (devstack.supervisor): any child
+that exits is started again with backoff, and a Temporal or Redis that was already there is
+watched, not restarted; Ctrl-C or SIGTERM drains and stops everything in order.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from core.config import Settings, get_settings
@@ -27,6 +28,7 @@ from devstack.allocator import environ_with_jemalloc
 from devstack.demo import allow_demo_site, demo_url, serve_demo_site
 from devstack.processes import spawn
 from devstack.redis_server import ensure_redis
+from devstack.supervisor import Adopted, Child, keep_up
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
 from store.db import migrate
 
@@ -58,23 +60,26 @@ async def temporal_answers(address: str) -> bool:
     return True
 
 
-async def ensure_temporal(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """Start the dev server when nothing answers at TEMPORAL_ADDRESS; return its process."""
-    if await temporal_answers(settings.temporal_address):
-        log.info("using the Temporal server at %s", settings.temporal_address)
-        return None
-    host, _, port = settings.temporal_address.rpartition(":")
+async def ensure_temporal(settings: Settings) -> Child | Adopted:
+    """Start the dev server when nothing answers at TEMPORAL_ADDRESS (a supervised child);
+    adopt the server that answers otherwise."""
+    address = settings.temporal_address
+    if await temporal_answers(address):
+        log.info("using the Temporal server at %s", address)
+        return Adopted("Temporal", partial(temporal_answers, address))
+    host, _, port = address.rpartition(":")
     data = Path(settings.data_dir)
     command = dev_server_command(int(port), UI_PORT, data / "temporal.db", ip=host or "127.0.0.1")
-    process = start_dev_server(command, data / "temporal.log", niceness=BACKGROUND_NICENESS)
-    await wait_until_serving(settings.temporal_address)
-    log.info(
-        "Temporal dev server on %s, Web UI on http://%s:%d",
-        settings.temporal_address,
-        host,
-        UI_PORT,
+    log_file = data / "temporal.log"
+    server = Child(
+        "the Temporal dev server",
+        partial(start_dev_server, command, log_file, niceness=BACKGROUND_NICENESS),
+        hint=str(log_file),
     )
-    return process
+    server.launch()
+    await wait_until_serving(address)
+    log.info("Temporal dev server on %s, Web UI on http://%s:%d", address, host, UI_PORT)
+    return server
 
 
 def start_worker(index: int) -> subprocess.Popen[bytes]:
@@ -86,7 +91,7 @@ def start_worker(index: int) -> subprocess.Popen[bytes]:
 
 
 def start_dispatcher() -> subprocess.Popen[bytes]:
-    env = without_api_secrets(os.environ)
+    env = {**without_api_secrets(os.environ), "DISPATCH_IN_API": "false"}
     command = [sys.executable, "dispatcher.py"]
     return spawn(command, cwd=REPO_ROOT, niceness=BACKGROUND_NICENESS, env=env)
 
@@ -101,10 +106,12 @@ def without_api_secrets(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def start_api(settings: Settings, processes: int) -> subprocess.Popen[bytes]:
+    """The API processes; the dispatcher process admits runs, so they do not."""
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_service_app"]
     command += ["--host", "127.0.0.1", "--port", str(settings.port), "--log-level", "warning"]
     command += ["--workers", str(processes), "--loop", "uvloop", "--http", "httptools"]
-    return spawn(command, cwd=REPO_ROOT, env=environ_with_jemalloc())
+    env = {**environ_with_jemalloc(), "DISPATCH_IN_API": "false"}
+    return spawn(command, cwd=REPO_ROOT, env=env)
 
 
 def ensure_admin_token(settings: Settings) -> None:
@@ -126,54 +133,34 @@ async def supervise(args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     temporal = await ensure_temporal(settings)
     redis = await ensure_redis(settings)
+    backing = [part for part in (temporal, redis) if isinstance(part, Child)]
+    adopted = [part for part in (temporal, redis) if isinstance(part, Adopted)]
     with serve_demo_site():
         os.environ["EGRESS_ALLOW"] = allow_demo_site(settings.egress_allow)
-        workers = [start_worker(i) for i in range(args.workers)]
-        dispatcher = start_dispatcher()
-        os.environ["DISPATCH_IN_API"] = "false"  # the dispatcher process does it
-        api = start_api(settings, args.api_processes)
+        services = [Child(f"worker {i}", partial(start_worker, i)) for i in range(args.workers)]
+        services.append(Child("the dispatcher", start_dispatcher))
+        services.append(Child("the API", partial(start_api, settings, args.api_processes)))
+        for child in services:
+            child.launch()
         log.info("API on http://127.0.0.1:%d, demo pages on %s", settings.port, demo_url())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        exit_code = 0
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1)
-            if temporal is not None and temporal.poll() is not None:
-                log.error(
-                    "the Temporal dev server exited; see %s",
-                    Path(settings.data_dir) / "temporal.log",
-                )
-                exit_code = 1
-                break
-            if api.poll() is not None:
-                log.error("the API exited with %s", api.returncode)
-                exit_code = 1
-                break
-            for i, worker in enumerate(workers):
-                if worker.poll() is not None:
-                    log.warning(
-                        "worker %d exited with %s; starting it again", worker.pid, worker.returncode
-                    )
-                    workers[i] = start_worker(i)
-            if dispatcher.poll() is not None:
-                log.warning(
-                    "the dispatcher exited with %s; starting it again", dispatcher.returncode
-                )
-                dispatcher = start_dispatcher()
+        await keep_up([*backing, *services], adopted, stop)
         log.info("stopping: draining workers")
-        for process in [*workers, dispatcher, api]:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in [*workers, dispatcher, api]:
-            await asyncio.to_thread(_wait_or_kill, process, settings.drain_timeout_s + 10)
-        for service in (temporal, redis):
-            if service is not None:
-                service.send_signal(signal.SIGTERM)
-                await asyncio.to_thread(_wait_or_kill, service, 15)
-    return exit_code
+        await stop_in_order(services, settings.drain_timeout_s + 10)
+        await stop_in_order(backing, 15)
+    return 0
+
+
+async def stop_in_order(children: list[Child], timeout_s: float) -> None:
+    """SIGTERM to every running child, then wait for each (killed after `timeout_s`)."""
+    running = [process for child in children if (process := child.running()) is not None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    for process in running:
+        await asyncio.to_thread(_wait_or_kill, process, timeout_s)
 
 
 def _wait_or_kill(process: subprocess.Popen[bytes], timeout: float) -> None:

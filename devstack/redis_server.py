@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -14,6 +15,7 @@ from redis.exceptions import RedisError
 
 from core.config import Settings
 from devstack.processes import spawn
+from devstack.supervisor import Adopted, Child
 
 log = logging.getLogger(__name__)
 LOCAL_URL = "redis://127.0.0.1:6379/0"
@@ -29,40 +31,54 @@ async def answers(url: str) -> bool:
         await client.aclose()
 
 
-async def ensure_redis(settings: Settings) -> subprocess.Popen[bytes] | None:
+async def ensure_redis(settings: Settings) -> Child | Adopted | None:
     """Use REDIS_URL (or REDIS_HOST...), else a Redis on 127.0.0.1:6379, else start one there.
 
-    Children find it in REDIS_URL. Without a redis-server binary the service runs without live
-    events (the live routes fall back to snapshots)."""
+    Children find it in REDIS_URL. A Redis that was there already is adopted (watched, not
+    restarted); one started here is a supervised child. Without a redis-server binary the
+    service runs without live events (the live routes fall back to snapshots)."""
     url = settings.effective_redis_url
     if url is not None:
         log.info("using the configured Redis")
-        return None
+        return Adopted("Redis", partial(answers, url))
     os.environ["REDIS_URL"] = LOCAL_URL
     if await answers(LOCAL_URL):
         log.info("using the Redis at %s", LOCAL_URL)
-        return None
-    binary = shutil.which("redis-server")
-    if binary is None:
+        return Adopted("Redis", partial(answers, LOCAL_URL))
+    if shutil.which("redis-server") is None:
         log.warning("redis-server is not installed: live progress falls back to snapshots")
         del os.environ["REDIS_URL"]
         return None
-    process = await start_redis(6379, Path(settings.data_dir))
+    folder = Path(settings.data_dir)
+    child = Child("Redis", partial(spawn_redis, 6379, folder), hint=str(folder / "redis.log"))
+    child.launch()
+    await until_answers(6379, child.process, folder)
     log.info("Redis on %s", LOCAL_URL)
-    return process
+    return child
+
+
+def spawn_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """redis-server on 127.0.0.1:`port` without persistence (it may not answer yet)."""
+    binary = shutil.which("redis-server") or "redis-server"
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(folder)]
+    return spawn(command, log_file=folder / "redis.log")
+
+
+async def until_answers(port: int, process: subprocess.Popen[bytes] | None, folder: Path) -> None:
+    """Return once the Redis on `port` answers; raise if its process ends first."""
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        if await answers(url):
+            return
+        if process is None or process.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"redis-server did not start on {port}; see {folder / 'redis.log'}")
 
 
 async def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
     """redis-server on 127.0.0.1:`port` without persistence, once it answers."""
-    binary = shutil.which("redis-server") or "redis-server"
-    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(folder)]
-    process = spawn(command, log_file=folder / "redis.log")
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        if await answers(url):
-            return process
-        if process.poll() is not None:
-            break
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"redis-server did not start on {port}; see {folder / 'redis.log'}")
+    process = spawn_redis(port, folder)
+    await until_answers(port, process, folder)
+    return process

@@ -143,7 +143,9 @@ class WorkerHost:
         joined = False
         while True:
             try:
-                await self.registry.beat(self.worker_id, self.settings.worker_max_sessions)
+                await self.registry.beat(
+                    self.worker_id, self.settings.worker_max_sessions, self.pool.open_count
+                )
                 if not joined:  # new slots: the dispatcher grants them at once
                     joined = True
                     self.bell.ring()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.models import Project, QueueControl, Run, utcnow
+from store.models import Project, QueueControl, Run, as_utc, utcnow
 from store.queue import ACTIVE, QUEUE_ORDER, WAITING, is_queued, queued_of
 
 
@@ -184,6 +184,14 @@ class AdmissionStore:
             )
             await session.commit()
             return bool(changed.rowcount)
+
+    async def lease_until(self) -> datetime | None:
+        """When the dispatcher's lease runs out (None: nobody holds it)."""
+        async with self.session() as session:
+            control = await session.get(QueueControl, 1)
+        if control is None or control.leader is None or control.leader_until is None:
+            return None
+        return as_utc(control.leader_until)
 
     async def resign(self, holder: str) -> None:
         """Give the lease up at shutdown, so another process takes over at once."""

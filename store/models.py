@@ -13,6 +13,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored moment, timezone-aware (SQLite gives back naive UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _timestamp(**kwargs: Any) -> Any:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), **kwargs))
 
@@ -141,6 +146,7 @@ class WorkerSlots(SQLModel, table=True):
 
     worker_id: str = Field(primary_key=True, max_length=200)
     max_sessions: int
+    sessions_in_use: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     heartbeat_at: datetime = _timestamp(nullable=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func, update
@@ -9,11 +10,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.models import WorkerSlots, utcnow
+from store.models import WorkerSlots, as_utc, utcnow
 
-HEARTBEAT_S = 5.0
-STALE_AFTER = timedelta(seconds=15)
-FORGET_AFTER = timedelta(hours=1)
+HEARTBEAT_S = 2.0
+STALE_AFTER = timedelta(seconds=8)
+"""A worker silent this long is not counted: its slots leave the capacity."""
+FORGET_AFTER = timedelta(seconds=30)
+"""A worker silent this long (it died without withdrawing) is forgotten; until then /health
+reports it lost."""
+
+
+@dataclass(frozen=True)
+class Census:
+    """The workers as their heartbeats tell: the live ones, and those lost without a word."""
+
+    live: list[WorkerSlots]
+    lost: list[WorkerSlots]
+
+    @property
+    def capacity(self) -> int:
+        return sum(worker.max_sessions for worker in self.live)
+
+    @property
+    def sessions_in_use(self) -> int:
+        return sum(worker.sessions_in_use for worker in self.live)
 
 
 class WorkerRegistry:
@@ -25,18 +45,24 @@ class WorkerRegistry:
     def session(self) -> AsyncSession:
         return AsyncSession(self._engine, expire_on_commit=False)
 
-    async def beat(self, worker_id: str, max_sessions: int) -> None:
-        """The worker is alive with this many sessions; long-dead workers are forgotten."""
+    async def beat(self, worker_id: str, max_sessions: int, in_use: int = 0) -> None:
+        """The worker is alive with this many sessions, `in_use` of them open; long-dead
+        workers are forgotten."""
         now = utcnow()
         async with self.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(WorkerSlots)
                 .where(col(WorkerSlots.worker_id) == worker_id)
-                .values(max_sessions=max_sessions, heartbeat_at=now)
+                .values(max_sessions=max_sessions, sessions_in_use=in_use, heartbeat_at=now)
             )
             if not changed.rowcount:
                 session.add(
-                    WorkerSlots(worker_id=worker_id, max_sessions=max_sessions, heartbeat_at=now)
+                    WorkerSlots(
+                        worker_id=worker_id,
+                        max_sessions=max_sessions,
+                        sessions_in_use=in_use,
+                        heartbeat_at=now,
+                    )
                 )
             await session.exec(  # type: ignore[call-overload]
                 delete(WorkerSlots).where(col(WorkerSlots.heartbeat_at) < now - FORGET_AFTER)
@@ -60,3 +86,13 @@ class WorkerRegistry:
                 )
             )
             return int(total.one())
+
+    async def census(self) -> Census:
+        """Every remembered worker, live or lost."""
+        async with self.session() as session:
+            rows = list((await session.exec(select(WorkerSlots))).all())
+        fresh_since = utcnow() - STALE_AFTER
+        return Census(
+            live=[row for row in rows if as_utc(row.heartbeat_at) > fresh_since],
+            lost=[row for row in rows if as_utc(row.heartbeat_at) <= fresh_since],
+        )

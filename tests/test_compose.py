@@ -72,8 +72,14 @@ def test_every_service_the_readme_names_exists_with_a_health_check(config: dict)
     named = readme_services()
     assert {"api", "worker", "temporal", "temporal-ui", "redis", "postgres"} <= named
     assert named <= set(config["services"])
-    for name in named - {"temporal-ui"}:
-        assert config["services"][name].get("healthcheck"), f"{name} has no health check"
+    for name, service in config["services"].items():
+        assert service.get("healthcheck"), f"{name} has no health check"
+        assert service.get("restart") == "unless-stopped", f"{name} is not restarted"
+
+
+def test_the_api_s_container_health_is_its_liveness(config: dict) -> None:
+    """A 503 from /health (Temporal away) must not mark the API itself unhealthy."""
+    assert "/health/live" in " ".join(config["services"]["api"]["healthcheck"]["test"])
 
 
 def test_api_and_workers_get_every_setting_the_code_reads(config: dict) -> None:

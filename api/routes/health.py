@@ -1,8 +1,16 @@
-"""GET /health: no token; 200 when the database and Temporal answer, 503 otherwise."""
+"""GET /health: every component and what its state means for runs; GET /health/live: the
+process answers (for orchestrators). No token on either.
+
+`ok`: everything answers. `degraded` (still 200): runs flow, but something is missing (Redis:
+no live events; a worker lost without withdrawing). `down` (503): no run can start (the
+database, Temporal, the dispatcher or every worker is missing).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -10,30 +18,72 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import ServicesDep
+from api.dispatcher import RENEWED_WITHIN_S, silent_for
+from store.workers import Census, WorkerRegistry
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3
+OK = "ok"
+NOT_CONFIGURED = "not configured"
+
+
+class WorkersHealth(BaseModel):
+    """The workers as their heartbeats tell."""
+
+    live: int
+    lost: int
+    """Workers that stopped heartbeating without withdrawing, in the last 30 s."""
+    capacity: int
+    sessions_in_use: int
 
 
 class Health(BaseModel):
-    """What the service can reach."""
+    """Each component's state (`ok` or why not) and the service's status."""
 
-    status: str
+    status: Literal["ok", "degraded", "down"]
     database: str
     temporal: str
+    redis: str
+    dispatcher: str
+    workers: WorkersHealth | None
 
 
-async def _check(probe) -> str:  # type: ignore[no-untyped-def]
+class Live(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+async def _check(probe: Callable[[], Awaitable[object]]) -> str:
     try:
         await asyncio.wait_for(probe(), timeout=CHECK_TIMEOUT_S)
     except Exception as error:  # any failure to reach it means "unavailable"
         return f"unavailable: {type(error).__name__}"
+    return OK
+
+
+def _dispatcher_state(silent_s: float | None) -> str:
+    if silent_s is None:
+        return "no dispatcher holds the lease"
+    if silent_s > RENEWED_WITHIN_S:
+        return f"the dispatcher has not renewed its lease for {silent_s:.0f} s"
+    return OK
+
+
+def status_of(
+    database: str, temporal: str, redis: str, dispatcher: str, workers: Census | None
+) -> Literal["ok", "degraded", "down"]:
+    """`down` when no run can start, `degraded` when runs flow with something missing."""
+    if any(state != OK for state in (database, temporal, dispatcher)) or not (
+        workers and workers.live
+    ):
+        return "down"
+    if redis not in (OK, NOT_CONFIGURED) or workers.lost:
+        return "degraded"
     return "ok"
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(services: ServicesDep) -> JSONResponse:
-    """Report whether the API reaches its database and Temporal."""
+    """Every component's state; 200 when runs can start (ok or degraded), 503 when not."""
 
     async def database() -> None:
         async with services.engine.connect() as connection:
@@ -43,7 +93,36 @@ async def health(services: ServicesDep) -> JSONResponse:
         client = await services.temporal.client()
         await client.service_client.check_health()
 
-    body = Health(status="ok", database=await _check(database), temporal=await _check(temporal))
-    healthy = body.database == body.temporal == "ok"
-    body.status = "ok" if healthy else "degraded"
-    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+    async def redis() -> None:
+        assert services.streams is not None
+        await services.streams.redis.ping()
+
+    database_state, temporal_state = await asyncio.gather(_check(database), _check(temporal))
+    redis_state = NOT_CONFIGURED if services.streams is None else await _check(redis)
+    census: Census | None = None
+    dispatcher_state = "unknown: the database is unavailable"
+    if database_state == OK:
+        census = await WorkerRegistry(services.engine).census()
+        dispatcher_state = _dispatcher_state(silent_for(await services.admission.lease_until()))
+    body = Health(
+        status=status_of(database_state, temporal_state, redis_state, dispatcher_state, census),
+        database=database_state,
+        temporal=temporal_state,
+        redis=redis_state,
+        dispatcher=dispatcher_state,
+        workers=None
+        if census is None
+        else WorkersHealth(
+            live=len(census.live),
+            lost=len(census.lost),
+            capacity=census.capacity,
+            sessions_in_use=census.sessions_in_use,
+        ),
+    )
+    return JSONResponse(body.model_dump(), status_code=503 if body.status == "down" else 200)
+
+
+@router.get("/health/live", response_model=Live)
+async def live() -> Live:
+    """The API process answers; nothing else is checked."""
+    return Live()
