@@ -63,7 +63,7 @@ class StoreActivities:
         """A run found this worker dead: its slots leave the capacity now, not when its
         heartbeat goes stale (a worker that was only slow joins again at its next one)."""
         if self._workers is not None:
-            await self._workers.remove(worker_id)
+            await self._workers.mark_lost(worker_id)
         log.warning("worker %s stopped answering: its sessions leave the capacity", worker_id)
         self._bell.ring()
 

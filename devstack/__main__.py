@@ -49,6 +49,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--api-processes", type=int, default=1, help="API server processes (default 1)"
     )
+    parser.add_argument(
+        "--ui-port", type=int, default=UI_PORT, help="the Temporal Web UI's port (default 8233)"
+    )
     return parser.parse_args()
 
 
@@ -60,7 +63,7 @@ async def temporal_answers(address: str) -> bool:
     return True
 
 
-async def ensure_temporal(settings: Settings) -> Child | Adopted:
+async def ensure_temporal(settings: Settings, ui_port: int) -> Child | Adopted:
     """Start the dev server when nothing answers at TEMPORAL_ADDRESS (a supervised child);
     adopt the server that answers otherwise."""
     address = settings.temporal_address
@@ -69,7 +72,7 @@ async def ensure_temporal(settings: Settings) -> Child | Adopted:
         return Adopted("Temporal", partial(temporal_answers, address))
     host, _, port = address.rpartition(":")
     data = Path(settings.data_dir)
-    command = dev_server_command(int(port), UI_PORT, data / "temporal.db", ip=host or "127.0.0.1")
+    command = dev_server_command(int(port), ui_port, data / "temporal.db", ip=host or "127.0.0.1")
     log_file = data / "temporal.log"
     server = Child(
         "the Temporal dev server",
@@ -78,7 +81,7 @@ async def ensure_temporal(settings: Settings) -> Child | Adopted:
     )
     server.launch()
     await wait_until_serving(address)
-    log.info("Temporal dev server on %s, Web UI on http://%s:%d", address, host, UI_PORT)
+    log.info("Temporal dev server on %s, Web UI on http://%s:%d", address, host, ui_port)
     return server
 
 
@@ -131,7 +134,7 @@ async def supervise(args: argparse.Namespace) -> int:
     prepare_service_process(settings, admin_token_used=True)
     ensure_admin_token(settings)
     migrate(settings.database_url)
-    temporal = await ensure_temporal(settings)
+    temporal = await ensure_temporal(settings, args.ui_port)
     redis = await ensure_redis(settings)
     backing = [part for part in (temporal, redis) if isinstance(part, Child)]
     adopted = [part for part in (temporal, redis) if isinstance(part, Adopted)]

@@ -18,7 +18,6 @@ from devstack.processes import spawn
 from devstack.supervisor import Adopted, Child
 
 log = logging.getLogger(__name__)
-LOCAL_URL = "redis://127.0.0.1:6379/0"
 
 
 async def answers(url: str) -> bool:
@@ -32,7 +31,8 @@ async def answers(url: str) -> bool:
 
 
 async def ensure_redis(settings: Settings) -> Child | Adopted | None:
-    """Use REDIS_URL (or REDIS_HOST...), else a Redis on 127.0.0.1:6379, else start one there.
+    """Use REDIS_URL (or REDIS_HOST...), else a Redis on 127.0.0.1:REDIS_PORT (6379), else
+    start one there.
 
     Children find it in REDIS_URL. A Redis that was there already is adopted (watched, not
     restarted); one started here is a supervised child. Without a redis-server binary the
@@ -41,19 +41,21 @@ async def ensure_redis(settings: Settings) -> Child | Adopted | None:
     if url is not None:
         log.info("using the configured Redis")
         return Adopted("Redis", partial(answers, url))
-    os.environ["REDIS_URL"] = LOCAL_URL
-    if await answers(LOCAL_URL):
-        log.info("using the Redis at %s", LOCAL_URL)
-        return Adopted("Redis", partial(answers, LOCAL_URL))
+    port = settings.redis_port
+    local_url = f"redis://127.0.0.1:{port}/0"
+    os.environ["REDIS_URL"] = local_url
+    if await answers(local_url):
+        log.info("using the Redis at %s", local_url)
+        return Adopted("Redis", partial(answers, local_url))
     if shutil.which("redis-server") is None:
         log.warning("redis-server is not installed: live progress falls back to snapshots")
         del os.environ["REDIS_URL"]
         return None
     folder = Path(settings.data_dir)
-    child = Child("Redis", partial(spawn_redis, 6379, folder), hint=str(folder / "redis.log"))
+    child = Child("Redis", partial(spawn_redis, port, folder), hint=str(folder / "redis.log"))
     child.launch()
-    await until_answers(6379, child.process, folder)
-    log.info("Redis on %s", LOCAL_URL)
+    await until_answers(port, child.process, folder)
+    log.info("Redis on %s", local_url)
     return child
 
 

@@ -77,6 +77,17 @@ class WorkerRegistry:
             )
             await session.commit()
 
+    async def mark_lost(self, worker_id: str) -> None:
+        """A run found the worker dead: its slots leave the capacity now, and it reads as lost
+        until forgotten (a worker that was only slow is live again at its next heartbeat)."""
+        async with self.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(WorkerSlots)
+                .where(col(WorkerSlots.worker_id) == worker_id)
+                .values(heartbeat_at=utcnow() - STALE_AFTER)
+            )
+            await session.commit()
+
     async def capacity(self) -> int:
         """Sessions all live workers can run at once."""
         async with self.session() as session:
