@@ -26,7 +26,9 @@ SESSION_S = 8 * 3600
 SESSION_FORM = """<!doctype html><title>Codec session</title>
 <form method="post" action="/codec/session">
 <p>Admin token, so that this browser's Temporal Web UI can decode payloads:</p>
-<input type="password" name="token" autofocus> <button>Start session</button></form>"""
+<input type="password" name="token" autofocus> <button>Start session</button>
+<p>Open this page under the host name the Web UI uses (localhost or 127.0.0.1): browsers send
+the session only to the site that started it.</p></form>"""
 
 
 def _session_value(admin_token: str) -> str:
@@ -65,13 +67,22 @@ async def session_form() -> HTMLResponse:
 
 @router.post("/session", response_class=PlainTextResponse)
 async def start_session(
-    token: Annotated[str, Form(max_length=500)], services: ServicesDep
+    token: Annotated[str, Form(max_length=500)], request: Request, services: ServicesDep
 ) -> PlainTextResponse:
-    """Check the admin token and set the codec session cookie (8 hours)."""
+    """Check the admin token and set the codec session cookie (8 hours).
+
+    SameSite=Lax: the cookie goes only to calls from the site that started the session, so the
+    Web UI must use the same host name as the endpoint (a UI at http://localhost:8233 calling
+    http://127.0.0.1:8000 is cross-site, and browsers drop cross-site cookies)."""
     expected = _admin_token(services)
     if not same_secret(token, expected):
         raise ApiError(401, "unauthorized", "this is not the admin token")
-    response = PlainTextResponse("Codec session started: the Web UI of this browser can decode.")
+    codec = f"{request.url.scheme}://{request.url.netloc}/codec"
+    response = PlainTextResponse(
+        "Codec session started: the Web UI of this browser can decode. In the Web UI opened "
+        f"under the host name {request.url.hostname}, set the codec endpoint to {codec} with "
+        '"Include cross-origin credentials" on.'
+    )
     response.set_cookie(
         COOKIE,
         _session_value(expected),

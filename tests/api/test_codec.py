@@ -9,13 +9,16 @@ import json
 
 import httpx
 import pytest
+from playwright.async_api import async_playwright, expect
 from temporalio.api.common.v1 import Payload
 
+from core.chromium import LAUNCH_ARGS, chromium_executable
 from core.codec import EncryptionCodec, PayloadKeyError, new_key_entry, parse_keys
 from core.config import Settings
 from core.run_ids import session_workflow_id
 from tests.api.conftest import ADMIN_TOKEN, new_project
 from tests.api.jobs import create_test, wait_for_stored_state
+from tests.api.live_server import served
 from tests.support.history import decoded_history
 from tests.workflows.test_auth import LOGIN_STEPS
 
@@ -161,3 +164,40 @@ async def test_a_codec_session_cookie_lets_a_browser_decode_without_the_token(
     )
     assert forged.status_code == 401
     live.cookies.clear()  # the shared client must not carry the session into other tests
+
+
+@pytest.mark.parametrize("ui_host", ["127.0.0.1", "localhost"])
+async def test_the_web_ui_decodes_with_a_codec_session_from_either_of_its_origins(
+    settings: Settings, pages_url: str, ui_host: str
+) -> None:
+    """In Chromium: the session started on the API's own page under the UI's host name, then a
+    page of the Web UI's origin (the test pages' server stands in for the UI, as 127.0.0.1 and
+    as localhost) calls /codec/decode with credentials, as the UI does, at the endpoint the
+    session page names."""
+    ui_port = int(pages_url.rstrip("/").rsplit(":", 1)[1])
+    ui_origins = f"http://127.0.0.1:{ui_port},http://localhost:{ui_port}"
+    api_settings = settings.model_copy(
+        update={"admin_token": ADMIN_TOKEN, "codec_cors_origins": ui_origins}
+    )
+    plain = {"payloads": [{"metadata": {}, "data": base64.b64encode(b"1").decode()}]}
+    async with served(api_settings) as api_url, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_executable(None), args=LAUNCH_ARGS
+        )
+        page = await (await browser.new_context()).new_page()
+        api_url = api_url.replace("127.0.0.1", ui_host)
+        await page.goto(f"{api_url}/codec/session")
+        await page.fill("input[name=token]", ADMIN_TOKEN)
+        await page.click("button")
+        await expect(page.locator("body")).to_contain_text(
+            f"set the codec endpoint to {api_url}/codec"
+        )
+        await page.goto(f"http://{ui_host}:{ui_port}/shop.html")
+        status = await page.evaluate(
+            """async ([url, body]) => (await fetch(url, {
+                method: "POST", credentials: "include", body: JSON.stringify(body),
+                headers: {"Content-Type": "application/json"}})).status""",
+            [f"{api_url}/codec/decode", plain],
+        )
+        await browser.close()
+    assert status == 200, f"the Web UI at {ui_host} could not decode ({status})"
