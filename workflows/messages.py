@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from core.definition import Step, TestDefinition, TraceMode
 
 RunState = Literal["waiting", "active", "completed", "failed", "cancelled", "timed_out"]
-StepStatus = Literal["pending", "running", "passed", "failed", "skipped"]
+StepStatus = Literal["pending", "running", "passed", "failed", "cancelled", "skipped"]
+"""`cancelled`: the step in progress when the run was cancelled; `skipped`: never reached."""
 FINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
 
 

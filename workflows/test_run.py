@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SessionRunInput,
         SessionWatch,
         StepRecord,
+        StepStatus,
         TeardownInput,
         TeardownOutcome,
     )
@@ -516,8 +517,11 @@ class TestRunWorkflow:
         self._progress.finished_at = workflow.now()
         if state == "completed":
             self._progress.progress = 100
+        interrupted: StepStatus = "cancelled" if state == "cancelled" else "skipped"
         for record in self._progress.steps:
-            if record.status in ("pending", "running"):
+            if record.status == "running":
+                record.status = interrupted
+            elif record.status == "pending":
                 record.status = "skipped"
 
     def _failure(self, error_type: str) -> ApplicationError:
