@@ -7,13 +7,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.config import Settings
 from core.temporal import connect
 from store.db import create_engine, migrate
-from store.models import WorkerSlots
+from store.workers import WorkerRegistry
 from tests.conftest import ISOLATED_NAMESPACE
 from tests.support.processes import (
     chromium_descendants,
@@ -36,8 +34,7 @@ async def live_worker_ids(settings: Settings) -> list[str]:
     """Workers the dispatcher counts sessions of."""
     engine = create_engine(settings.database_url)
     try:
-        async with AsyncSession(engine) as session:
-            return list((await session.exec(select(WorkerSlots.worker_id))).all())
+        return [worker.worker_id for worker in (await WorkerRegistry(engine).census()).live]
     finally:
         await engine.dispose()
 
