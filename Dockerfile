@@ -13,6 +13,7 @@ COPY activities ./activities
 COPY browser ./browser
 COPY runner ./runner
 COPY api ./api
+COPY dispatch ./dispatch
 COPY live ./live
 COPY store ./store
 COPY devstack ./devstack

@@ -13,11 +13,11 @@ import os
 import signal
 import sys
 
-from api.dispatcher import Dispatcher
-from api.temporal_link import TemporalLink
 from core.config import get_settings
 from core.hardening import prepare_service_process
 from core.logs import configure_logging
+from core.temporal_link import TemporalLink
+from dispatch.dispatcher import Dispatcher
 from live.bell import connect_bell
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.dispatcher import Dispatcher
-from api.temporal_link import TemporalLink
 from core.codec import EncryptionCodec, load_codec
 from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
+from core.temporal_link import TemporalLink
+from dispatch.dispatcher import Dispatcher
 from live.bell import connect_bell
 from live.cache import ShortCache, queue_counts_key
 from live.follow import Streams

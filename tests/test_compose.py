@@ -15,7 +15,17 @@ import pytest
 from core.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-PRODUCTION_CODE = ("api", "core", "live", "store", "activities", "workflows", "runner", "browser")
+PRODUCTION_CODE = (
+    "api",
+    "dispatch",
+    "core",
+    "live",
+    "store",
+    "activities",
+    "workflows",
+    "runner",
+    "browser",
+)
 ENVIRON_READ = re.compile(r"""os\.environ(?:\.get\(|\[)\s*["']([A-Z_]+)["']""")
 
 

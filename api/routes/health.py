@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import ServicesDep
-from api.dispatcher import RENEWED_WITHIN_S, silent_for
+from dispatch.dispatcher import RENEWED_WITHIN_S, silent_for
 from store.workers import Census, WorkerRegistry
 
 router = APIRouter(tags=["health"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from api.app import create_app
-from api.dispatcher import Dispatcher
-from api.temporal_link import TemporalLink
+from core.temporal_link import TemporalLink
+from dispatch.dispatcher import Dispatcher
 from store.db import create_engine
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_job

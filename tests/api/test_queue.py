@@ -14,11 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.app import create_app
 from api.deps import hash_token
-from api.dispatcher import Dispatcher
-from api.temporal_link import TemporalLink
 from core.config import Settings
 from core.temporal import connect
+from core.temporal_link import TemporalLink
 from devstack.temporal_server import temporal_binary
+from dispatch.dispatcher import Dispatcher
 from runner.host import WorkerHost
 from store.db import create_engine, migrate
 from store.group_commit import GroupCommit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api.fairness import choose
+from dispatch.fairness import choose
 from store.admission import Candidate, ProjectRoom
 
 EARLIER = datetime(2026, 1, 1, tzinfo=UTC)

@@ -2,9 +2,9 @@
 
 Queueing only writes a row; this loop does the rest, so that queueing never waits on Temporal.
 Two jobs, in one process at a time (a lease in the database picks it):
-- admission: while the live workers have free slots, grant them to queued runs in the order of
-  `api.fairness.choose`, within each project's max_parallel, skipping paused projects; the grant
-  is a signal-with-start, so the run's workflow need not exist yet;
+- admission: while the live workers have free slots, grant them to queued runs in the order
+  of `dispatch.fairness.choose`, within each project's max_parallel, skipping paused projects;
+  the grant is a signal-with-start, so the run's workflow need not exist yet;
 - materialising: start the workflow of every waiting run, so that a waiting run is visible to
   (and cancellable from) `temporal workflow` and the Web UI; its workflow waits for the grant.
 Both are idempotent on the job ID, so a restart half-way starts and grants each run once.
@@ -27,11 +27,11 @@ from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.fairness import choose
-from api.position_events import PositionNotifier
-from api.temporal_link import TemporalLink
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.search_attributes import run_attributes, trigger_of
+from core.temporal_link import TemporalLink
+from dispatch.fairness import choose
+from dispatch.positions import PositionNotifier
 from live.bell import DispatchBell
 from live.publisher import EventPublisher
 from store.admission import AdmissionStore

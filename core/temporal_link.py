@@ -1,4 +1,4 @@
-"""The API's connection to Temporal, made on first use and re-made after a failure."""
+"""A Temporal client made on first use: the API and the dispatcher start while it is down."""
 
 from __future__ import annotations
 
