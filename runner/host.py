@@ -18,7 +18,6 @@ from activities.store import StoreActivities
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.logs import JobLogContext
-from core.metrics import WorkerMetrics
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
@@ -26,6 +25,7 @@ from live.bell import connect_bell
 from live.cache import ShortCache
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
+from runner.metrics import WorkerMetrics
 from runner.slots import SessionSlotSupplier
 from store.db import create_engine
 from store.retention import Retention

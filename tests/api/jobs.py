@@ -56,3 +56,9 @@ async def wait_for_stored_state(
         timeout,
         interval=0.2,
     )
+
+
+async def queue(client: httpx.AsyncClient, project: ProjectAccess, test_id: int) -> str:
+    response = await client.post(f"/api/execution/test/{test_id}/run", headers=project.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["jobId"]

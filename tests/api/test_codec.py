@@ -19,8 +19,8 @@ from core.run_ids import session_workflow_id
 from tests.api.conftest import ADMIN_TOKEN, new_project
 from tests.api.jobs import create_test, wait_for_stored_state
 from tests.api.live_server import served
+from tests.support.definitions import LOGIN_STEPS
 from tests.support.history import decoded_history
-from tests.workflows.test_auth import LOGIN_STEPS
 
 PASSWORD = "pw-Zebra-7731"  # what the demo login page accepts
 ENCRYPTED = base64.b64encode(b"binary/encrypted").decode()

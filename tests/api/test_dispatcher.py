@@ -10,7 +10,7 @@ from dispatch.dispatcher import Dispatcher
 from store.db import create_engine
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_job
-from tests.api.test_execution import shop_test
+from tests.support.definitions import shop_test
 
 
 async def test_a_run_queued_while_temporal_is_down_starts_when_it_is_back(

@@ -8,21 +8,7 @@ import httpx
 
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, job, wait_for_job, wait_for_stored_state
-
-
-def shop_test(pages_url: str, *steps: dict, **fields: object) -> dict:
-    return {
-        "name": "shop",
-        "start_url": pages_url + "shop.html",
-        "steps": list(steps)
-        or [
-            {"action": "click", "selector": "#buy"},
-            {"action": "assert", "selector": "#total", "value": "42"},
-            {"action": "screenshot"},
-        ],
-        **fields,
-    }
-
+from tests.support.definitions import shop_test
 
 HOLD = {"action": "wait", "value": 30000}
 

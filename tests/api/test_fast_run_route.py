@@ -16,7 +16,7 @@ import pytest
 import api.routes.execution as execution_routes
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test
-from tests.api.test_execution import shop_test
+from tests.support.definitions import shop_test
 
 Send = Callable[[str, str], Awaitable[httpx.Response]]
 

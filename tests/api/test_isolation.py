@@ -7,7 +7,7 @@ import httpx
 from api.app import create_app
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_stored_state
-from tests.api.test_execution import shop_test
+from tests.support.definitions import shop_test
 
 
 async def test_project_b_gets_404_for_every_route_of_project_a(

@@ -24,33 +24,14 @@ from live.events import (
 )
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
-from tests.api.conftest import ProjectAccess, new_project
-from tests.api.jobs import create_test, wait_for_job, wait_for_stored_state
+from tests.api.conftest import new_project
+from tests.api.jobs import create_test, queue, wait_for_job, wait_for_stored_state
 from tests.api.live_server import read_events
 from tests.api.queue_helpers import queue_at_once, wait_test
+from tests.support.definitions import flaky_test
 from tests.support.redis import RedisServer
 
 FINAL = {"completed", "failed", "cancelled", "timed_out"}
-
-
-def flaky_test(pages_url: str) -> dict[str, Any]:
-    """Two steps; the first fails once (HTTP 503) and passes on its retry 0.5 s later."""
-    key = uuid.uuid4().hex[:8]
-    return {
-        "name": "flaky then fine",
-        "start_url": pages_url + "shop.html",
-        "retry": {"max_attempts": 3, "initial_interval_s": 0.5},
-        "steps": [
-            {"action": "navigate", "value": f"/flaky/{key}/1"},
-            {"action": "assert", "selector": "#flaky", "value": "served on request 2"},
-        ],
-    }
-
-
-async def queue(client: httpx.AsyncClient, project: ProjectAccess, test_id: int) -> str:
-    response = await client.post(f"/api/execution/test/{test_id}/run", headers=project.headers)
-    assert response.status_code == 200, response.text
-    return response.json()["jobId"]
 
 
 def kinds(events: list[dict[str, Any]]) -> list[str]:

@@ -36,8 +36,8 @@ from tests.api.queue_helpers import (
     wait_test,
     wait_until_finished,
 )
-from tests.api.test_execution import shop_test
 from tests.conftest import ISOLATED_NAMESPACE
+from tests.support.definitions import shop_test
 from workflows.messages import RunInput
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -15,7 +15,7 @@ from store.retention import Retention
 from store.runs import RunStore
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_stored_state
-from tests.api.test_execution import shop_test
+from tests.support.definitions import shop_test
 from workflows.messages import RunFinished
 
 

@@ -12,17 +12,12 @@ import pytest
 from core.definition import Credentials
 from core.run_ids import session_workflow_id
 from core.secrets import SecretBox
+from tests.support.definitions import LOGIN_STEPS
 from tests.support.history import decoded_history
 from tests.support.runs import outcome, start_run
 from workflows.messages import AuthInput
 
 PASSWORD = "pw-Zebra-7731"
-LOGIN_STEPS = [
-    {"action": "type", "selector": "#username", "value": "{{username}}"},
-    {"action": "type", "selector": "#password", "value": "{{ password }}"},
-    {"action": "click", "selector": "#submit"},
-    {"action": "assert", "selector": "#welcome", "value": "Welcome"},
-]
 
 
 def auth_input(pages_url: str, settings, password: str) -> AuthInput:
