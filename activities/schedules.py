@@ -14,11 +14,12 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from core.limits import ProjectLimits
+from core.run_state import FINAL_STATES
 from live.events import queued_event
 from live.publisher import EventPublisher
 from store.models import Project, Run, Schedule, Suite, TestCase
 from store.new_runs import AuthFlowMissing, SuiteTestsMissing, new_runs, suite_tests
-from store.queue import FINAL_STATES, RunQueue
+from store.queue import RunQueue
 from workflows import activity_names
 from workflows.messages import FireRequest
 

@@ -19,6 +19,7 @@ EGRESS_BLOCKED = "EgressBlocked"
 INVALID_TEST = "InvalidTest"
 TEST_FAILED = "TestFailed"
 TEST_TIMED_OUT = "TestTimedOut"
+TEST_CANCELLED = "Cancelled"
 SESSIONS_EXHAUSTED = "SessionsExhausted"
 """How a run workflow itself fails."""
 

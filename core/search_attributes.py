@@ -13,6 +13,8 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from core.run_state import RunState
+
 log = logging.getLogger(__name__)
 
 PROJECT_ID = SearchAttributeKey.for_keyword("ProjectId")
@@ -51,7 +53,7 @@ def run_attributes(
     """A queued run's attributes at the start of its workflow (RunState: waiting)."""
     pairs: list[SearchAttributePair[str]] = [
         SearchAttributePair(PROJECT_ID, str(project_id)),
-        SearchAttributePair(RUN_STATE, "waiting"),
+        SearchAttributePair(RUN_STATE, RunState.WAITING.value),
         SearchAttributePair(RUN_PRIORITY, priority),
         SearchAttributePair(RUN_TRIGGER, trigger),
     ]

@@ -28,6 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.queues import WORKFLOW_TASK_QUEUE
+from core.run_state import RunState
 from core.search_attributes import run_attributes, trigger_of
 from core.temporal_link import TemporalLink
 from dispatch.fairness import choose
@@ -36,7 +37,7 @@ from live.bell import DispatchBell
 from live.publisher import EventPublisher
 from store.admission import AdmissionStore
 from store.models import Run, utcnow
-from store.queue import QUEUE_ORDER, WAITING
+from store.queue import QUEUE_ORDER
 from store.workers import WorkerRegistry
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
@@ -59,11 +60,11 @@ RENEWED_WITHIN_S = LEASE_S / 3 + SWEEP_S + 2.0
 lease, at a pass, passes at least every sweep, plus slack for a busy machine)."""
 RECONCILE_EVERY_S = 30.0
 CLOSED_STATES = {
-    WorkflowExecutionStatus.COMPLETED: "completed",
-    WorkflowExecutionStatus.FAILED: "failed",
-    WorkflowExecutionStatus.CANCELED: "cancelled",
-    WorkflowExecutionStatus.TERMINATED: "cancelled",
-    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+    WorkflowExecutionStatus.COMPLETED: RunState.COMPLETED,
+    WorkflowExecutionStatus.FAILED: RunState.FAILED,
+    WorkflowExecutionStatus.CANCELED: RunState.CANCELLED,
+    WorkflowExecutionStatus.TERMINATED: RunState.CANCELLED,
+    WorkflowExecutionStatus.TIMED_OUT: RunState.TIMED_OUT,
 }
 """The stored state of a run whose workflow closed without recording its result."""
 
@@ -240,7 +241,9 @@ class Dispatcher:
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND or not run.admission_sent:
                 return False
-            return await self._admission.settle(run.id, "failed", "the run's workflow is gone")
+            return await self._admission.settle(
+                run.id, RunState.FAILED, "the run's workflow is gone"
+            )
         state = CLOSED_STATES.get(status) if status is not None else None
         if state is None or status is None:
             return False
@@ -257,7 +260,7 @@ class Dispatcher:
             pending = (
                 await session.exec(
                     select(Run)
-                    .where(Run.state == WAITING, col(Run.dispatched_at).is_(None))
+                    .where(Run.state == RunState.WAITING, col(Run.dispatched_at).is_(None))
                     .order_by(*QUEUE_ORDER)
                     .limit(BATCH)
                 )
@@ -315,11 +318,11 @@ class Dispatcher:
         async with self._admission.session() as session:
             await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.id).in_(run_ids), col(Run.state) == WAITING)
+                .where(col(Run.id).in_(run_ids), col(Run.state) == RunState.WAITING)
                 .values(dispatched_at=utcnow())
             )
             left = await session.exec(
-                select(Run.id).where(col(Run.id).in_(run_ids), col(Run.state) == "cancelled")
+                select(Run.id).where(col(Run.id).in_(run_ids), col(Run.state) == RunState.CANCELLED)
             )
             await session.commit()
         return {run_id for run_id in left.all() if run_id is not None}

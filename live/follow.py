@@ -17,10 +17,10 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.run_state import FINAL_STATES
 from live.events import RunEvent
 from live.hub import DOWN, StreamHub, decoded, stream_id
 from live.redis_link import RedisGate
-from workflows.messages import FINAL_STATES
 
 BLOCK_S = 5.0
 """How long a follower waits for an event before a keep-alive (and, for a run, a state check)."""

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.run_state import UNFINISHED_STATES, RunState
 from store.models import Project, QueueControl, Run, as_utc, utcnow
-from store.queue import ACTIVE, QUEUE_ORDER, WAITING, is_queued, queued_of
+from store.queue import QUEUE_ORDER, is_queued, queued_of
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class Candidate:
 def occupying() -> Any:
     """Runs that hold (or are about to hold) a session slot."""
     return or_(
-        col(Run.state) == ACTIVE,
-        (col(Run.state) == WAITING) & col(Run.admitted_at).is_not(None),
+        col(Run.state) == RunState.ACTIVE,
+        (col(Run.state) == RunState.WAITING) & col(Run.admitted_at).is_not(None),
     )
 
 
@@ -127,7 +128,7 @@ class AdmissionStore:
         """Admitted waiting runs whose workflow has not received the grant yet."""
         async with self.session() as session:
             query = select(Run).where(
-                col(Run.state) == WAITING,
+                col(Run.state) == RunState.WAITING,
                 col(Run.admitted_at).is_not(None),
                 col(Run.admission_sent).is_(False),
             )
@@ -141,7 +142,7 @@ class AdmissionStore:
         async with self.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.id) == run_id, col(Run.state).in_([WAITING, ACTIVE]))
+                .where(col(Run.id) == run_id, col(Run.state).in_(UNFINISHED_STATES))
                 .values(admission_sent=True, dispatched_at=func.coalesce(Run.dispatched_at, now))
             )
             await session.commit()
@@ -160,7 +161,7 @@ class AdmissionStore:
         async with self.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.id) == run_id, col(Run.state).in_([WAITING, ACTIVE]))
+                .where(col(Run.id) == run_id, col(Run.state).in_(UNFINISHED_STATES))
                 .values(state=state, error=error, finished_at=utcnow())
             )
             await session.commit()

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.run_state import RunState
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -121,7 +123,7 @@ class Run(SQLModel, table=True):
     suite_id: int | None = Field(default=None, index=True)
     priority: str = Field(default="regular", max_length=20)
     priority_key: int = Field(default=3)
-    state: str = Field(default="waiting", index=True, max_length=20)
+    state: str = Field(default=RunState.WAITING, index=True, max_length=20)
     progress: int = Field(default=0)
     flaky: bool = Field(default=False)
     error: str | None = None

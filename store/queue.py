@@ -19,19 +19,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.limits import ProjectLimits, limits_of
+from core.run_state import RunState
 from store.models import Project, Run, utcnow
 from store.new_runs import NewRun
 
 PRIORITY_KEYS = {"live": 1, "regular": 3, "scheduled": 4}
 """A lower key runs first (the same keys as Temporal's task queue priority)."""
 
-WAITING, ACTIVE = "waiting", "active"
-FINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
-
 
 def is_queued(runs: Any = Run) -> Any:
     """The condition of a queued run: waiting and not yet admitted (`runs`: Run or an alias)."""
-    return (runs.state == WAITING) & col(runs.admitted_at).is_(None)
+    return (runs.state == RunState.WAITING) & col(runs.admitted_at).is_(None)
 
 
 def queued_of(project_id: Any, runs: Any = Run) -> Any:
@@ -139,7 +137,7 @@ class RunQueue:
             await lock_project(session, project_id)
         keys = [PRIORITY_KEYS.get(run.priority, 3) for run in runs]
         now = utcnow()
-        rows = [run.row(key, WAITING, now) for run, key in zip(runs, keys, strict=True)]
+        rows = [run.row(key, RunState.WAITING, now) for run, key in zip(runs, keys, strict=True)]
         await session.exec(insert(RUN_TABLE), params=rows)
         queued = {
             project_id: await _queued_by_key(session, project_id) for project_id in project_ids
@@ -153,8 +151,8 @@ class RunQueue:
         waiting."""
         changed = await session.exec(  # type: ignore[call-overload]
             update(Run)
-            .where(col(Run.job_id) == job_id, col(Run.state) == WAITING)
-            .values(state="cancelled", finished_at=utcnow(), error="the run was cancelled")
+            .where(col(Run.job_id) == job_id, col(Run.state) == RunState.WAITING)
+            .values(state=RunState.CANCELLED, finished_at=utcnow(), error="the run was cancelled")
         )
         await session.commit()
         return bool(changed.rowcount)

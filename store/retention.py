@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.run_state import FAILED_STATES, RunState
 from store.models import Project, Run
 
-COMPLETED_STATES = ("completed",)
-FAILED_STATES = ("failed", "cancelled", "timed_out")
+COMPLETED_STATES = (RunState.COMPLETED,)
 """Cancelled and timed-out runs count as failed, as in the queue status."""
 
 

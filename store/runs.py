@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.run_state import UNFINISHED_STATES, RunState
 from store.models import Run
-from store.queue import ACTIVE, WAITING
 
 
 class RunStore:
@@ -28,8 +28,8 @@ class RunStore:
         async with self.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.job_id) == job_id, col(Run.state).in_([WAITING, ACTIVE]))
-                .values(state=ACTIVE, started_at=func.coalesce(Run.started_at, started_at))
+                .where(col(Run.job_id) == job_id, col(Run.state).in_(UNFINISHED_STATES))
+                .values(state=RunState.ACTIVE, started_at=func.coalesce(Run.started_at, started_at))
             )
             await session.commit()
             return bool(changed.rowcount)

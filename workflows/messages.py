@@ -8,11 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from core.definition import Step, TestDefinition, TraceMode
+from core.run_state import RunState
 
-RunState = Literal["waiting", "active", "completed", "failed", "cancelled", "timed_out"]
 StepStatus = Literal["pending", "running", "passed", "failed", "cancelled", "skipped"]
 """`cancelled`: the step in progress when the run was cancelled; `skipped`: never reached."""
-FINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
 
 
 class AuthInput(BaseModel):
@@ -149,7 +148,7 @@ class SessionAttempt(BaseModel):
 class RunProgress(BaseModel):
     """The run as the `progress` query and the workflow result report it."""
 
-    state: RunState = "waiting"
+    state: RunState = RunState.WAITING
     progress: int = 0
     phase: str = "queued"
     current_step: int | None = None

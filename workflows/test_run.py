@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.queues import SESSION_TASK_QUEUE
     from core.run_ids import session_workflow_id
+    from core.run_state import RunState
     from core.search_attributes import RUN_STATE
     from workflows import activity_names
     from workflows.messages import (
@@ -116,7 +117,9 @@ class TestRunWorkflow:
         try:
             test = parse_test(input.test)
         except InvalidDefinition as invalid:
-            self._finish("failed", f"invalid test definition: {invalid}", errors.INVALID_TEST)
+            self._finish(
+                RunState.FAILED, f"invalid test definition: {invalid}", errors.INVALID_TEST
+            )
             await self._uninterruptible(self._record_finished())
             raise self._failure(errors.INVALID_TEST) from None
         self._progress.steps = new_step_records(test)
@@ -127,7 +130,7 @@ class TestRunWorkflow:
             await self._wait_for_admission()
             await self._run_sessions(test)
         except asyncio.CancelledError:
-            self._finish("cancelled", "the run was cancelled", "Cancelled")
+            self._finish(RunState.CANCELLED, "the run was cancelled", errors.TEST_CANCELLED)
             raise
         except GeneratorExit:
             dropped = True  # see the class docstring
@@ -135,7 +138,7 @@ class TestRunWorkflow:
         finally:
             if not dropped:
                 await self._uninterruptible(self._record_finished())
-        if self._progress.state != "completed":
+        if self._progress.state != RunState.COMPLETED:
             raise self._failure(self._progress.error_type or errors.TEST_FAILED)
         return self._progress
 
@@ -157,7 +160,7 @@ class TestRunWorkflow:
             record.lost_reason, record.lost_at = lost, workflow.now()
             workflow.logger.warning("session lost on attempt %d: %s", attempt, lost)
         self._finish(
-            "failed",
+            RunState.FAILED,
             f"the browser session was lost {self._input.max_session_attempts} times "
             f"(last: {self._progress.session_attempts[-1].lost_reason})",
             errors.SESSIONS_EXHAUSTED,
@@ -191,9 +194,9 @@ class TestRunWorkflow:
         watch = asyncio.ensure_future(self._watch(session, attempt, test.timeout_s))
         self._pulsed_attempt = attempt
         if self._input.auth:
-            self._set_phase("active", "auth", SETUP_DONE)
+            self._set_phase(RunState.ACTIVE, "auth", SETUP_DONE)
         else:
-            self._set_phase("active", "steps", STEPS_START)
+            self._set_phase(RunState.ACTIVE, "steps", STEPS_START)
         outcome: SessionOutcome | None = None
         lost: str | None = None
         dropped = False
@@ -206,7 +209,9 @@ class TestRunWorkflow:
             if isinstance(error, WorkerLost):
                 await self._forget_worker(error.worker_id)
         except TimeoutError:
-            self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
+            self._finish(
+                RunState.TIMED_OUT, f"the run exceeded {test.timeout_s} s", errors.TEST_TIMED_OUT
+            )
         except GeneratorExit:
             dropped = True  # see the class docstring
             raise
@@ -286,9 +291,9 @@ class TestRunWorkflow:
         self._progress.flaky = self._progress.flaky or outcome.flaky
         self._progress.artifacts.extend(outcome.artifacts)
         if outcome.ending == "completed":
-            self._finish("completed")
+            self._finish(RunState.COMPLETED)
         else:
-            self._finish("failed", outcome.error, outcome.error_type)
+            self._finish(RunState.FAILED, outcome.error, outcome.error_type)
 
     @workflow.signal
     def session_pulse(self, pulse: SessionPulse) -> None:
@@ -326,26 +331,28 @@ class TestRunWorkflow:
         except SessionLost as lost:
             return str(lost)
         except StepFailed as failed:
-            self._finish("failed", str(failed), failed.error_type)
+            self._finish(RunState.FAILED, str(failed), failed.error_type)
         except TimeoutError:
             outcome = "timed_out"
-            self._finish("timed_out", f"the run exceeded {test.timeout_s} s", "TestTimedOut")
+            self._finish(
+                RunState.TIMED_OUT, f"the run exceeded {test.timeout_s} s", errors.TEST_TIMED_OUT
+            )
         finally:
             if outcome != "dropped":
                 await self._teardown(session, attempt, keep_trace=outcome != "completed")
         if outcome == "completed":
-            self._finish("completed")
+            self._finish(RunState.COMPLETED)
         return None
 
     async def _wait_for_admission(self) -> None:
         """A run queued through the service waits for its turn (the dispatcher's grant)."""
         if not self._admitted:
-            self._set_phase("waiting", "queued", 0)
+            self._set_phase(RunState.WAITING, "queued", 0)
             await workflow.wait_condition(lambda: self._admitted)
 
     async def _open_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
         """Wait in the session queue until a worker with a free slot opens a context."""
-        self._set_phase("waiting", "starting", 0)
+        self._set_phase(RunState.WAITING, "starting", 0)
         try:
             session = await workflow.execute_activity(
                 activity_names.OPEN_SESSION,
@@ -366,8 +373,8 @@ class TestRunWorkflow:
             raise
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
-        self._set_phase("active", "setup", 10)
-        self._index_state("active")
+        self._set_phase(RunState.ACTIVE, "setup", 10)
+        self._index_state(RunState.ACTIVE)
         return session
 
     async def _record_finished(self) -> None:
@@ -387,7 +394,7 @@ class TestRunWorkflow:
         """Log in if the test has an auth flow, then run every step in order."""
         auth = self._input.auth
         if auth is not None and self._progress.auth is not None:
-            self._set_phase("active", "auth", 10)
+            self._set_phase(RunState.ACTIVE, "auth", 10)
             self._progress.flaky |= await with_retries(
                 self._progress.auth,
                 test.retry,
@@ -404,7 +411,7 @@ class TestRunWorkflow:
                     ),
                 ),
             )
-        self._set_phase("active", "steps", 30)
+        self._set_phase(RunState.ACTIVE, "steps", 30)
         for record in self._progress.steps:
             self._progress.current_step = record.index
             self._progress.flaky |= await with_retries(
@@ -501,23 +508,25 @@ class TestRunWorkflow:
                 index=-1, action="auth", description=self._progress.auth.description
             )
 
-    def _set_phase(self, state: Any, phase: str, progress: int) -> None:
+    def _set_phase(self, state: RunState, phase: str, progress: int) -> None:
         self._progress.state, self._progress.phase = state, phase
         self._progress.progress = max(self._progress.progress, progress)
 
-    def _index_state(self, state: str) -> None:
+    def _index_state(self, state: RunState) -> None:
         if self._indexed and workflow.info().typed_search_attributes.get(RUN_STATE) != state:
-            workflow.upsert_search_attributes([RUN_STATE.value_set(state)])
+            workflow.upsert_search_attributes([RUN_STATE.value_set(state.value)])
 
-    def _finish(self, state: Any, error: str | None = None, error_type: str | None = None) -> None:
+    def _finish(
+        self, state: RunState, error: str | None = None, error_type: str | None = None
+    ) -> None:
         self._index_state(state)
         self._progress.state, self._progress.phase = state, "done"
         self._progress.error, self._progress.error_type = error, error_type
         self._progress.current_step = None
         self._progress.finished_at = workflow.now()
-        if state == "completed":
+        if state == RunState.COMPLETED:
             self._progress.progress = 100
-        interrupted: StepStatus = "cancelled" if state == "cancelled" else "skipped"
+        interrupted: StepStatus = "cancelled" if state == RunState.CANCELLED else "skipped"
         for record in self._progress.steps:
             if record.status == "running":
                 record.status = interrupted

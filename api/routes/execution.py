@@ -35,17 +35,23 @@ from api.schemas import (
     SuiteQueued,
 )
 from api.services import Services
+from core.run_state import (
+    FAILED_STATES,
+    FINAL_STATES,
+    RETRYABLE_STATES,
+    UNFINISHED_STATES,
+    RunState,
+)
 from live.cache import JOB_STATUS_TTL_S, QUEUE_COUNTS_TTL_S, queue_counts_key
 from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
 from store.new_runs import SuiteTestsMissing, suite_tests
-from store.queue import ACTIVE, FINAL_STATES, WAITING, position_column
-from store.retention import COMPLETED_STATES, FAILED_STATES
+from store.queue import position_column
+from store.retention import COMPLETED_STATES
 from workflows.messages import RunProgress
 from workflows.test_run import TestRunWorkflow
 
 router = APIRouter(prefix="/api/execution", tags=["execution"])
-RETRYABLE_STATES = ("failed", "cancelled", "timed_out")
 QUERY_TIMEOUT_S = 2.0
 
 
@@ -147,7 +153,7 @@ async def job_status(
     run, position = await find_run_and_position(session, project, job_id)
     result: dict[str, Any] | None = run.result
     state, progress = run.state, run.progress
-    if position is None and state in (WAITING, ACTIVE):
+    if position is None and state in UNFINISHED_STATES:
         live = await live_progress(services, job_id)
         if live is not None:
             state, progress = live.state, live.progress
@@ -183,14 +189,14 @@ async def queue_status(
     counts = await services.cache.get_or_compute(
         queue_counts_key(project_id), QUEUE_COUNTS_TTL_S, count
     )
-    finished_failed = sum(counts.get(s, 0) for s in RETRYABLE_STATES)
-    waiting = counts.get(WAITING, 0)
+    finished_failed = sum(counts.get(s, 0) for s in FAILED_STATES)
+    waiting = counts.get(RunState.WAITING, 0)
     paused = project.paused or await paused_all(session)
     return QueueStatus(
         queue=QueueCounts(
             waiting=waiting,
-            active=counts.get(ACTIVE, 0),
-            completed=counts.get("completed", 0),
+            active=counts.get(RunState.ACTIVE, 0),
+            completed=counts.get(RunState.COMPLETED, 0),
             failed=finished_failed,
             delayed=0,
             paused=waiting if paused else 0,
@@ -276,7 +282,7 @@ async def clean_queue(body: CleanRequest, project: ProjectDep, services: Service
     """Delete the project's finished runs of one kind (and their artifacts), but the newest
     `keep`."""
     assert project.id is not None
-    states = COMPLETED_STATES if body.state == "completed" else FAILED_STATES
+    states = COMPLETED_STATES if body.state == RunState.COMPLETED else FAILED_STATES
     removed = await services.retention.clean(project.id, states, body.keep)
     await services.cache.forget(queue_counts_key(project.id))
     return Cleaned(removed=removed, message=f"{removed} {body.state} runs removed")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
@@ -14,11 +13,11 @@ from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import not_found
 from api.routes.execution import find_run
 from api.schemas import RunDetail, RunSummary
+from core.run_state import RunState
 from store.models import Run
 from workflows.messages import RunProgress
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
-State = Literal["waiting", "active", "completed", "failed", "cancelled", "timed_out"]
 MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}
 
 
@@ -52,7 +51,7 @@ def artifact_names(result: RunProgress | None) -> list[str]:
 async def list_runs(
     project: ProjectDep,
     session: SessionDep,
-    state: State | None = None,
+    state: RunState | None = None,
     test_id: int | None = Query(None, ge=1, le=2**62),
     suite_id: int | None = Query(None, ge=1, le=2**62),
     since: datetime | None = Query(None, description="created at or after"),
