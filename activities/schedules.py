@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from core.limits import ProjectLimits
 from core.run_state import FINAL_STATES
-from live.events import queued_event
+from dispatch.announce import announce_queued
 from live.publisher import EventPublisher
 from store.models import Project, Run, Schedule, Suite, TestCase
 from store.new_runs import AuthFlowMissing, SuiteTestsMissing, new_runs, suite_tests
@@ -37,11 +38,13 @@ class ScheduleActivities:
         client: Client,
         events: EventPublisher,
         limits: ProjectLimits | None = None,
+        wake_dispatcher: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._client = client
         self._events = events
         self._limits = limits or ProjectLimits()
+        self._wake_dispatcher = wake_dispatcher
 
     def _session(self) -> AsyncSession:
         return AsyncSession(self._engine, expire_on_commit=False)
@@ -79,10 +82,9 @@ class ScheduleActivities:
             if full is not None:  # this fire queues nothing; the next one may fit
                 raise ApplicationError(str(full), type=QUEUE_FULL, non_retryable=True)
             positions = await RunQueue().enqueue(session, runs)
-        for run, position in zip(runs, positions, strict=True):
-            self._events.publish(
-                queued_event(run.job_id, run.project_id, position, run.test_id, "scheduled")
-            )
+        announce_queued(
+            self._events, self._wake_dispatcher, list(zip(runs, positions, strict=True))
+        )
         log.info("schedule %s queued %d runs", schedule.id, len(runs))
         return job_ids
 

@@ -8,7 +8,7 @@ from api.deps import hash_token, invalid_token
 from api.errors import ApiError, not_found
 from api.schemas import Queued
 from api.services import Services
-from live.events import queued_event
+from dispatch.announce import announce_queued
 from store.models import Project, TestCase
 from store.new_runs import (
     AuthFlowMissing,
@@ -66,12 +66,7 @@ async def queue_test_run(
 
 
 def _announce(services: Services, queued: list[tuple[NewRun, int]]) -> None:
-    """Wake the dispatcher and tell watchers where the new runs stand."""
-    services.dispatcher.wake()
-    for run, position in queued:
-        services.events.publish(
-            queued_event(run.job_id, run.project_id, position, run.test_id, run.priority)
-        )
+    announce_queued(services.events, services.dispatcher.wake, queued)
 
 
 QUEUE_FULL_RETRY_AFTER_S = 30

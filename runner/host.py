@@ -89,7 +89,9 @@ class WorkerHost:
         self.store = StoreActivities(
             runs, retention, self.events, self.cache, self.bell, self.registry
         )
-        schedules = ScheduleActivities(self.engine, client, self.events, settings.default_limits)
+        schedules = ScheduleActivities(
+            self.engine, client, self.events, settings.default_limits, self.bell.ring
+        )
         identity = f"{self.worker_id}"
         self._workflow_worker = Worker(
             client,

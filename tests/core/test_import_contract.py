@@ -12,12 +12,14 @@ LAYERS = [
     {"core"},
     {"browser", "workflows"},
     {"live", "store"},
-    {"activities", "dispatch"},
+    {"dispatch"},
+    {"activities"},
     {"runner", "api"},
     {"devstack"},
 ]
 """Lowest first: settings and formats; the browser and the workflows (no I/O); events and the
-database; what workers and the dispatcher do; the processes' assembly; the local stack."""
+database; queue admission; what workers do outside workflows; the processes' assembly; the
+local stack."""
 LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in layer}
 
 
