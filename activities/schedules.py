@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from core import errors
 from core.limits import ProjectLimits
 from core.run_state import FINAL_STATES
 from dispatch.announce import announce_queued
@@ -25,8 +26,6 @@ from workflows import activity_names
 from workflows.messages import FireRequest
 
 log = logging.getLogger(__name__)
-TARGET_MISSING = "ScheduleTargetMissing"
-QUEUE_FULL = "QueueFull"
 
 
 class ScheduleActivities:
@@ -77,10 +76,12 @@ class ScheduleActivities:
                     job_ids=job_ids,
                 )
             except AuthFlowMissing as missing:
-                raise ApplicationError(str(missing), type=TARGET_MISSING) from None
+                raise ApplicationError(str(missing), type=errors.SCHEDULE_TARGET_MISSING) from None
             [full] = await RunQueue.refusals(session, [runs], self._limits)
             if full is not None:  # this fire queues nothing; the next one may fit
-                raise ApplicationError(str(full), type=QUEUE_FULL, non_retryable=True)
+                raise ApplicationError(
+                    str(full), type=errors.SCHEDULE_QUEUE_FULL, non_retryable=True
+                )
             positions = await RunQueue().enqueue(session, runs)
         announce_queued(
             self._events, self._wake_dispatcher, list(zip(runs, positions, strict=True))
@@ -94,14 +95,18 @@ class ScheduleActivities:
         if schedule.suite_id is not None:
             suite = await session.get(Suite, schedule.suite_id)
             if suite is None or suite.project_id != schedule.project_id:
-                raise ApplicationError(f"suite {schedule.suite_id} is gone", type=TARGET_MISSING)
+                raise ApplicationError(
+                    f"suite {schedule.suite_id} is gone", type=errors.SCHEDULE_TARGET_MISSING
+                )
             try:
                 return await suite_tests(session, suite)
             except SuiteTestsMissing as missing:
-                raise ApplicationError(str(missing), type=TARGET_MISSING) from None
+                raise ApplicationError(str(missing), type=errors.SCHEDULE_TARGET_MISSING) from None
         test = await session.get(TestCase, schedule.test_id)
         if test is None or test.project_id != schedule.project_id:
-            raise ApplicationError(f"test {schedule.test_id} is gone", type=TARGET_MISSING)
+            raise ApplicationError(
+                f"test {schedule.test_id} is gone", type=errors.SCHEDULE_TARGET_MISSING
+            )
         return [test]
 
     @activity.defn(name=activity_names.UNFINISHED_RUNS)

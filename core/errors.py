@@ -23,6 +23,10 @@ TEST_CANCELLED = "Cancelled"
 SESSIONS_EXHAUSTED = "SessionsExhausted"
 """How a run workflow itself fails."""
 
+SCHEDULE_TARGET_MISSING = "ScheduleTargetMissing"
+SCHEDULE_QUEUE_FULL = "QueueFull"
+"""Why a schedule's fire queued nothing."""
+
 
 PAGE_TEXT_LIMIT = 500
 """Characters of page text an error may quote; pages are untrusted and unbounded."""

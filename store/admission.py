@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.run_state import UNFINISHED_STATES, RunState
+from store import run_transitions
 from store.models import Project, QueueControl, Run, as_utc, utcnow
 from store.queue import QUEUE_ORDER, is_queued, queued_of
 
@@ -156,16 +157,10 @@ class AdmissionStore:
             )
             return list(found.all())
 
-    async def settle(self, run_id: int, state: str, error: str) -> bool:
+    async def settle(self, run_id: int, state: RunState, error: str) -> bool:
         """End a run whose workflow closed without recording its result (e.g. terminated)."""
         async with self.session() as session:
-            changed = await session.exec(  # type: ignore[call-overload]
-                update(Run)
-                .where(col(Run.id) == run_id, col(Run.state).in_(UNFINISHED_STATES))
-                .values(state=state, error=error, finished_at=utcnow())
-            )
-            await session.commit()
-            return bool(changed.rowcount)
+            return await run_transitions.settle(session, run_id, state, error)
 
     async def lead(self, holder: str, for_s: float) -> bool:
         """Take or extend the dispatcher lease; True while `holder` is the only dispatcher."""

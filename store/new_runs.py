@@ -58,8 +58,8 @@ class NewRun:
     retry_of: str | None = None
     schedule_id: str | None = None
 
-    def row(self, priority_key: int, state: str, now: datetime) -> dict[str, Any]:
-        """The run's row as the queue inserts it."""
+    def row(self, priority_key: int, now: datetime) -> dict[str, Any]:
+        """The run's row as the queue inserts it (its state: `run_transitions.waiting_row`)."""
         return {
             "job_id": self.job_id,
             "project_id": self.project_id,
@@ -67,7 +67,6 @@ class NewRun:
             "suite_id": self.suite_id,
             "priority": self.priority,
             "priority_key": priority_key,
-            "state": state,
             "progress": 0,
             "flaky": False,
             "retry_of": self.retry_of,

@@ -20,8 +20,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.limits import ProjectLimits, limits_of
 from core.run_state import RunState
+from store import run_transitions
 from store.models import Project, Run, utcnow
 from store.new_runs import NewRun
+from store.run_transitions import waiting_row
 
 PRIORITY_KEYS = {"live": 1, "regular": 3, "scheduled": 4}
 """A lower key runs first (the same keys as Temporal's task queue priority)."""
@@ -137,7 +139,7 @@ class RunQueue:
             await lock_project(session, project_id)
         keys = [PRIORITY_KEYS.get(run.priority, 3) for run in runs]
         now = utcnow()
-        rows = [run.row(key, RunState.WAITING, now) for run, key in zip(runs, keys, strict=True)]
+        rows = [waiting_row(run.row(key, now)) for run, key in zip(runs, keys, strict=True)]
         await session.exec(insert(RUN_TABLE), params=rows)
         queued = {
             project_id: await _queued_by_key(session, project_id) for project_id in project_ids
@@ -149,13 +151,7 @@ class RunQueue:
     async def cancel_waiting(session: AsyncSession, job_id: str) -> bool:
         """Take a waiting run out of the queue at once (and commit); False if it is no longer
         waiting."""
-        changed = await session.exec(  # type: ignore[call-overload]
-            update(Run)
-            .where(col(Run.job_id) == job_id, col(Run.state) == RunState.WAITING)
-            .values(state=RunState.CANCELLED, finished_at=utcnow(), error="the run was cancelled")
-        )
-        await session.commit()
-        return bool(changed.rowcount)
+        return await run_transitions.cancel_waiting(session, job_id)
 
     @staticmethod
     async def counts(session: AsyncSession, project_id: int) -> dict[str, int]:

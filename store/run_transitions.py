@@ -1,0 +1,94 @@
+"""Every change of a run's state, each a named function: the only writers of `Run.state`.
+
+    (queued) ──▶ waiting ──start──▶ active ──finish──▶ completed | failed | cancelled | timed_out
+                    │                  │
+                    ├─cancel_waiting──▶ cancelled
+                    └──────────────────┴─settle──▶ a final state (its workflow closed unrecorded)
+
+A run enters as `waiting` when its row is written (`store.queue.RunQueue.enqueue`, through
+`waiting_row`). Each function commits its session and returns whether the run changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.run_state import FINAL_STATES, UNFINISHED_STATES, RunState
+from store.models import Run, utcnow
+
+CANCELLED_WHILE_WAITING = "the run was cancelled"
+
+
+def waiting_row(fields: dict[str, Any]) -> dict[str, Any]:
+    """A new run's row: it enters the queue as `waiting`."""
+    return {**fields, "state": RunState.WAITING}
+
+
+async def start(session: AsyncSession, job_id: str, started_at: datetime) -> bool:
+    """The run got a browser: `active` (again, for a later session attempt)."""
+    return await _change(
+        session,
+        (col(Run.job_id) == job_id, col(Run.state).in_(UNFINISHED_STATES)),
+        state=RunState.ACTIVE,
+        started_at=func.coalesce(Run.started_at, started_at),
+    )
+
+
+async def finish(session: AsyncSession, job_id: str, result: dict[str, Any]) -> bool:
+    """The run's workflow recorded its result: the result's final state (doing it again
+    stores the same thing)."""
+    state = RunState(result["state"])
+    if state not in FINAL_STATES:
+        raise ValueError(f"a run cannot finish as {state}")
+    return await _change(
+        session,
+        (col(Run.job_id) == job_id,),
+        state=state,
+        progress=result.get("progress", 0),
+        flaky=bool(result.get("flaky")),
+        error=result.get("error"),
+        result=result,
+        started_at=func.coalesce(Run.started_at, _moment(result.get("started_at"))),
+        finished_at=_moment(result.get("finished_at")),
+    )
+
+
+async def cancel_waiting(session: AsyncSession, job_id: str) -> bool:
+    """Take a waiting run out of the queue at once; False if it is no longer waiting."""
+    return await _change(
+        session,
+        (col(Run.job_id) == job_id, col(Run.state) == RunState.WAITING),
+        state=RunState.CANCELLED,
+        finished_at=utcnow(),
+        error=CANCELLED_WHILE_WAITING,
+    )
+
+
+async def settle(session: AsyncSession, run_id: int, state: RunState, error: str) -> bool:
+    """End an unfinished run whose workflow closed without recording its result."""
+    if state not in FINAL_STATES:
+        raise ValueError(f"a run cannot settle as {state}")
+    return await _change(
+        session,
+        (col(Run.id) == run_id, col(Run.state).in_(UNFINISHED_STATES)),
+        state=state,
+        error=error,
+        finished_at=utcnow(),
+    )
+
+
+async def _change(session: AsyncSession, where: tuple[Any, ...], **values: Any) -> bool:
+    changed = await session.exec(update(Run).where(*where).values(**values))  # type: ignore[call-overload]
+    await session.commit()
+    return bool(changed.rowcount)
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

@@ -1,0 +1,99 @@
+"""A run's state changes only through store.run_transitions, and only along its arrows
+(a real SQLite database with the service's migrations)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.run_state import RunState
+from store import run_transitions
+from store.db import create_engine, migrate
+from store.models import Project, Run
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGES = ("api", "dispatch", "core", "live", "store", "activities", "workflows", "runner")
+
+
+@pytest.fixture
+async def session(tmp_path: Path) -> AsyncIterator[AsyncSession]:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    migrate(url)
+    engine = create_engine(url)
+    async with AsyncSession(engine, expire_on_commit=False) as opened:
+        project = Project(name="p", token_hash="h" * 64)
+        opened.add(project)
+        await opened.commit()
+        yield opened
+    await engine.dispose()
+
+
+async def new_run(session: AsyncSession, job_id: str) -> Run:
+    project_id = 1
+    row = run_transitions.waiting_row(
+        {"job_id": job_id, "project_id": project_id, "priority_key": 0, "run_input": {}}
+    )
+    run = Run(**row)
+    session.add(run)
+    await session.commit()
+    return run
+
+
+async def state_of(session: AsyncSession, run: Run) -> str:
+    await session.refresh(run)
+    return run.state
+
+
+async def test_a_run_goes_from_waiting_to_active_to_its_result(session: AsyncSession) -> None:
+    run = await new_run(session, "run-a")
+    assert await state_of(session, run) == RunState.WAITING
+    assert await run_transitions.start(session, "run-a", datetime.now(UTC))
+    assert await state_of(session, run) == RunState.ACTIVE
+    result = {"state": "completed", "progress": 100, "finished_at": datetime.now(UTC).isoformat()}
+    assert await run_transitions.finish(session, "run-a", result)
+    assert await state_of(session, run) == RunState.COMPLETED
+    assert not await run_transitions.start(session, "run-a", datetime.now(UTC)), "ended is ended"
+    assert not await run_transitions.cancel_waiting(session, "run-a")
+
+
+async def test_only_a_waiting_run_is_cancelled_from_the_queue(session: AsyncSession) -> None:
+    waiting, active = await new_run(session, "run-w"), await new_run(session, "run-x")
+    await run_transitions.start(session, "run-x", datetime.now(UTC))
+    assert await run_transitions.cancel_waiting(session, "run-w")
+    assert not await run_transitions.cancel_waiting(session, "run-x")
+    assert await state_of(session, waiting) == RunState.CANCELLED
+    assert await state_of(session, active) == RunState.ACTIVE
+
+
+async def test_no_run_finishes_or_settles_in_an_unfinished_state(session: AsyncSession) -> None:
+    run = await new_run(session, "run-s")
+    assert run.id is not None
+    with pytest.raises(ValueError, match="cannot finish as active"):
+        await run_transitions.finish(session, "run-s", {"state": "active"})
+    with pytest.raises(ValueError, match="cannot settle as waiting"):
+        await run_transitions.settle(session, run.id, RunState.WAITING, "no")
+    assert await run_transitions.settle(session, run.id, RunState.FAILED, "its workflow is gone")
+    assert await state_of(session, run) == RunState.FAILED
+
+
+def test_no_code_but_run_transitions_writes_a_run_s_state() -> None:
+    """No `.values(state=...)` update and no row with a "state" key outside the module."""
+    writers = []
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            if path == REPO / "store" / "run_transitions.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "values"
+                    and any(keyword.arg == "state" for keyword in node.keywords)
+                ):
+                    writers.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not writers, writers
