@@ -31,6 +31,7 @@ from temporalio.client import Client
 
 from core.config import Settings
 from tests.conftest import free_port
+from tests.support.definitions import waiting_shop_test
 
 REPO = Path(__file__).resolve().parents[1]
 FINAL = {"completed", "failed", "cancelled", "timed_out"}
@@ -253,15 +254,7 @@ async def test_every_child_killed_once_comes_back_and_no_run_is_lost_or_doubled(
     stack: Stack, pages_url: str
 ) -> None:
     admin = {"Authorization": f"Bearer {stack.admin_token}"}
-    definition = {
-        "name": "about two seconds",
-        "start_url": pages_url + "shop.html",
-        "steps": [
-            {"action": "click", "selector": "#buy"},
-            {"action": "wait", "value": 1500},
-            {"action": "assert", "selector": "#total", "value": "42"},
-        ],
-    }
+    definition = waiting_shop_test(pages_url, "about two seconds", 1500)
     positions = Positions()
     jobs: list[str] = []
     outages: list[Outage] = []

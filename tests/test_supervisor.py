@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from functools import partial
 
 import pytest
@@ -31,6 +32,19 @@ def python(code: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", code])
 
 
+async def supervise_until(
+    children: list[Child], done: Callable[[], bool], timeout_s: float
+) -> None:
+    """Run the supervisor over `children` until `done()` holds or `timeout_s` has passed."""
+    stop = asyncio.Event()
+    watching = asyncio.create_task(keep_up(children, [], stop))
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    stop.set()
+    await watching
+
+
 async def test_a_child_that_exits_is_started_again_and_its_exit_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -44,14 +58,8 @@ async def test_a_child_that_exits_is_started_again_and_its_exit_logged(
 
     child = Child("the sample", start)
     child.launch()
-    stop = asyncio.Event()
     caplog.set_level(logging.INFO, logger="devstack")
-    watching = asyncio.create_task(keep_up([child], [], stop))
-    deadline = time.monotonic() + 20
-    while len(starts) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    stop.set()
-    await watching
+    await supervise_until([child], lambda: len(starts) >= 2, timeout_s=20)
     assert len(starts) == 2, "the child was not started again"
     assert starts[1] - starts[0] >= 0.5, "the first restart waits the backoff's first step"
     assert "the sample exited with status 3; starting it again in 0.5 s" in caplog.text
@@ -74,13 +82,7 @@ async def test_a_child_that_keeps_failing_is_reported_loudly_and_the_others_keep
     for child in (failing, steady):
         child.launch()
     first_steady = steady.running()
-    stop = asyncio.Event()
-    watching = asyncio.create_task(keep_up([failing, steady], [], stop))
-    deadline = time.monotonic() + 30
-    while "KEEPS FAILING" not in caplog.text and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    stop.set()
-    await watching
+    await supervise_until([failing, steady], lambda: "KEEPS FAILING" in caplog.text, 30)
     loud = [record for record in caplog.records if "KEEPS FAILING" in record.message]
     assert loud and loud[0].levelno == logging.ERROR
     assert "the failing one KEEPS FAILING: 5 exits in the last 60 s" in loud[0].message

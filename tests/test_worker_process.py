@@ -13,6 +13,7 @@ from core.temporal import connect
 from store.db import create_engine, migrate
 from store.workers import WorkerRegistry
 from tests.conftest import ISOLATED_NAMESPACE
+from tests.support.definitions import waiting_shop_test
 from tests.support.processes import (
     chromium_descendants,
     start_worker_process,
@@ -40,15 +41,7 @@ async def live_worker_ids(settings: Settings) -> list[str]:
 
 
 def slow_test(pages_url: str) -> dict:
-    return {
-        "name": "slow enough to kill",
-        "start_url": pages_url + "shop.html",
-        "steps": [
-            {"action": "click", "selector": "#buy"},
-            {"action": "wait", "value": 3000},
-            {"action": "assert", "selector": "#total", "value": "42"},
-        ],
-    }
+    return waiting_shop_test(pages_url, "slow enough to kill", 3000)
 
 
 async def test_run_survives_sigkill_of_its_worker(

@@ -42,3 +42,16 @@ def flaky_test(pages_url: str) -> dict[str, Any]:
             {"action": "assert", "selector": "#flaky", "value": "served on request 2"},
         ],
     }
+
+
+def waiting_shop_test(pages_url: str, name: str, wait_ms: int) -> dict[str, Any]:
+    """Buy, wait `wait_ms` (long enough to kill something mid-run), check the total."""
+    return {
+        "name": name,
+        "start_url": pages_url + "shop.html",
+        "steps": [
+            {"action": "click", "selector": "#buy"},
+            {"action": "wait", "value": wait_ms},
+            {"action": "assert", "selector": "#total", "value": "42"},
+        ],
+    }

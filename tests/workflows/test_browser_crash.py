@@ -8,6 +8,7 @@ import signal
 import psutil
 
 from browser.pool import owner_args
+from tests.support.definitions import waiting_shop_test
 from tests.support.processes import chromium_descendants, command_line
 from tests.support.runs import outcome, start_run, until_no_context_is_open, wait_for_progress
 
@@ -27,15 +28,7 @@ def browser_main_processes(worker_id: str) -> list[psutil.Process]:
 async def test_run_survives_a_chromium_crash(
     client, worker_host, pages_url: str, run_id: str
 ) -> None:
-    test = {
-        "name": "crash in the middle",
-        "start_url": pages_url + "shop.html",
-        "steps": [
-            {"action": "click", "selector": "#buy"},
-            {"action": "wait", "value": 3000},
-            {"action": "assert", "selector": "#total", "value": "42"},
-        ],
-    }
+    test = waiting_shop_test(pages_url, "crash in the middle", 3000)
     await until_no_context_is_open(worker_host.pool)
     handle = await start_run(client, run_id, test)
     await wait_for_progress(handle, lambda p: p.current_step == 1)
