@@ -23,7 +23,6 @@ from core.run_state import RunState
 from store import run_transitions
 from store.models import Project, Run, utcnow
 from store.new_runs import NewRun
-from store.run_transitions import waiting_row
 
 PRIORITY_KEYS = {"live": 1, "regular": 3, "scheduled": 4}
 """A lower key runs first (the same keys as Temporal's task queue priority)."""
@@ -139,7 +138,10 @@ class RunQueue:
             await lock_project(session, project_id)
         keys = [PRIORITY_KEYS.get(run.priority, 3) for run in runs]
         now = utcnow()
-        rows = [waiting_row(run.row(key, now)) for run, key in zip(runs, keys, strict=True)]
+        rows = [
+            run_transitions.waiting_row(run.row(key, now))
+            for run, key in zip(runs, keys, strict=True)
+        ]
         await session.exec(insert(RUN_TABLE), params=rows)
         queued = {
             project_id: await _queued_by_key(session, project_id) for project_id in project_ids

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +18,11 @@ STALE_AFTER = timedelta(seconds=8)
 FORGET_AFTER = timedelta(seconds=30)
 """A worker silent this long (it died without withdrawing) is forgotten; until then /health
 reports it lost."""
+
+
+def fresh_since() -> datetime:
+    """A worker whose last heartbeat is after this moment is live; at or before, lost."""
+    return utcnow() - STALE_AFTER
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class WorkerRegistry:
             await session.exec(  # type: ignore[call-overload]
                 update(WorkerSlots)
                 .where(col(WorkerSlots.worker_id) == worker_id)
-                .values(heartbeat_at=utcnow() - STALE_AFTER)
+                .values(heartbeat_at=fresh_since())
             )
             await session.commit()
 
@@ -93,7 +98,7 @@ class WorkerRegistry:
         async with self.session() as session:
             total = await session.exec(
                 select(func.coalesce(func.sum(WorkerSlots.max_sessions), 0)).where(
-                    col(WorkerSlots.heartbeat_at) > utcnow() - STALE_AFTER
+                    col(WorkerSlots.heartbeat_at) > fresh_since()
                 )
             )
             return int(total.one())
@@ -102,8 +107,8 @@ class WorkerRegistry:
         """Every remembered worker, live or lost."""
         async with self.session() as session:
             rows = list((await session.exec(select(WorkerSlots))).all())
-        fresh_since = utcnow() - STALE_AFTER
+        since = fresh_since()
         return Census(
-            live=[row for row in rows if as_utc(row.heartbeat_at) > fresh_since],
-            lost=[row for row in rows if as_utc(row.heartbeat_at) <= fresh_since],
+            live=[row for row in rows if as_utc(row.heartbeat_at) > since],
+            lost=[row for row in rows if as_utc(row.heartbeat_at) <= since],
         )

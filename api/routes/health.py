@@ -93,12 +93,14 @@ async def health(services: ServicesDep) -> JSONResponse:
         client = await services.temporal.client()
         await client.service_client.check_health()
 
-    async def redis() -> None:
-        assert services.streams is not None
-        await services.streams.redis.ping()
+    async def redis() -> str:
+        if services.streams is None:
+            return NOT_CONFIGURED
+        return await _check(services.streams.redis.ping)
 
-    database_state, temporal_state = await asyncio.gather(_check(database), _check(temporal))
-    redis_state = NOT_CONFIGURED if services.streams is None else await _check(redis)
+    database_state, temporal_state, redis_state = await asyncio.gather(
+        _check(database), _check(temporal), redis()
+    )
     census: Census | None = None
     dispatcher_state = "unknown: the database is unavailable"
     if database_state == OK:
