@@ -81,10 +81,19 @@ async def _perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
 async def _diagnose(
     error: StepError | PlaywrightError, target: Locator, selector: str, timeout_ms: int
 ) -> StepError:
-    """Say "no element matches" when that is why an element action failed."""
+    """Say "no element matches" when that is why an element action failed, and say so when
+    the action was done but the navigation it started did not finish in time (the old page's
+    elements are gone by then, so counting them would blame the selector)."""
     failure = error if isinstance(error, StepError) else classify(error, selector)
     if failure.error_type not in (errors.STEP_ERROR, errors.ASSERTION_FAILED):
         return failure
+    if isinstance(error, PlaywrightError) and NAVIGATION_PENDING_MARKER in str(error):
+        return StepError(
+            f"{selector!r} was acted on, but the navigation it started did not finish "
+            f"within {timeout_ms} ms",
+            errors.NAVIGATION_FAILED,
+            True,
+        )
     try:
         missing = await target.count() == 0
     except PlaywrightError as count_error:
@@ -258,6 +267,8 @@ SELECTOR_SYNTAX_MARKERS = (
     "Unsupported token",
     "Invalid selector",
 )
+# Playwright's call log when an action is done and waits for the page it started loading.
+NAVIGATION_PENDING_MARKER = "waiting for scheduled navigations to finish"
 SESSION_LOST_MARKERS = (
     "Target page, context or browser has been closed",
     "Target closed",

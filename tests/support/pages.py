@@ -6,6 +6,7 @@ import html
 import re
 import tempfile
 import threading
+import time
 from collections import Counter
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -35,7 +36,7 @@ _hits_lock = threading.Lock()
 class TestPageHandler(QuietHandler):
     """Static pages, plus /flaky/<key>/<n> (the first n requests get HTTP 503),
     /redirect?to=URL, /probe/<kind>?to=URL (a page that tries to reach URL) and /big/<n>
-    (a page with n characters of text)."""
+    (a page with n characters of text). /form-to/<path> is a form whose button posts there."""
 
     __test__ = False
 
@@ -50,6 +51,10 @@ class TestPageHandler(QuietHandler):
             return None
         if parts.path.startswith("/probe/") and parts.path[7:] in PROBES:
             return self._send(probe_page(parts.path[7:], target))
+        if parts.path.startswith("/form-to/"):
+            action = html.escape(parts.path[8:] + ("?" + parts.query if parts.query else ""))
+            form = f"<form method='post' action='{action}'><button id='send'>Send</button></form>"
+            return self._send(f"<html><body>{form}</body></html>")
         if parts.path == "/whoami":
             padding = int(parse_qs(parts.query).get("pad", ["0"])[0])
             return self._send(whoami_page(self.headers.get("Cookie", ""), padding))
@@ -72,7 +77,11 @@ class TestPageHandler(QuietHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         """/echo: a careless site that keeps the submitted form in a cookie and shows it on
-        /whoami (where a trace would catch the credentials)."""
+        /whoami (where a trace would catch the credentials). /slow?ms=N answers after N ms."""
+        parts = urlsplit(self.path)
+        if parts.path == "/slow":
+            time.sleep(min(int(parse_qs(parts.query).get("ms", ["0"])[0]), 10_000) / 1000)
+            return self._send("<html><body><p id='arrived'>arrived</p></body></html>")
         if self.path != "/echo":
             return self.send_error(404)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()

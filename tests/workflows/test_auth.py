@@ -115,7 +115,7 @@ async def test_credentials_in_every_spelling_stay_out_of_the_trace_and_the_raw_h
         "start_url": pages_url + "whoami?pad=490",  # the login straddles the error's cut
         "trace": "on-failure-with-snapshots",
         "retry": {"max_attempts": 1},
-        "step_timeout_ms": 500,
+        "step_timeout_ms": 2000,  # the login posts a form: room for a loaded machine
         "steps": [
             {"action": "assert", "selector": "#welcome", "value": "Welcome"},
             {"action": "assert", "selector": "#echo", "value": "not what the page shows"},
