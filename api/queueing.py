@@ -1,4 +1,4 @@
-"""Queueing runs: rows with their positions; the dispatcher admits and starts them."""
+"""Queueing runs from the API: through the group commit, its refusals said in HTTP."""
 
 from __future__ import annotations
 
@@ -8,16 +8,9 @@ from api.deps import hash_token, invalid_token
 from api.errors import ApiError, not_found
 from api.schemas import Queued
 from api.services import Services
-from dispatch.announce import announce_queued
+from dispatch.new_runs import TestRunOrder, new_runs
 from store.models import Project, TestCase
-from store.new_runs import (
-    AuthFlowMissing,
-    NewRun,
-    TestMissing,
-    TestRunOrder,
-    TokenUnknown,
-    new_runs,
-)
+from store.new_runs import AuthFlowMissing, NewRun, TestMissing, TokenUnknown
 from store.queue import QueueFull
 
 
@@ -30,7 +23,8 @@ async def queue_runs(
     suite_id: int | None = None,
     retry_of: str | None = None,
 ) -> list[tuple[NewRun, int]]:
-    """Queue a run of each test, in order, in one transaction; each with its position."""
+    """Queue a run of each test, in order, in one transaction; each with its position (the
+    group commit announces them)."""
     try:
         runs = await new_runs(session, project, tests, priority, suite_id, retry_of)
     except AuthFlowMissing as missing:
@@ -39,9 +33,7 @@ async def queue_runs(
         positions = await services.group_commit.enqueue(runs)
     except QueueFull as full:
         raise queue_full(full) from None
-    queued = list(zip(runs, positions, strict=True))
-    _announce(services, queued)
-    return queued
+    return list(zip(runs, positions, strict=True))
 
 
 async def queue_test_run(
@@ -61,12 +53,7 @@ async def queue_test_run(
         raise _auth_flow_missing(missing) from None
     except QueueFull as full:
         raise queue_full(full) from None
-    _announce(services, [queued])
     return queued
-
-
-def _announce(services: Services, queued: list[tuple[NewRun, int]]) -> None:
-    announce_queued(services.events, services.dispatcher.wake, queued)
 
 
 QUEUE_FULL_RETRY_AFTER_S = 30

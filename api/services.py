@@ -11,6 +11,7 @@ from core.config import Settings
 from core.secrets import SecretBox, load_secret_box
 from core.temporal_link import TemporalLink
 from dispatch.dispatcher import Dispatcher
+from dispatch.group_commit import GroupCommit
 from live.bell import connect_bell
 from live.cache import ShortCache, queue_counts_key
 from live.follow import Streams
@@ -19,7 +20,6 @@ from live.publisher import EventPublisher
 from live.redis_link import connect_redis
 from store.admission import AdmissionStore
 from store.db import create_engine
-from store.group_commit import GroupCommit
 from store.queue import RunQueue
 from store.retention import Retention
 from store.runs import RunStore
@@ -55,6 +55,7 @@ class Services:
         queue = RunQueue()
         events = EventPublisher(connect_redis(settings))
         cache = ShortCache(connect_redis(settings))
+        dispatcher = Dispatcher.build(engine, temporal, events, connect_bell(settings))
 
         async def forget_counts(project_ids: set[int]) -> None:
             await cache.forget(*(queue_counts_key(project_id) for project_id in project_ids))
@@ -70,13 +71,15 @@ class Services:
             group_commit=GroupCommit(
                 writer_engine,
                 queue,
+                events,
+                dispatcher.wake,
                 after_commit=forget_counts,
                 reader=engine,
                 limits=settings.default_limits,
             ),
             admission=admission,
             retention=Retention(engine, settings.artifacts_dir),
-            dispatcher=Dispatcher.build(engine, temporal, events, connect_bell(settings)),
+            dispatcher=dispatcher,
             events=events,
             cache=cache,
             codec=load_codec(settings),

@@ -1,14 +1,11 @@
-"""New runs for tests of a project: their workflow input (credentials sealed) and IDs.
-
-Shared by the API's run routes and by scheduled fires, which queue the same way. A run request
-that carries only a token and a test ID (`TestRunOrder`) is resolved together with every other
-request of its batch: one query for their projects, one for their tests.
-"""
+"""A run about to be queued (`NewRun`, its row) and the lookups that building one needs: the
+projects behind token hashes, tests by ID, a project's auth flow, a suite's tests. The
+workflow's input is built above the store, in `dispatch.new_runs`."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,9 +13,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.ids import as_row_id
 from store.models import AuthFlow, Project, Suite, TestCase
-from workflows.messages import AuthInput, RunInput
 
 
 class AuthFlowMissing(LookupError):
@@ -77,17 +72,6 @@ class NewRun:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class TestRunOrder:
-    """A run of one test asked for with a project's token (as a hash), not yet resolved."""
-
-    __test__ = False
-
-    token_hash: str
-    test_id: int
-    priority: str
-
-
 def new_job_id() -> str:
     return f"run-{uuid.uuid4().hex}"
 
@@ -114,95 +98,17 @@ async def suite_tests(session: AsyncSession, suite: Suite) -> list[TestCase]:
     return [tests[key] for key in suite.test_ids]
 
 
-async def run_input_for(session: AsyncSession, test: TestCase) -> dict[str, Any]:
-    """The workflow input (as JSON) of a run of `test`, its auth flow's credentials sealed."""
-    auth = None
-    key = test.definition.get("auth_flow_id")
-    if key is not None:
-        flow = await auth_flow_of(session, test.project_id, as_row_id(key))
-        if flow is None:
-            raise AuthFlowMissing(test.id, key)
-        auth = AuthInput(
-            name=flow.name,
-            login_url=flow.login_url,
-            steps=flow.steps,
-            sealed_credentials=flow.sealed_credentials,
-        )
-    run_input = RunInput(
-        test=test.definition,
-        test_id=str(test.id),
-        project_id=str(test.project_id),
-        auth=auth,
-        admission=True,
-    )
-    return run_input.model_dump(mode="json")
-
-
-async def new_runs(
-    session: AsyncSession,
-    project: Project,
-    tests: Sequence[TestCase],
-    priority: str = "regular",
-    suite_id: int | None = None,
-    retry_of: str | None = None,
-    schedule_id: str | None = None,
-    job_ids: Sequence[str] | None = None,
-) -> list[NewRun]:
-    """Runs of `tests`, in order (job IDs fresh unless given)."""
-    assert project.id is not None
-    inputs = [await run_input_for(session, test) for test in tests]
-    ids = list(job_ids) if job_ids is not None else [new_job_id() for _ in tests]
-    return [
-        NewRun(
-            job_id=job_id,
-            project_id=project.id,
-            test_id=test.id,
-            run_input=run_input,
-            priority=priority,
-            suite_id=suite_id,
-            retry_of=retry_of,
-            schedule_id=schedule_id,
-        )
-        for test, run_input, job_id in zip(tests, inputs, ids, strict=True)
-    ]
-
-
-async def runs_for_orders(
-    session: AsyncSession, orders: Sequence[TestRunOrder]
-) -> list[NewRun | LookupError]:
-    """For each order its run, or why it cannot have one (TokenUnknown, TestMissing,
-    AuthFlowMissing); the tests' inputs are built once per test."""
-    hashes = {order.token_hash for order in orders}
+async def project_ids_by_token_hash(
+    session: AsyncSession, hashes: Collection[str]
+) -> dict[str, int]:
+    """The project behind each of these token hashes (unknown hashes are left out)."""
     found = await session.exec(
         select(Project.token_hash, Project.id).where(col(Project.token_hash).in_(hashes))
     )
-    projects: dict[str, int] = {token_hash: key for token_hash, key in found.all() if key}
-    test_ids = {as_row_id(order.test_id) for order in orders} - {None}
-    tests = await session.exec(select(TestCase).where(col(TestCase.id).in_(test_ids)))
-    tests_by_id = {test.id: test for test in tests.all()}
-    inputs: dict[int, dict[str, Any] | LookupError] = {}
-    resolved: list[NewRun | LookupError] = []
-    for order in orders:
-        project_id = projects.get(order.token_hash)
-        test = tests_by_id.get(order.test_id)
-        if project_id is None:
-            resolved.append(TokenUnknown("the token is not valid"))
-        elif test is None or test.project_id != project_id:
-            resolved.append(TestMissing(order.test_id))
-        else:
-            if order.test_id not in inputs:
-                inputs[order.test_id] = await _input_or_error(session, test)
-            run_input = inputs[order.test_id]
-            resolved.append(
-                run_input
-                if isinstance(run_input, LookupError)
-                else NewRun(new_job_id(), project_id, test.id, run_input, order.priority)
-            )
-    return resolved
+    return {token_hash: key for token_hash, key in found.all() if key}
 
 
-async def _input_or_error(session: AsyncSession, test: TestCase) -> dict[str, Any] | LookupError:
-    try:
-        return await run_input_for(session, test)
-    except AuthFlowMissing as missing:
-        return missing
+async def tests_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, TestCase]:
+    """The tests with these IDs, whichever project they belong to."""
+    found = await session.exec(select(TestCase).where(col(TestCase.id).in_(ids)))
+    return {test.id: test for test in found.all() if test.id is not None}

@@ -21,10 +21,13 @@ from core.temporal import connect
 from core.temporal_link import TemporalLink
 from devstack.temporal_server import temporal_binary
 from dispatch.dispatcher import Dispatcher
+from dispatch.group_commit import GroupCommit
+from dispatch.new_runs import TestRunOrder
+from live.events import RunEvent
+from live.publisher import EventPublisher
 from runner.host import WorkerHost
 from store.db import create_engine, migrate
-from store.group_commit import GroupCommit
-from store.new_runs import NewRun, TestMissing, TestRunOrder, TokenUnknown
+from store.new_runs import NewRun, TestMissing, TokenUnknown
 from store.queue import RunQueue
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test, job, wait_for_job
@@ -392,7 +395,10 @@ async def test_one_batch_resolves_every_token_and_test_and_orders_its_priorities
     for project in (first, second):
         await pause(api, project)
     engine = create_engine(api_settings.database_url)
-    batch = GroupCommit(engine, RunQueue())
+    announced: list[RunEvent] = []
+    wakes: list[None] = []
+    silent = EventPublisher(None, listeners=[announced.append])
+    batch = GroupCommit(engine, RunQueue(), silent, lambda: wakes.append(None))
 
     def order(project: ProjectAccess, test_id: int, priority: str = "regular") -> Any:
         return batch.enqueue_order(TestRunOrder(hash_token(project.token), test_id, priority))
@@ -425,6 +431,10 @@ async def test_one_batch_resolves_every_token_and_test_and_orders_its_priorities
     assert scheduled_position == 5, "a scheduled run queues behind regular and live runs"
     assert other[1] == 1, "another project's queue is its own"
     assert [type(error) for error in refused] == [TestMissing, TokenUnknown, TestMissing]
+    queued = [(r.job_id, p) for r, p in (regular_1, live_1, other, regular_2, live_2)]
+    queued.append((scheduled.job_id, scheduled_position))
+    assert sorted((e.job_id, e.data["position"]) for e in announced) == sorted(queued)
+    assert all(e.type == "queued" for e in announced) and wakes, "announced, dispatcher woken"
     stored = [run.job_id for run, _position in (live_1, live_2, regular_1, regular_2)]
     assert await positions(api, first, [*stored, scheduled.job_id]) == [1, 2, 3, 4, 5]
     for job_id in [*stored, scheduled.job_id]:

@@ -13,10 +13,11 @@ import sys
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import hash_token
+from dispatch.group_commit import GroupCommit
+from dispatch.new_runs import TestRunOrder
+from live.publisher import EventPublisher
 from store.db import create_engine, migrate
-from store.group_commit import GroupCommit
 from store.models import Project, TestCase
-from store.new_runs import TestRunOrder
 from store.queue import RunQueue
 from tests.support.definitions import shop_test
 
@@ -49,7 +50,9 @@ async def burst(db_file: str) -> dict[str, int]:
     async def measure(_projects: set[int]) -> None:
         at_commit.append(sqlite_memory_used())
 
-    writer = GroupCommit(engine, RunQueue(), after_commit=measure)
+    writer = GroupCommit(
+        engine, RunQueue(), EventPublisher(None), lambda: None, after_commit=measure
+    )
     try:
         await writer.enqueue_order(order)  # the connection is open and has read the schema
         await writer.idle()

@@ -1,5 +1,8 @@
-"""Group commit of queued runs: requests that arrive while a write is in progress are written
-together in the next transaction, by one writer with a connection of its own.
+"""The one way runs enter the queue (API runs, suites, retries, schedule fires): group commit,
+positions, then the `queued` event and the dispatcher's wake-up for each committed batch.
+
+Requests that arrive while a write is in progress are written together in the next
+transaction, by one writer with a connection of its own.
 
 One writer means no lock contention between a process's own requests (SQLite has a single
 write lock, and its busy handler sleeps), and one commit serves a whole burst. Run requests
@@ -18,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.limits import ProjectLimits
+from dispatch.announce import announce_queued
+from dispatch.new_runs import TestRunOrder, runs_for_orders
+from live.publisher import EventPublisher
 from store.db import release_cache
-from store.new_runs import NewRun, TestRunOrder, runs_for_orders
+from store.new_runs import NewRun
 from store.queue import QueueFull, RunQueue
 
 log = logging.getLogger(__name__)
@@ -33,18 +39,23 @@ Order = Sequence[NewRun] | TestRunOrder
 
 
 class GroupCommit:
-    """Writes queued runs in batches; each caller gets its runs' positions. `after_commit`
-    gets the projects of each committed batch (the API forgets their cached counts)."""
+    """Writes queued runs in batches; each caller gets its runs' positions. Each committed
+    batch is announced on `events` and wakes the dispatcher (`wake`); `after_commit` gets its
+    projects first (the API forgets their cached counts)."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         queue: RunQueue,
+        events: EventPublisher,
+        wake: Callable[[], None],
         after_commit: Callable[[set[int]], Awaitable[None]] | None = None,
         reader: AsyncEngine | None = None,
         limits: ProjectLimits | None = None,
     ) -> None:
         self._engine = engine
+        self._events = events
+        self._wake = wake
         self._limits = limits or ProjectLimits()
         self._reader = reader or engine
         self._queue = queue
@@ -136,9 +147,12 @@ class GroupCommit:
                 await self._after_commit({run.project_id for run in runs})
             except Exception as error:  # the runs are queued; only a cache may be stale
                 log.warning("after-commit hook failed: %s", error)
-        for (_order, done), own in zip(batch, runs_of, strict=True):
+        answers = [[(run, next(positions)) for run in own] for own in runs_of]
+        if runs:
+            announce_queued(self._events, self._wake, [queued for own in answers for queued in own])
+        for (_order, done), own_answer in zip(batch, answers, strict=True):
             if not done.done():
-                done.set_result([(run, next(positions)) for run in own])
+                done.set_result(own_answer)
 
     async def _store(self, groups: list[list[NewRun]]) -> tuple[list[QueueFull | None], list[int]]:
         """Queue every group that fits its project's limit of waiting runs, in one
