@@ -1,4 +1,5 @@
-"""Activities of a schedule's fire: queue its runs, count the unfinished, cancel them."""
+"""Activities of a schedule's fire: queue its runs (through the group commit, as the API
+does), count the unfinished, cancel them."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from temporalio.exceptions import ApplicationError
 from core import errors
 from core.limits import ProjectLimits
 from core.run_state import FINAL_STATES
-from dispatch.announce import announce_queued
+from dispatch.group_commit import GroupCommit
+from dispatch.new_runs import new_runs
 from live.publisher import EventPublisher
 from store.models import Project, Run, Schedule, Suite, TestCase
-from store.new_runs import AuthFlowMissing, SuiteTestsMissing, new_runs, suite_tests
-from store.queue import RunQueue
-from workflows import activity_names
+from store.new_runs import AuthFlowMissing, SuiteTestsMissing, suite_tests
+from store.queue import QueueFull, RunQueue
 from workflows.messages import FireRequest
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,16 @@ class ScheduleActivities:
     ) -> None:
         self._engine = engine
         self._client = client
-        self._events = events
-        self._limits = limits or ProjectLimits()
-        self._wake_dispatcher = wake_dispatcher
+        self._intake = GroupCommit(engine, RunQueue(), events, wake_dispatcher, limits=limits)
+
+    async def close(self) -> None:
+        """Wait for the queueing writer to finish."""
+        await self._intake.idle()
 
     def _session(self) -> AsyncSession:
         return AsyncSession(self._engine, expire_on_commit=False)
 
-    @activity.defn(name=activity_names.QUEUE_SCHEDULED_RUNS)
+    @activity.defn
     async def queue_scheduled_runs(self, request: FireRequest) -> list[str]:
         """Queue a run of the schedule's test (or of each test of its suite) at scheduled
         priority; the job IDs. A retried attempt returns the runs the first one queued."""
@@ -77,15 +80,12 @@ class ScheduleActivities:
                 )
             except AuthFlowMissing as missing:
                 raise ApplicationError(str(missing), type=errors.SCHEDULE_TARGET_MISSING) from None
-            [full] = await RunQueue.refusals(session, [runs], self._limits)
-            if full is not None:  # this fire queues nothing; the next one may fit
-                raise ApplicationError(
-                    str(full), type=errors.SCHEDULE_QUEUE_FULL, non_retryable=True
-                )
-            positions = await RunQueue().enqueue(session, runs)
-        announce_queued(
-            self._events, self._wake_dispatcher, list(zip(runs, positions, strict=True))
-        )
+        try:
+            await self._intake.enqueue(runs)
+        except QueueFull as full:  # this fire queues nothing; the next one may fit
+            raise ApplicationError(
+                str(full), type=errors.SCHEDULE_QUEUE_FULL, non_retryable=True
+            ) from None
         log.info("schedule %s queued %d runs", schedule.id, len(runs))
         return job_ids
 
@@ -109,7 +109,7 @@ class ScheduleActivities:
             )
         return [test]
 
-    @activity.defn(name=activity_names.UNFINISHED_RUNS)
+    @activity.defn
     async def unfinished_runs(self, job_ids: list[str]) -> int:
         """How many of these runs have not ended yet."""
         async with self._session() as session:
@@ -120,7 +120,7 @@ class ScheduleActivities:
             )
             return int(found.one())
 
-    @activity.defn(name=activity_names.CANCEL_RUNS)
+    @activity.defn
     async def cancel_runs(self, job_ids: list[str]) -> None:
         """Cancel these runs: waiting ones leave the queue at once, running ones stop."""
         async with self._session() as session:

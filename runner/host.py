@@ -89,7 +89,7 @@ class WorkerHost:
         self.store = StoreActivities(
             runs, retention, self.events, self.cache, self.bell, self.registry
         )
-        schedules = ScheduleActivities(
+        self.schedules = ScheduleActivities(
             self.engine, client, self.events, settings.default_limits, self.bell.ring
         )
         identity = f"{self.worker_id}"
@@ -100,9 +100,9 @@ class WorkerHost:
             activities=[
                 self.store.record_finished,
                 self.store.forget_worker,
-                schedules.queue_scheduled_runs,
-                schedules.unfinished_runs,
-                schedules.cancel_runs,
+                self.schedules.queue_scheduled_runs,
+                self.schedules.unfinished_runs,
+                self.schedules.cancel_runs,
             ],
             identity=identity,
             interceptors=[JobLogContext()],
@@ -213,6 +213,7 @@ class WorkerHost:
                 await worker.shutdown()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.store.close()
+        await self.schedules.close()
         await self.events.close()
         await self.cache.close()
         await self.bell.close()
