@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
+from typing import cast
 
 from temporalio import activity
 
 from live.bell import DispatchBell
 from live.cache import ShortCache, queue_counts_key
-from live.events import FINAL_EVENTS, RunEvent
+from live.events import FINAL_EVENTS, EventType, RunEvent
 from live.publisher import EventPublisher
 from store.retention import Retention
 from store.runs import RunStore
 from store.workers import WorkerRegistry
-from workflows import activity_names
 from workflows.messages import RunFinished
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class StoreActivities:
         self._finished: set[str] = set()
         self._retainer: asyncio.Task[None] | None = None
 
-    @activity.defn(name=activity_names.RECORD_FINISHED)
+    @activity.defn
     async def record_finished(self, event: RunFinished) -> bool:
         """Store the final result (idempotent, so a retried activity stores it once); the
         project's retention follows in the background, the run does not wait for it."""
@@ -58,7 +59,7 @@ class StoreActivities:
                 self._retainer = asyncio.create_task(self._retain())
         return stored
 
-    @activity.defn(name=activity_names.FORGET_WORKER)
+    @activity.defn
     async def forget_worker(self, worker_id: str) -> None:
         """A run found this worker dead: its slots leave the capacity now, not when its
         heartbeat goes stale (a worker that was only slow joins again at its next one)."""
@@ -70,25 +71,25 @@ class StoreActivities:
     def _publish_outcome(self, event: RunFinished) -> None:
         """The run's final live event, with a summary of its result."""
         result = event.result
-        state = result.get("state")
-        if state not in FINAL_EVENTS:
+        if result.state not in FINAL_EVENTS:
             return
-        steps = result.get("steps") or []
+        final = cast(EventType, str(result.state))
+        statuses = [step.status for step in result.steps]
         self._events.publish(
             RunEvent(
-                type=state,
+                type=final,
                 jobId=event.job_id,
                 projectId=event.project_id,
                 data={
-                    "state": state,
-                    "progress": result.get("progress"),
-                    "flaky": result.get("flaky", False),
-                    "error": result.get("error"),
-                    "errorType": result.get("error_type"),
-                    "stepsPassed": sum(1 for s in steps if s.get("status") == "passed"),
-                    "stepsFailed": sum(1 for s in steps if s.get("status") == "failed"),
-                    "startedAt": result.get("started_at"),
-                    "finishedAt": result.get("finished_at"),
+                    "state": final,
+                    "progress": result.progress,
+                    "flaky": result.flaky,
+                    "error": result.error,
+                    "errorType": result.error_type,
+                    "stepsPassed": statuses.count("passed"),
+                    "stepsFailed": statuses.count("failed"),
+                    "startedAt": _iso(result.started_at),
+                    "finishedAt": _iso(result.finished_at),
                 },
             )
         )
@@ -110,3 +111,7 @@ class StoreActivities:
                 await self._retention.apply_for_jobs(jobs)
             except Exception as error:  # retention catches up at the project's next finished run
                 log.warning("retention failed: %s", error)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.definition import AuthFlowDefinition, Step, TestDefinition
 from core.limits import LimitOverrides, ProjectLimits
-from workflows.messages import RunProgress
+from core.run_result import RunProgress
 
 
 class ProjectCreate(BaseModel):
@@ -160,7 +160,7 @@ class Job(BaseModel):
     createdAt: datetime  # noqa: N815
     startedAt: datetime | None  # noqa: N815
     finishedOn: datetime | None  # noqa: N815
-    result: dict[str, Any] | None
+    result: RunProgress | None
 
 
 class JobStatus(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.run_result import RunProgress
 from core.run_state import RunState
 
 
@@ -139,6 +140,11 @@ class Run(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False, index=True)
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    @property
+    def outcome(self) -> RunProgress | None:
+        """The stored result, typed (None until the run has one)."""
+        return RunProgress.model_validate(self.result) if self.result else None
 
 
 class WorkerSlots(SQLModel, table=True):

@@ -18,6 +18,7 @@ from sqlalchemy import func, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.run_result import RunProgress
 from core.run_state import FINAL_STATES, UNFINISHED_STATES, RunState
 from store.models import Run, utcnow
 
@@ -39,22 +40,21 @@ async def start(session: AsyncSession, job_id: str, started_at: datetime) -> boo
     )
 
 
-async def finish(session: AsyncSession, job_id: str, result: dict[str, Any]) -> bool:
+async def finish(session: AsyncSession, job_id: str, result: RunProgress) -> bool:
     """The run's workflow recorded its result: the result's final state (doing it again
     stores the same thing)."""
-    state = RunState(result["state"])
-    if state not in FINAL_STATES:
-        raise ValueError(f"a run cannot finish as {state}")
+    if result.state not in FINAL_STATES:
+        raise ValueError(f"a run cannot finish as {result.state}")
     return await _change(
         session,
         (col(Run.job_id) == job_id,),
-        state=state,
-        progress=result.get("progress", 0),
-        flaky=bool(result.get("flaky")),
-        error=result.get("error"),
-        result=result,
-        started_at=func.coalesce(Run.started_at, _moment(result.get("started_at"))),
-        finished_at=_moment(result.get("finished_at")),
+        state=result.state,
+        progress=result.progress,
+        flaky=result.flaky,
+        error=result.error,
+        result=result.model_dump(mode="json"),
+        started_at=func.coalesce(Run.started_at, result.started_at),
+        finished_at=result.finished_at,
     )
 
 
@@ -86,9 +86,3 @@ async def _change(session: AsyncSession, where: tuple[Any, ...], **values: Any) 
     changed = await session.exec(update(Run).where(*where).values(**values))  # type: ignore[call-overload]
     await session.commit()
     return bool(changed.rowcount)
-
-
-def _moment(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))

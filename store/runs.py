@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.run_result import RunProgress
 from store import run_transitions
 
 
@@ -25,7 +25,7 @@ class RunStore:
         async with self.session() as session:
             return await run_transitions.start(session, job_id, started_at)
 
-    async def record_result(self, job_id: str, result: dict[str, Any]) -> bool:
+    async def record_result(self, job_id: str, result: RunProgress) -> bool:
         """Store the final result; doing it again stores the same thing once."""
         async with self.session() as session:
             return await run_transitions.finish(session, job_id, result)

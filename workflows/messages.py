@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from core.definition import Step, TestDefinition, TraceMode
-from core.run_state import RunState
-
-StepStatus = Literal["pending", "running", "passed", "failed", "cancelled", "skipped"]
-"""`cancelled`: the step in progress when the run was cancelled; `skipped`: never reached."""
+from core.run_result import RunProgress, StepRecord
 
 
 class AuthInput(BaseModel):
@@ -110,60 +106,6 @@ class TeardownOutcome(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
 
 
-class AttemptFailure(BaseModel):
-    """One failed attempt of a step: what went wrong and how long the run then waited."""
-
-    attempt: int
-    error: str
-    error_type: str
-    retry_in_s: float | None = None
-    artifacts: list[str] = Field(default_factory=list)
-
-
-class StepRecord(BaseModel):
-    """Where one step stands and how its attempts went."""
-
-    index: int
-    action: str
-    description: str | None = None
-    status: StepStatus = "pending"
-    attempts: int = 0
-    duration_ms: int | None = None
-    error: str | None = None
-    error_type: str | None = None
-    failures: list[AttemptFailure] = Field(default_factory=list)
-    artifacts: list[str] = Field(default_factory=list)
-
-
-class SessionAttempt(BaseModel):
-    """One try of the whole run in one browser context, and why it ended if it was lost."""
-
-    attempt: int
-    worker_id: str | None = None
-    lost_reason: str | None = None
-    opened_at: datetime | None = None
-    lost_at: datetime | None = None
-
-
-class RunProgress(BaseModel):
-    """The run as the `progress` query and the workflow result report it."""
-
-    state: RunState = RunState.WAITING
-    progress: int = 0
-    phase: str = "queued"
-    current_step: int | None = None
-    flaky: bool = False
-    error: str | None = None
-    error_type: str | None = None
-    auth: StepRecord | None = None
-    steps: list[StepRecord] = Field(default_factory=list)
-    session_attempts: list[SessionAttempt] = Field(default_factory=list)
-    artifacts: list[str] = Field(default_factory=list)
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-
 class SessionRunInput(BaseModel):
     """The part of a run that happens inside one open browser context, on its worker."""
 
@@ -208,7 +150,7 @@ class RunFinished(BaseModel):
     """The run ended; `result` is its final RunProgress."""
 
     job_id: str
-    result: dict[str, Any]
+    result: RunProgress
     project_id: str = "default"
 
 

@@ -35,6 +35,7 @@ from api.schemas import (
     SuiteQueued,
 )
 from api.services import Services
+from core.run_result import RunProgress
 from core.run_state import (
     FAILED_STATES,
     FINAL_STATES,
@@ -48,7 +49,6 @@ from store.models import Project, Run, Suite, TestCase
 from store.new_runs import SuiteTestsMissing, suite_tests
 from store.queue import position_column
 from store.retention import COMPLETED_STATES
-from workflows.messages import RunProgress
 from workflows.test_run import TestRunWorkflow
 
 router = APIRouter(prefix="/api/execution", tags=["execution"])
@@ -151,14 +151,13 @@ async def job_status(
     A queued run is answered from the database alone; a started one asks its workflow.
     """
     run, position = await find_run_and_position(session, project, job_id)
-    result: dict[str, Any] | None = run.result
+    result = run.outcome
     state, progress = run.state, run.progress
     if position is None and state in UNFINISHED_STATES:
         live = await live_progress(services, job_id)
         if live is not None:
-            state, progress = live.state, live.progress
-            result = live.model_dump(mode="json")
-    attempts = len(result.get("session_attempts") or []) if result else 0
+            state, progress, result = live.state, live.progress, live
+    attempts = len(result.session_attempts) if result else 0
     return JobStatus(
         job=Job(
             jobId=run.job_id,

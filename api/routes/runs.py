@@ -13,9 +13,9 @@ from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import not_found
 from api.routes.execution import find_run
 from api.schemas import RunDetail, RunSummary
+from core.run_result import RunProgress
 from core.run_state import RunState
 from store.models import Run
-from workflows.messages import RunProgress
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}
@@ -79,7 +79,7 @@ async def list_runs(
 async def get_run(job_id: str, project: ProjectDep, session: SessionDep) -> RunDetail:
     """One run with every step's status, attempts, duration, error and artifact links."""
     run = await find_run(session, project, job_id)
-    result = RunProgress.model_validate(run.result) if run.result else None
+    result = run.outcome
     links = [f"/api/runs/{run.job_id}/artifacts/{name}" for name in artifact_names(result)]
     return RunDetail(**_summary(run), result=result, artifacts=links)
 
@@ -94,7 +94,7 @@ async def get_artifact(
 ) -> FileResponse:
     """A screenshot (PNG) or trace (zip) of the run."""
     run = await find_run(session, project, job_id)
-    result = RunProgress.model_validate(run.result) if run.result else None
+    result = run.outcome
     if name not in artifact_names(result):
         raise not_found("artifact", name)
     path = Path(services.settings.artifacts_dir) / run.job_id / name

@@ -18,9 +18,10 @@ from temporalio.exceptions import ApplicationError
 from browser.pool import BrowserPool
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.run_ids import session_workflow_id
+from core.run_result import RunProgress
 from store.db import create_engine
 from store.models import Project, Run
-from workflows.messages import RunInput, RunProgress
+from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
 T = TypeVar("T")

@@ -18,7 +18,6 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
 from tests.support.runs import poll, stuck_test, until_no_context_is_open, wait_for_progress
-from workflows import activity_names
 from workflows.messages import RunFinished, RunInput
 from workflows.test_run import TestRunWorkflow
 
@@ -98,7 +97,7 @@ async def test_a_run_dropped_mid_step_tears_down_only_once_replayed_elsewhere(
 
         recorded: list[RunFinished] = []
 
-        @activity.defn(name=activity_names.RECORD_FINISHED)
+        @activity.defn
         async def record_finished(finished: RunFinished) -> None:
             recorded.append(finished)
 
@@ -113,7 +112,7 @@ async def test_a_run_dropped_mid_step_tears_down_only_once_replayed_elsewhere(
                 lambda described: f"the run did not end: {described.status}",
                 timeout=60,
             )
-        assert [r.result["state"] for r in recorded] == ["cancelled"]
+        assert [r.result.state for r in recorded] == ["cancelled"]
         await until_no_context_is_open(worker_host.pool, timeout=30, run_id=handle.id)
     finally:
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:

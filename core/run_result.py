@@ -1,0 +1,68 @@
+"""A run's result as the workflow reports it (the `progress` query, the final result), the
+database stores it and the API answers it: one model from end to end."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from core.run_state import RunState
+
+StepStatus = Literal["pending", "running", "passed", "failed", "cancelled", "skipped"]
+"""`cancelled`: the step in progress when the run was cancelled; `skipped`: never reached."""
+
+
+class AttemptFailure(BaseModel):
+    """One failed attempt of a step: what went wrong and how long the run then waited."""
+
+    attempt: int
+    error: str
+    error_type: str
+    retry_in_s: float | None = None
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class StepRecord(BaseModel):
+    """Where one step stands and how its attempts went."""
+
+    index: int
+    action: str
+    description: str | None = None
+    status: StepStatus = "pending"
+    attempts: int = 0
+    duration_ms: int | None = None
+    error: str | None = None
+    error_type: str | None = None
+    failures: list[AttemptFailure] = Field(default_factory=list)
+    artifacts: list[str] = Field(default_factory=list)
+
+
+class SessionAttempt(BaseModel):
+    """One try of the whole run in one browser context, and why it ended if it was lost."""
+
+    attempt: int
+    worker_id: str | None = None
+    lost_reason: str | None = None
+    opened_at: datetime | None = None
+    lost_at: datetime | None = None
+
+
+class RunProgress(BaseModel):
+    """The run as the `progress` query and the workflow result report it."""
+
+    state: RunState = RunState.WAITING
+    progress: int = 0
+    phase: str = "queued"
+    current_step: int | None = None
+    flaky: bool = False
+    error: str | None = None
+    error_type: str | None = None
+    auth: StepRecord | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    session_attempts: list[SessionAttempt] = Field(default_factory=list)
+    artifacts: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
