@@ -22,7 +22,6 @@ from core.secrets import SealedDataInvalid, SecretBox, credential_forms, redact
 from live.cache import ShortCache, queue_counts_key
 from live.events import EventType, RunEvent
 from live.publisher import EventPublisher
-from workflows import activity_names
 from workflows.messages import (
     ActionOutcome,
     AuthStepsInput,
@@ -69,7 +68,7 @@ class BrowserActivities:
         self._current_steps: dict[str, tuple[int, int]] = {}
         """Per open session: the step index and attempt in progress, for watch_session."""
 
-    @activity.defn(name=activity_names.OPEN_SESSION)
+    @activity.defn
     async def open_session(self, request: SessionRequest) -> SessionInfo:
         """Setup: a fresh browser context, reachable from now on through this worker's queue."""
         session = await self._pool.open(request.run_id, request.trace, request.lifetime_s)
@@ -101,7 +100,7 @@ class BrowserActivities:
             log.warning("run %s: could not record its start: %s", run_id, error)
         await self._cache.forget(queue_counts_key(project_id))
 
-    @activity.defn(name=activity_names.RUN_STEP)
+    @activity.defn
     async def run_step(self, input: StepInput) -> ActionOutcome:
         """One attempt of one step."""
         prefix = f"step-{input.index + 1:02d}-attempt-{input.attempt}"
@@ -121,7 +120,7 @@ class BrowserActivities:
             self._attempt(input.session_id, ctx, steps),
         )
 
-    @activity.defn(name=activity_names.RUN_AUTH)
+    @activity.defn
     async def run_auth(self, input: AuthStepsInput) -> ActionOutcome:
         """One attempt of the login: open the login URL, then its steps with the credentials."""
         try:
@@ -138,7 +137,7 @@ class BrowserActivities:
             input, -1, "auth", None, self._attempt(input.session_id, ctx, steps, credentials)
         )
 
-    @activity.defn(name=activity_names.CLOSE_SESSION)
+    @activity.defn
     async def close_session(self, input: TeardownInput) -> TeardownOutcome:
         """Teardown: close the context; keep its trace if the run did not pass."""
         name = f"trace-attempt-{input.session_attempt}.zip"
@@ -148,7 +147,7 @@ class BrowserActivities:
         log.info("run %s: session %s closed", input.run_id, input.session_id)
         return TeardownOutcome(artifacts=[name] if saved else [])
 
-    @activity.defn(name=activity_names.WATCH_SESSION)
+    @activity.defn
     async def watch_session(self, watch: SessionWatch) -> None:
         """Heartbeat while the session is open, so its run sees this worker alive; once a
         second, tell the run the step in progress if it changed (a short session never does).

@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import activity_names
+    from workflows import activity_contracts as contracts
     from workflows.messages import FireRequest, ScheduleFire
 
 QUEUE_RETRY = RetryPolicy(
@@ -36,18 +36,17 @@ class ScheduledFireWorkflow:
     @workflow.run
     async def run(self, fire: ScheduleFire) -> list[str]:
         job_ids: list[str] = await workflow.execute_activity(
-            activity_names.QUEUE_SCHEDULED_RUNS,
+            contracts.queue_scheduled_runs,
             FireRequest(schedule_id=fire.schedule_id, fire_id=workflow.info().workflow_id),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=QUEUE_RETRY,
-            result_type=list[str],
         )
         try:
             await self._until_finished(job_ids)
         except asyncio.CancelledError:
             await asyncio.shield(
                 workflow.execute_activity(
-                    activity_names.CANCEL_RUNS,
+                    contracts.cancel_runs,
                     job_ids,
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=CHECK_RETRY,
@@ -61,11 +60,10 @@ class ScheduledFireWorkflow:
         while job_ids:
             await workflow.sleep(timedelta(seconds=wait))
             unfinished: int = await workflow.execute_activity(
-                activity_names.UNFINISHED_RUNS,
+                contracts.unfinished_runs,
                 job_ids,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=CHECK_RETRY,
-                result_type=int,
             )
             if unfinished == 0:
                 return

@@ -20,17 +20,16 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from core.definition import START_PAGE_TIMEOUT_MS, TestDefinition
-    from workflows import activity_names
+    from core.run_result import StepRecord
+    from workflows import activity_contracts as contracts
+    from workflows.activity_contracts import BrowserAttempt
     from workflows.messages import (
-        ActionOutcome,
         AuthInput,
         AuthStepsInput,
         SessionOutcome,
         SessionRunInput,
         StepInput,
-        StepRecord,
         TeardownInput,
-        TeardownOutcome,
     )
     from workflows.step_retries import SessionLost, StepFailed, retry_wait, with_retries
 
@@ -119,7 +118,7 @@ class SessionRunWorkflow:
             outcome.ending, outcome.error = "lost", str(lost)
             return outcome
         closed = await workflow.execute_local_activity(
-            activity_names.CLOSE_SESSION,
+            contracts.close_session,
             TeardownInput(
                 session_id=input.session.session_id,
                 run_id=input.run_id,
@@ -128,7 +127,6 @@ class SessionRunWorkflow:
             ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=CLOSE_RETRY,
-            result_type=TeardownOutcome,
         )
         outcome.artifacts = closed.artifacts
         return outcome
@@ -142,7 +140,7 @@ class SessionRunWorkflow:
                 outcome.auth,
                 test.retry,
                 lambda attempt: self._local(
-                    activity_names.RUN_AUTH, *login_attempt(*ids, test, auth, attempt)
+                    contracts.run_auth, *login_attempt(*ids, test, auth, attempt)
                 ),
             )
         for record in outcome.steps:
@@ -153,14 +151,13 @@ class SessionRunWorkflow:
     def _step(self, input: SessionRunInput, index: int, attempt: int) -> Any:
         """Attempt `attempt` of step `index`, as a local activity."""
         ids = (input.session.session_id, input.run_id, input.project_id)
-        return self._local(activity_names.RUN_STEP, *step_attempt(*ids, input.test, index, attempt))
+        return self._local(contracts.run_step, *step_attempt(*ids, input.test, index, attempt))
 
-    def _local(self, name: str, arg: Any, timeout_ms: int) -> Any:
+    def _local(self, attempt: BrowserAttempt, arg: Any, timeout_ms: int) -> Any:
         """One attempt as a local activity: it runs in this worker, beside the context."""
         return workflow.execute_local_activity(
-            name,
+            attempt,
             arg,
             start_to_close_timeout=timedelta(milliseconds=timeout_ms) + SAFETY_MARGIN,
             retry_policy=ONE_ATTEMPT,
-            result_type=ActionOutcome,
         )

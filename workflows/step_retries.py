@@ -16,7 +16,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from core import errors
     from core.definition import RetrySettings
-    from workflows.messages import ActionOutcome, AttemptFailure, StepRecord
+    from core.run_result import AttemptFailure, StepRecord
+    from workflows.messages import ActionOutcome
 
 
 class SessionLost(Exception):

@@ -22,25 +22,22 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.queues import SESSION_TASK_QUEUE
     from core.run_ids import session_workflow_id
+    from core.run_result import RunProgress, SessionAttempt, StepRecord, StepStatus
     from core.run_state import RunState
     from core.search_attributes import RUN_STATE
-    from workflows import activity_names
+    from workflows import activity_contracts as contracts
+    from workflows.activity_contracts import BrowserAttempt
     from workflows.messages import (
         ActionOutcome,
         RunFinished,
         RunInput,
-        RunProgress,
-        SessionAttempt,
         SessionInfo,
         SessionOutcome,
         SessionPulse,
         SessionRequest,
         SessionRunInput,
         SessionWatch,
-        StepRecord,
-        StepStatus,
         TeardownInput,
-        TeardownOutcome,
     )
     from workflows.progress import SETUP_DONE, STEPS_START, progress_after_steps
     from workflows.session_run import (
@@ -232,7 +229,7 @@ class TestRunWorkflow:
     async def _forget_worker(self, worker_id: str) -> None:
         """Take the dead worker's slots out of the capacity (the dispatcher sees it at once)."""
         await workflow.execute_activity(
-            activity_names.FORGET_WORKER,
+            contracts.forget_worker,
             worker_id,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=STORE_RETRY,
@@ -242,7 +239,7 @@ class TestRunWorkflow:
         """Heartbeats from the session's worker while the session is open: it is alive."""
         lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
         await workflow.execute_activity(
-            activity_names.WATCH_SESSION,
+            contracts.watch_session,
             SessionWatch(
                 session_id=session.session_id,
                 run_id=workflow.info().workflow_id,
@@ -355,7 +352,7 @@ class TestRunWorkflow:
         self._set_phase(RunState.WAITING, "starting", 0)
         try:
             session = await workflow.execute_activity(
-                activity_names.OPEN_SESSION,
+                contracts.open_session,
                 SessionRequest(
                     run_id=workflow.info().workflow_id,
                     project_id=self._input.project_id,
@@ -366,7 +363,6 @@ class TestRunWorkflow:
                 task_queue=SESSION_TASK_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=SETUP_RETRY,
-                result_type=SessionInfo,
             )
         except ActivityError as error:
             raise_if_cancelled(error)
@@ -380,10 +376,10 @@ class TestRunWorkflow:
     async def _record_finished(self) -> None:
         """Store the final result in the database (idempotent, so retries store it once)."""
         await workflow.execute_activity(
-            activity_names.RECORD_FINISHED,
+            contracts.record_finished,
             RunFinished(
                 job_id=workflow.info().workflow_id,
-                result=self._progress.model_dump(mode="json"),
+                result=self._progress.model_copy(deep=True),
                 project_id=self._input.project_id,
             ),
             start_to_close_timeout=timedelta(seconds=30),
@@ -400,7 +396,7 @@ class TestRunWorkflow:
                 test.retry,
                 lambda attempt: self._activity(
                     session,
-                    activity_names.RUN_AUTH,
+                    contracts.run_auth,
                     *login_attempt(
                         session.session_id,
                         workflow.info().workflow_id,
@@ -432,23 +428,22 @@ class TestRunWorkflow:
             index,
             attempt,
         )
-        return await self._activity(session, activity_names.RUN_STEP, arg, timeout_ms)
+        return await self._activity(session, contracts.run_step, arg, timeout_ms)
 
     async def _activity(
-        self, session: SessionInfo, name: str, arg: Any, timeout_ms: int
+        self, session: SessionInfo, attempt: BrowserAttempt, arg: Any, timeout_ms: int
     ) -> ActionOutcome:
         """Run one activity in the session's worker; a vanished worker becomes SessionLost."""
         lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
         try:
             return await workflow.execute_activity(
-                name,
+                attempt,
                 arg,
                 task_queue=session.task_queue,
                 schedule_to_start_timeout=lost_after,
                 start_to_close_timeout=timedelta(milliseconds=timeout_ms) + lost_after,
                 heartbeat_timeout=lost_after,
                 retry_policy=ONE_ATTEMPT,
-                result_type=ActionOutcome,
             )
         except ActivityError as error:
             if isinstance(error.cause, ActivityTimeout):
@@ -459,7 +454,7 @@ class TestRunWorkflow:
         """Close the context, even while the run is being cancelled; never fails the run."""
         self._set_phase(self._progress.state, "teardown", 90)
         task = workflow.execute_activity(
-            activity_names.CLOSE_SESSION,
+            contracts.close_session,
             TeardownInput(
                 session_id=session.session_id,
                 run_id=workflow.info().workflow_id,
@@ -470,7 +465,6 @@ class TestRunWorkflow:
             schedule_to_start_timeout=timedelta(seconds=self._input.session_lost_timeout_s),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=TEARDOWN_RETRY,
-            result_type=TeardownOutcome,
         )
         outcome = await self._uninterruptible(task)
         if outcome is not None:

@@ -1,0 +1,106 @@
+"""Every activity a workflow calls, as a typed reference: its name, what it takes and what it
+returns. Workflows call these (`workflow.execute_activity(open_session, ...)`) and never import
+the code that does the work (browser, database); `activities/` implements each one as a method
+of the same name, and `tests/fast/core/test_activity_contracts.py` checks that the signatures
+match."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import activity
+
+from workflows.messages import (
+    ActionOutcome,
+    AuthStepsInput,
+    FireRequest,
+    RunFinished,
+    SessionInfo,
+    SessionRequest,
+    SessionWatch,
+    StepInput,
+    TeardownInput,
+    TeardownOutcome,
+)
+
+BrowserAttempt = Callable[[Any], Awaitable[ActionOutcome]]
+"""`run_step` or `run_auth`: one attempt of something done in the run's browser context."""
+
+
+class NotCalledHere(NotImplementedError):
+    """A contract is only a reference; its worker runs the implementation."""
+
+
+@activity.defn
+async def open_session(request: SessionRequest) -> SessionInfo:
+    """Setup: a fresh browser context, on a worker with a free session slot."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def run_step(input: StepInput) -> ActionOutcome:
+    """One attempt of one step, beside the run's browser context."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def run_auth(input: AuthStepsInput) -> ActionOutcome:
+    """One attempt of the login."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def close_session(input: TeardownInput) -> TeardownOutcome:
+    """Teardown: close the context, keeping its trace if asked."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def watch_session(watch: SessionWatch) -> None:
+    """Heartbeat while the session is open; its end tells the run the worker is gone."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def record_finished(event: RunFinished) -> bool:
+    """Store the run's final result (idempotent)."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def forget_worker(worker_id: str) -> None:
+    """A worker found dead leaves the capacity."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def queue_scheduled_runs(request: FireRequest) -> list[str]:
+    """Queue a schedule fire's runs; their job IDs."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def unfinished_runs(job_ids: list[str]) -> int:
+    """How many of these runs have not ended."""
+    raise NotCalledHere
+
+
+@activity.defn
+async def cancel_runs(job_ids: list[str]) -> None:
+    """Cancel these runs."""
+    raise NotCalledHere
+
+
+CONTRACTS = (
+    open_session,
+    run_step,
+    run_auth,
+    close_session,
+    watch_session,
+    record_finished,
+    forget_worker,
+    queue_scheduled_runs,
+    unfinished_runs,
+    cancel_runs,
+)
