@@ -190,14 +190,7 @@ class Dispatcher:
 
     async def admit_once(self) -> int:
         """Grant free slots to queued runs and send every grant not yet sent; how many sent."""
-        free = await self._workers.capacity() - await self._admission.occupied()
-        if free > 0:
-            rooms = await self._admission.rooms()
-            heads = {
-                room.project_id: await self._admission.heads(room.project_id, min(free, room.room))
-                for room in rooms
-            }
-            await self._admission.admit(choose(rooms, heads, free))
+        await self.grant_once()
         unsent = await self._admission.unsent()
         if not unsent:
             return 0
@@ -211,6 +204,20 @@ class Dispatcher:
                     "could not admit %s: %s", run.job_id, outcome, extra={"job_id": run.job_id}
                 )
         return len(unsent)
+
+    async def grant_once(self) -> list[Run]:
+        """The admission policy, in the database alone: free capacity (live workers' slots
+        less those held) granted to the heads of the unpaused projects' queues, within each
+        project's max_parallel, in fairness order. The runs granted (not yet told)."""
+        free = await self._workers.capacity() - await self._admission.occupied()
+        if free <= 0:
+            return []
+        rooms = await self._admission.rooms()
+        heads = {
+            room.project_id: await self._admission.heads(room.project_id, min(free, room.room))
+            for room in rooms
+        }
+        return await self._admission.admit(choose(rooms, heads, free))
 
     async def _send_admission(self, client: Client, run: Run) -> None:
         """Signal-with-start: the grant reaches the workflow whether it runs already or not."""

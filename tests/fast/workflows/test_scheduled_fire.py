@@ -6,23 +6,16 @@ own timing and cancellation, which a real clock would take hours to show."""
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from workflows import activity_names
 from workflows.messages import FireRequest, ScheduleFire
 from workflows.scheduled_fire import LONGEST_CHECK_S, ScheduledFireWorkflow
-
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
 class StandIns:
@@ -33,45 +26,40 @@ class StandIns:
         self.checks_until_done = checks_until_done
         self.cancelled: list[str] = []
 
-    @activity.defn(name=activity_names.QUEUE_SCHEDULED_RUNS)
-    async def queue(self, request: FireRequest) -> list[str]:
+    @activity.defn
+    async def queue_scheduled_runs(self, request: FireRequest) -> list[str]:
         return [f"{request.fire_id}-0001", f"{request.fire_id}-0002"]
 
-    @activity.defn(name=activity_names.UNFINISHED_RUNS)
-    async def unfinished(self, job_ids: list[str]) -> int:
+    @activity.defn
+    async def unfinished_runs(self, job_ids: list[str]) -> int:
         self.checks += 1
         return 0 if self.checks >= self.checks_until_done else len(job_ids)
 
-    @activity.defn(name=activity_names.CANCEL_RUNS)
-    async def cancel(self, job_ids: list[str]) -> None:
+    @activity.defn
+    async def cancel_runs(self, job_ids: list[str]) -> None:
         self.cancelled += job_ids
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-    )
-    yield environment
-    await environment.shutdown()
-
-
-def fire_worker(env: WorkflowEnvironment, stand_ins: StandIns, queue: str) -> Worker:
+def fire_worker(time_skipping: WorkflowEnvironment, stand_ins: StandIns, queue: str) -> Worker:
     return Worker(
-        env.client,
+        time_skipping.client,
         task_queue=queue,
         workflows=[ScheduledFireWorkflow],
-        activities=[stand_ins.queue, stand_ins.unfinished, stand_ins.cancel],
+        activities=[
+            stand_ins.queue_scheduled_runs,
+            stand_ins.unfinished_runs,
+            stand_ins.cancel_runs,
+        ],
     )
 
 
 async def test_a_fire_follows_its_runs_for_hours_checking_ever_less_often(
-    env: WorkflowEnvironment,
+    time_skipping: WorkflowEnvironment,
 ) -> None:
     stand_ins = StandIns(checks_until_done=200)
     queue = f"fires-{uuid.uuid4().hex[:6]}"
-    async with fire_worker(env, stand_ins, queue):
-        handle = await env.client.start_workflow(
+    async with fire_worker(time_skipping, stand_ins, queue):
+        handle = await time_skipping.client.start_workflow(
             ScheduledFireWorkflow.run,
             ScheduleFire(schedule_id="schedule-1-x", project_id="1"),
             id="schedule-1-x-fire-2026-11-28T02:00:00Z",
@@ -90,17 +78,17 @@ async def test_a_fire_follows_its_runs_for_hours_checking_ever_less_often(
     assert elapsed.total_seconds() < 201 * LONGEST_CHECK_S, "at most a minute between checks"
 
 
-async def test_cancelling_a_fire_cancels_its_runs(env: WorkflowEnvironment) -> None:
+async def test_cancelling_a_fire_cancels_its_runs(time_skipping: WorkflowEnvironment) -> None:
     stand_ins = StandIns(checks_until_done=10**6)
     queue = f"fires-{uuid.uuid4().hex[:6]}"
-    async with fire_worker(env, stand_ins, queue):
-        handle = await env.client.start_workflow(
+    async with fire_worker(time_skipping, stand_ins, queue):
+        handle = await time_skipping.client.start_workflow(
             ScheduledFireWorkflow.run,
             ScheduleFire(schedule_id="schedule-1-y", project_id="1"),
             id="schedule-1-y-fire",
             task_queue=queue,
         )
-        await env.sleep(600)
+        await time_skipping.sleep(600)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()

@@ -7,19 +7,18 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LAYERS = [
     {"core"},
-    {"browser", "workflows"},
-    {"live", "store"},
+    {"browser", "workflows", "live", "store"},
     {"dispatch"},
     {"activities"},
     {"runner", "api"},
     {"devstack"},
 ]
-"""Lowest first: settings and formats; the browser and the workflows (no I/O); events and the
-database; queue admission; what workers do outside workflows; the processes' assembly; the
-local stack."""
+"""Lowest first: settings and formats; the browser, the workflows (no I/O), events and the
+database, none of which knows the others; queue intake and admission; what workers do outside
+workflows; the processes' assembly; the local stack."""
 LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in layer}
 
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.run_result import RunProgress
 from core.run_state import RunState
 from store import run_transitions
 from store.db import create_engine, migrate
 from store.models import Project, Run
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PACKAGES = ("api", "dispatch", "core", "live", "store", "activities", "workflows", "runner")
 
 
@@ -54,9 +55,10 @@ async def test_a_run_goes_from_waiting_to_active_to_its_result(session: AsyncSes
     assert await state_of(session, run) == RunState.WAITING
     assert await run_transitions.start(session, "run-a", datetime.now(UTC))
     assert await state_of(session, run) == RunState.ACTIVE
-    result = {"state": "completed", "progress": 100, "finished_at": datetime.now(UTC).isoformat()}
+    result = RunProgress(state=RunState.COMPLETED, progress=100, finished_at=datetime.now(UTC))
     assert await run_transitions.finish(session, "run-a", result)
     assert await state_of(session, run) == RunState.COMPLETED
+    assert RunProgress.model_validate(run.result) == result, "the stored result reads back"
     assert not await run_transitions.start(session, "run-a", datetime.now(UTC)), "ended is ended"
     assert not await run_transitions.cancel_waiting(session, "run-a")
 
@@ -74,7 +76,7 @@ async def test_no_run_finishes_or_settles_in_an_unfinished_state(session: AsyncS
     run = await new_run(session, "run-s")
     assert run.id is not None
     with pytest.raises(ValueError, match="cannot finish as active"):
-        await run_transitions.finish(session, "run-s", {"state": "active"})
+        await run_transitions.finish(session, "run-s", RunProgress(state=RunState.ACTIVE))
     with pytest.raises(ValueError, match="cannot settle as waiting"):
         await run_transitions.settle(session, run.id, RunState.WAITING, "no")
     assert await run_transitions.settle(session, run.id, RunState.FAILED, "its workflow is gone")

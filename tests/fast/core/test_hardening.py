@@ -16,7 +16,7 @@ from core.config import Settings
 from core.hardening import weak_secrets
 from core.logs import QueryTokenFilter
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STRONG = "a" * 32
 
 

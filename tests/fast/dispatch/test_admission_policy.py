@@ -1,0 +1,165 @@
+"""The dispatcher's admission policy against SQLite, without Temporal: capacity from live
+workers, each project's max_parallel, pauses, priorities and turns between projects."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.config import Settings
+from core.run_result import RunProgress
+from core.run_state import RunState
+from core.temporal_link import TemporalLink
+from dispatch.dispatcher import Dispatcher
+from dispatch.group_commit import GroupCommit
+from live.publisher import EventPublisher
+from store import run_transitions
+from store.admission import AdmissionStore
+from store.db import create_engine, migrate
+from store.models import Project, Run
+from store.new_runs import NewRun, new_job_id
+from store.queue import RunQueue
+from store.workers import WorkerRegistry
+
+
+@dataclass
+class Queue:
+    """A fresh SQLite service database, its dispatcher, and a way to queue runs."""
+
+    engine: AsyncEngine
+    dispatcher: Dispatcher
+    intake: GroupCommit
+    workers: WorkerRegistry
+
+    async def project(self, name: str, max_parallel: int = 2) -> int:
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            project = Project(name=name, token_hash=f"hash-{name}", max_parallel=max_parallel)
+            session.add(project)
+            await session.commit()
+            assert project.id is not None
+            return project.id
+
+    async def queue(self, project_id: int, count: int = 1, priority: str = "regular") -> list[str]:
+        runs = [NewRun(new_job_id(), project_id, None, {}, priority) for _ in range(count)]
+        await self.intake.enqueue(runs)
+        return [run.job_id for run in runs]
+
+    async def granted(self) -> list[str]:
+        return [run.job_id for run in await self.dispatcher.grant_once()]
+
+    async def finish(self, job_ids: list[str]) -> None:
+        """These runs ended: their slots are free again."""
+
+        async with AsyncSession(self.engine) as session:
+            for job_id in job_ids:
+                done = RunProgress(state=RunState.COMPLETED, progress=100)
+                await run_transitions.finish(session, job_id, done)
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file at the newest schema, copied for each test (migrating takes a second)."""
+    path = tmp_path_factory.mktemp("schema") / "service.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+async def queue(migrated: Path, tmp_path: Path) -> AsyncIterator[Queue]:
+    url = f"sqlite:///{shutil.copy(migrated, tmp_path / 'service.db')}"
+    engine = create_engine(url)
+    dispatcher = Dispatcher.build(engine, TemporalLink(Settings(database_url=url)))
+    intake = GroupCommit(engine, RunQueue(), EventPublisher(None), dispatcher.wake)
+    yield Queue(engine, dispatcher, intake, WorkerRegistry(engine))
+    await intake.idle()
+    await engine.dispose()
+
+
+async def test_no_run_is_granted_without_a_live_worker(queue: Queue) -> None:
+    await queue.queue(await queue.project("a"))
+    assert await queue.granted() == []
+
+
+async def test_grants_stop_at_the_workers_capacity_and_resume_when_a_slot_frees(
+    queue: Queue,
+) -> None:
+    project = await queue.project("a", max_parallel=10)
+    first, second, third = await queue.queue(project, 3)
+    await queue.workers.beat("worker-1", max_sessions=2)
+    assert await queue.granted() == [first, second]
+    assert await queue.granted() == [], "both slots are held"
+    await queue.finish([first])
+    assert await queue.granted() == [third]
+
+
+async def test_a_project_never_holds_more_than_its_max_parallel(queue: Queue) -> None:
+    project = await queue.project("a", max_parallel=1)
+    first, _second = await queue.queue(project, 2)
+    await queue.workers.beat("worker-1", max_sessions=4)
+    assert await queue.granted() == [first]
+    assert await queue.granted() == []
+
+
+async def test_projects_take_turns_for_free_slots(queue: Queue) -> None:
+    """A project that queued first does not take every slot: the other gets its turn."""
+    busy, quiet = await queue.project("busy", max_parallel=5), await queue.project("quiet")
+    busy_runs = await queue.queue(busy, 4)
+    [quiet_run] = await queue.queue(quiet, 1)
+    await queue.workers.beat("worker-1", max_sessions=2)
+    assert sorted(await queue.granted()) == sorted([busy_runs[0], quiet_run])
+
+
+async def test_live_runs_go_before_regular_and_scheduled_runs(queue: Queue) -> None:
+    project = await queue.project("a", max_parallel=3)
+    [scheduled] = await queue.queue(project, 1, "scheduled")
+    [regular] = await queue.queue(project, 1, "regular")
+    [live] = await queue.queue(project, 1, "live")
+    await queue.workers.beat("worker-1", max_sessions=1)
+    assert await queue.granted() == [live]
+    await queue.workers.beat("worker-1", max_sessions=3)
+    assert await queue.granted() == [regular, scheduled]
+
+
+async def test_paused_projects_and_a_global_pause_are_not_granted(queue: Queue) -> None:
+    paused, other = await queue.project("paused"), await queue.project("other")
+    await queue.queue(paused, 1)
+    [other_run] = await queue.queue(other, 1)
+    async with AsyncSession(queue.engine) as session:
+        project = await session.get(Project, paused)
+        assert project is not None
+        project.paused = True
+        session.add(project)
+        await session.commit()
+    await queue.workers.beat("worker-1", max_sessions=4)
+    admission = AdmissionStore(queue.engine)
+    await admission.pause_all(True)
+    assert await queue.granted() == []
+    await admission.pause_all(False)
+    assert await queue.granted() == [other_run]
+
+
+async def test_a_lost_worker_s_slots_leave_the_capacity_at_once(queue: Queue) -> None:
+    project = await queue.project("a", max_parallel=4)
+    runs = await queue.queue(project, 2)
+    await queue.workers.beat("worker-1", max_sessions=1)
+    await queue.workers.beat("worker-2", max_sessions=1)
+    await queue.workers.mark_lost("worker-2")
+    assert await queue.granted() == runs[:1]
+
+
+async def test_a_granted_run_is_granted_once(queue: Queue) -> None:
+    project = await queue.project("a")
+    [only] = await queue.queue(project, 1)
+    await queue.workers.beat("worker-1", max_sessions=4)
+    assert await queue.granted() == [only]
+    assert await queue.granted() == []
+    async with AsyncSession(queue.engine) as session:
+        [run] = (await session.exec(select(Run))).all()
+        assert run.job_id == only and run.admitted_at is not None
