@@ -25,9 +25,12 @@ async def served(settings: Settings) -> AsyncIterator[str]:
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
+    deadline = asyncio.get_running_loop().time() + 30
     while not server.started:
         if task.done():
             task.result()
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("the app did not start within 30 s")
         await asyncio.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"

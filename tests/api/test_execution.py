@@ -100,7 +100,7 @@ async def test_pause_holds_new_runs_and_resume_starts_them(
     job_id = (await api.post(f"/api/execution/test/{test_id}/run", headers=project.headers)).json()[
         "jobId"
     ]
-    await asyncio.sleep(2)
+    await asyncio.sleep(2)  # a window in which nothing may happen: the queue is paused
     held = await job(api, project, job_id)
     assert held["state"] == "waiting" and held["position"] == 1
     status = (await api.get("/api/execution/queue/status", headers=project.headers)).json()["queue"]

@@ -298,7 +298,7 @@ async def test_open_streams_hold_no_database_connection(
     job_id = await queue(live, project, await create_test(live, project, wait_test(pages_url, 10)))
     path = f"/api/execution/job/{job_id}/events"
     watchers = [asyncio.create_task(read_events(live, path, project)) for _ in range(60)]
-    await asyncio.sleep(3)
+    await asyncio.sleep(3)  # a window in which no stream may end
     assert not any(w.done() for w in watchers), "the streams are open"
 
     status = await asyncio.wait_for(

@@ -42,6 +42,7 @@ from tests.api.queue_helpers import (
 )
 from tests.conftest import ISOLATED_NAMESPACE
 from tests.support.definitions import shop_test
+from tests.support.runs import poll
 from workflows.messages import RunInput
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -173,10 +174,12 @@ async def test_a_project_with_many_waiting_runs_does_not_starve_one_with_a_singl
     crowd_test = await create_test(api, crowd, wait_test(pages_url, 700))
     single_test = await create_test(api, single, wait_test(pages_url, 100))
     crowd_jobs = [q["jobId"] for q in await queue_at_once(api, crowd, crowd_test, 50)]
-    while (await api.get("/api/execution/queue/status", headers=crowd.headers)).json()["queue"][
-        "active"
-    ] < 2:
-        await asyncio.sleep(0.05)
+
+    async def crowd_queue() -> dict[str, Any]:
+        answer = await api.get("/api/execution/queue/status", headers=crowd.headers)
+        return dict(answer.json()["queue"])
+
+    await poll(crowd_queue, lambda q: q["active"] >= 2, str, timeout=60, interval=0.05)
     (queued,) = await queue_at_once(api, single, single_test, 1)
     single_job = queued["jobId"]
     done = await wait_for_job(api, single, single_job, ("completed", "failed"), timeout=60)
@@ -266,7 +269,7 @@ async def test_the_admin_pauses_and_resumes_every_project(
         (queued,) = await queue_at_once(api, project, test_id, 1)
         status = (await api.get("/api/execution/queue/status", headers=project.headers)).json()
         assert status["queue"]["isPaused"] is True and status["queue"]["paused"] == 1
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # a window in which nothing may happen: admission is paused
         held = await job(api, project, queued["jobId"])
         assert held["state"] == "waiting" and held["position"] == 1
     finally:

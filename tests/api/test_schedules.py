@@ -136,7 +136,7 @@ async def test_paused_schedule_fires_only_after_resume(
     test_id = await create_test(api, project, wait_test(pages_url, 10))
     created = await create_schedule(api, project, test_id=test_id, interval_s=1, paused=True)
     assert created["paused"] and created["note"]
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(2.5)  # two fire times pass while it is paused: nothing may run
     assert (await describe(api, project, created["id"]))["recent_runs"] == []
 
     resumed = await api.post(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from browser.pool import BrowserPool
 from tests.support.processes import chromium_descendants
+from tests.support.runs import poll
 
 
 async def test_a_context_no_run_claims_is_closed() -> None:
@@ -21,8 +21,11 @@ async def test_a_context_no_run_claims_is_closed() -> None:
         claimed = await pool.open("live-run", "off", lifetime_s=300)
         async with pool.using(claimed.session_id):
             pass
-        await asyncio.sleep(1.5)
-        assert orphan.session_id not in {s.session_id for s in pool._sessions.values()}
+
+        async def open_sessions() -> set[str]:
+            return {s.session_id for s in pool._sessions.values()}
+
+        await poll(open_sessions, lambda open_: orphan.session_id not in open_, str, timeout=10)
         assert pool.get(claimed.session_id) is claimed
     finally:
         await pool.stop()

@@ -12,7 +12,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.exceptions import ApplicationError
 
 from browser.pool import BrowserPool
@@ -84,6 +89,19 @@ async def poll(
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(why(current))
         await asyncio.sleep(interval)
+
+
+async def until_closed(handle: WorkflowHandle, timeout: float = 60) -> WorkflowExecutionStatus:
+    """Wait until the workflow is no longer running; its final status."""
+    described = await poll(
+        handle.describe,
+        lambda d: d.status != WorkflowExecutionStatus.RUNNING,
+        lambda d: f"{handle.id} is still {d.status}",
+        timeout,
+        interval=0.05,
+    )
+    assert described.status is not None
+    return described.status
 
 
 async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 60) -> RunProgress:  # type: ignore[no-untyped-def]

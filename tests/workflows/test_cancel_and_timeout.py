@@ -12,7 +12,14 @@ from temporalio.client import WorkflowExecutionStatus
 from browser.pool import owner_args
 from devstack.temporal_server import temporal_binary
 from tests.support.processes import renderer_count
-from tests.support.runs import outcome, progress, start_run, stuck_test, wait_for_progress
+from tests.support.runs import (
+    outcome,
+    progress,
+    start_run,
+    stuck_test,
+    until_closed,
+    wait_for_progress,
+)
 
 
 def renderers_of(worker_id: str) -> int:
@@ -55,11 +62,10 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
 
     asked = time.monotonic()
     await handle.cancel()
-    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-        await asyncio.sleep(0.05)
+    status = await until_closed(handle)
     took = time.monotonic() - asked
 
-    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    assert status == WorkflowExecutionStatus.CANCELED
     assert took < 10, f"cancel took {took:.1f} s; the step alone would have waited 30 s"
     print(f"cancel mid-step -> CANCELED in {took:.2f} s")
     result = await progress(handle)
@@ -89,9 +95,7 @@ async def test_cancel_from_the_temporal_cli(
         check=True,
         capture_output=True,
     )
-    while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-        await asyncio.sleep(0.05)
-    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    assert await until_closed(handle) == WorkflowExecutionStatus.CANCELED
     assert worker_host.pool.open_count == 0
 
 
@@ -104,17 +108,15 @@ async def test_cancel_while_waiting_for_a_slot(client, worker_host, pages_url: s
     for blocker in blockers:
         await wait_for_progress(blocker, lambda p: p.current_step == 1)
     waiting = await start_run(client, f"waiting-{time.time_ns()}", stuck_test(pages_url))
-    await asyncio.sleep(1)
+    await asyncio.sleep(1)  # a window in which it must not start: no worker has room
     assert (await progress(waiting)).state == "waiting"
     await waiting.cancel()
-    while (await waiting.describe()).status == WorkflowExecutionStatus.RUNNING:
-        await asyncio.sleep(0.05)
+    await until_closed(waiting)
     assert (await progress(waiting)).state == "cancelled"
     for blocker in blockers:
         await blocker.cancel()
     for blocker in blockers:
-        while (await blocker.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await asyncio.sleep(0.05)
+        await until_closed(blocker)
     assert worker_host.pool.open_count == 0
 
 
