@@ -4,6 +4,8 @@ Start the service first (scripts/serve), then:  python -m bench.burst [--sizes 2
 [--series N]
 Its runs are queued in a paused project, so nothing executes, and cancelled once the API's
 memory has been measured 10 s after the last burst.
+Beside them, the same bursts through the FastAPI route instead of the fast path
+(api/fast_run_route.py).
 Baseline, in the same run: N bare start_workflow calls from one Temporal client; and the
 framework's floor: the same warm-up and bursts, latency and memory, against bench/floor_app.py's
 two apps served like the API.
@@ -243,6 +245,19 @@ async def cancel_all(base_url: str, headers: dict, jobs: list[str]) -> int:
     return done.count(False)
 
 
+def print_rows(rows: list[dict]) -> None:
+    print(
+        f"{'requests':>9}{'errors':>8}{'unique ids':>12}{'p50 s':>8}{'p99 s':>8}"
+        f"{'wall s':>8}{'req/s':>8}"
+    )
+    for row in rows:
+        rate = row["size"] / row["wall"]
+        print(
+            f"{row['size']:>9}{row['errors']:>8}{row['unique']:>12}{row['p50']:>8.3f}"
+            f"{row['p99']:>8.3f}{row['wall']:>8.2f}{rate:>8.0f}"
+        )
+
+
 async def main(sizes: list[int], base_url: str, series: int) -> None:
     settings = get_settings()
     process = api_processes(settings.port)
@@ -261,8 +276,12 @@ async def main(sizes: list[int], base_url: str, series: int) -> None:
         series_rows, series_memory = await bursts(base_url, headers, test_id, sizes, process, waits)
         rows += series_rows
         memory.append(series_memory)
+    # The same bursts through the FastAPI route (a lowercase scheme skips the fast path).
+    waits.append(await quiet_machine())
+    slow_headers = {"Authorization": "bearer " + headers["Authorization"].split(" ", 1)[1]}
+    slow_rows, _ = await bursts(base_url, slow_headers, test_id, sizes, process, waits)
     # Clean-up, after the memory figures: cancelling is a workload of its own.
-    jobs = [job for row in [warm_up, *rows] for job in row["jobs"]]
+    jobs = [job for row in [warm_up, *rows, *slow_rows] for job in row["jobs"]]
     failed = await cancel_all(base_url, headers, jobs)
     if failed:
         print(f"warning: {failed} runs of the bursts could not be cancelled")
@@ -274,16 +293,9 @@ async def main(sizes: list[int], base_url: str, series: int) -> None:
         floors[name] = await framework_floor(app, sizes, waits)
 
     print(f"burst of simultaneous POST /api/execution/test/{{id}}/run, {base_url}")
-    print(
-        f"{'requests':>9}{'errors':>8}{'unique ids':>12}{'p50 s':>8}{'p99 s':>8}"
-        f"{'wall s':>8}{'req/s':>8}"
-    )
-    for row in rows:
-        rate = row["size"] / row["wall"]
-        print(
-            f"{row['size']:>9}{row['errors']:>8}{row['unique']:>12}{row['p50']:>8.3f}"
-            f"{row['p99']:>8.3f}{row['wall']:>8.2f}{rate:>8.0f}"
-        )
+    print_rows(rows)
+    print("the same bursts through the FastAPI route (`bearer` in lowercase skips the fast path):")
+    print_rows(slow_rows)
     print(
         f"baseline: {max(sizes)} bare start_workflow calls from one client: "
         f"p50 {bare['p50']:.3f} s, "
