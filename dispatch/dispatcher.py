@@ -19,9 +19,7 @@ import os
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -37,7 +35,6 @@ from live.bell import DispatchBell
 from live.publisher import EventPublisher
 from store.admission import AdmissionStore
 from store.models import Run, utcnow
-from store.queue import QUEUE_ORDER
 from store.workers import WorkerRegistry
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
@@ -183,7 +180,7 @@ class Dispatcher:
                 continue
             try:
                 await self._until_quiet()
-                while await self.dispatch_once() == BATCH:
+                while await self.start_workflows_once() == BATCH:
                     await self._until_quiet()
             except Exception as error:
                 log.warning("starting workflows of queued runs failed: %s", error)
@@ -260,18 +257,10 @@ class Dispatcher:
             f"the run's workflow was {status.name.lower()} before it recorded a result",
         )
 
-    async def dispatch_once(self) -> int:
+    async def start_workflows_once(self) -> int:
         """Start the workflows of up to BATCH waiting runs, head of the queues first; how many
         started (fewer than BATCH ends the pass: the rest is tried again later)."""
-        async with self._admission.session() as session:
-            pending = (
-                await session.exec(
-                    select(Run)
-                    .where(Run.state == RunState.WAITING, col(Run.dispatched_at).is_(None))
-                    .order_by(*QUEUE_ORDER)
-                    .limit(BATCH)
-                )
-            ).all()
+        pending = await self._admission.unstarted(BATCH)
         if not pending:
             return 0
         client = await self._temporal.client()
@@ -288,7 +277,8 @@ class Dispatcher:
                     extra={"job_id": run.job_id},
                 )
         started = [run for run, outcome in zip(pending, outcomes, strict=True) if outcome is None]
-        cancelled = await self._mark_dispatched([run.id for run in started if run.id is not None])
+        started_ids = [run.id for run in started if run.id is not None]
+        cancelled = await self._admission.mark_workflows_started(started_ids)
         for run in started:
             if run.id in cancelled:
                 with contextlib.suppress(Exception):
@@ -318,18 +308,3 @@ class Dispatcher:
                 trigger_of(run.suite_id, run.retry_of, run.priority),
             ),
         )
-
-    async def _mark_dispatched(self, run_ids: list[int]) -> set[int]:
-        """Record the starts in one update; the runs among them that were cancelled meanwhile
-        (their workflow, just started, must be cancelled too)."""
-        async with self._admission.session() as session:
-            await session.exec(  # type: ignore[call-overload]
-                update(Run)
-                .where(col(Run.id).in_(run_ids), col(Run.state) == RunState.WAITING)
-                .values(dispatched_at=utcnow())
-            )
-            left = await session.exec(
-                select(Run.id).where(col(Run.id).in_(run_ids), col(Run.state) == RunState.CANCELLED)
-            )
-            await session.commit()
-        return {run_id for run_id in left.all() if run_id is not None}

@@ -137,6 +137,32 @@ class AdmissionStore:
                 query = query.where(col(Run.id).in_(run_ids))
             return list((await session.exec(query.order_by(*QUEUE_ORDER))).all())
 
+    async def unstarted(self, limit: int) -> list[Run]:
+        """Up to `limit` waiting runs whose workflow has not been started, in queue order."""
+        async with self.session() as session:
+            found = await session.exec(
+                select(Run)
+                .where(Run.state == RunState.WAITING, col(Run.workflow_started_at).is_(None))
+                .order_by(*QUEUE_ORDER)
+                .limit(limit)
+            )
+            return list(found.all())
+
+    async def mark_workflows_started(self, run_ids: list[int]) -> set[int]:
+        """Record the starts in one update; the runs among them that were cancelled meanwhile
+        (their workflow, just started, must be cancelled too)."""
+        async with self.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Run)
+                .where(col(Run.id).in_(run_ids), col(Run.state) == RunState.WAITING)
+                .values(workflow_started_at=utcnow())
+            )
+            left = await session.exec(
+                select(Run.id).where(col(Run.id).in_(run_ids), col(Run.state) == RunState.CANCELLED)
+            )
+            await session.commit()
+        return {run_id for run_id in left.all() if run_id is not None}
+
     async def mark_sent(self, run_id: int) -> bool:
         """The workflow has the grant; False if the run ended meanwhile (cancelled)."""
         now = utcnow()
@@ -144,7 +170,10 @@ class AdmissionStore:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
                 .where(col(Run.id) == run_id, col(Run.state).in_(UNFINISHED_STATES))
-                .values(admission_sent=True, dispatched_at=func.coalesce(Run.dispatched_at, now))
+                .values(
+                    admission_sent=True,
+                    workflow_started_at=func.coalesce(Run.workflow_started_at, now),
+                )
             )
             await session.commit()
             return bool(changed.rowcount)

@@ -132,7 +132,7 @@ class Run(SQLModel, table=True):
     retry_of: str | None = Field(default=None, max_length=100)
     schedule_id: str | None = Field(default=None, max_length=100, index=True)
     run_input: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    dispatched_at: datetime | None = Field(
+    workflow_started_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), index=True)
     )
     admitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -34,7 +34,7 @@ async def test_a_run_queued_while_temporal_is_down_starts_when_it_is_back(
 
     engine = create_engine(api_settings.database_url)
     dispatcher = Dispatcher.build(engine, TemporalLink(api_settings))
-    await dispatcher.dispatch_once()
+    await dispatcher.start_workflows_once()
     await dispatcher.admit_once()
     await engine.dispose()
     done = await wait_for_job(api, project, job_id, ("completed", "failed"))
