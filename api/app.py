@@ -16,6 +16,7 @@ from api.fast_run_route import FastRunRoute
 from api.limits import BodySizeLimit
 from api.routes import ROUTERS
 from api.services import Services
+from api.ui import pages as ui
 from core.config import Settings, get_settings
 from core.hardening import prepare_service_process
 from core.logs import configure_logging, hide_query_tokens
@@ -76,7 +77,8 @@ def create_app(
             422: {"model": ErrorBody, "description": "Invalid request"},
         },
     )
-    install_error_handlers(app)
+    install_error_handlers(app, ui.error_page)
+    ui.install(app)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

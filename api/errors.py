@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -58,30 +59,37 @@ def _body(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail, "code": code}, status_code=status)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Route every failure through the one error shape."""
+ErrorPage = Callable[[Request, int, str], Response | None]
+"""A page for an error of a page's request (the dashboard's), or None for the JSON shape."""
+
+
+def install_error_handlers(app: FastAPI, page: ErrorPage = lambda *_: None) -> None:
+    """Route every failure through the one error shape (or, for pages, `page`)."""
+
+    def shaped(request: Request, status: int, code: str, detail: str) -> Response:
+        return page(request, status, detail) or _body(status, code, detail)
 
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, error: ApiError) -> JSONResponse:
-        response = _body(error.status, error.code, error.detail)
+    async def api_error(request: Request, error: ApiError) -> Response:
+        response = shaped(request, error.status, error.code, error.detail)
         response.headers.update(error.headers)
         return response
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         code = STATUS_CODES.get(error.status_code, "error")
-        response = _body(error.status_code, code, str(error.detail))
+        response = shaped(request, error.status_code, code, str(error.detail))
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         problems = [
             {**problem, "loc": [p for p in problem["loc"] if p != "body"]}
             for problem in error.errors()
         ]
-        return _body(422, "invalid_request", describe_locations(problems))
+        return shaped(request, 422, "invalid_request", describe_locations(problems))
 
     @app.exception_handler(SQLAlchemyTimeout)
     @app.exception_handler(OperationalError)

@@ -32,6 +32,7 @@ class StepRecord(BaseModel):
     description: str | None = None
     status: StepStatus = "pending"
     attempts: int = 0
+    selector_used: str | None = None
     duration_ms: int | None = None
     error: str | None = None
     error_type: str | None = None

@@ -81,6 +81,7 @@ async def with_retries(
             await workflow.sleep(timedelta(seconds=wait or 0))
             continue
         record.status, record.duration_ms = "passed", outcome.duration_ms
+        record.selector_used = outcome.selector_used
         record.artifacts.extend(outcome.artifacts)
         return attempt > 1
     raise AssertionError("max_attempts is at least 1")

@@ -76,7 +76,7 @@ def project_snapshot(services: Services, project: Project) -> Snapshot:
     return read
 
 
-def _valid_event_id(value: str | None) -> str | None:
+def valid_event_id(value: str | None) -> str | None:
     if value is None:
         return None
     major, _, minor = value.partition("-")
@@ -85,7 +85,7 @@ def _valid_event_id(value: str | None) -> str | None:
     return value
 
 
-async def _sse(
+async def sse(
     services: Services, key: str, last_id: str | None, snapshot: Snapshot, ends: bool
 ) -> AsyncIterator[bytes]:
     yield f"retry: {SSE_RETRY_MS}\n\n".encode()
@@ -98,7 +98,7 @@ async def _sse(
         yield ("\n".join(lines) + "\n\n").encode()
 
 
-def _stream(body: AsyncIterator[bytes]) -> StreamingResponse:
+def stream(body: AsyncIterator[bytes]) -> StreamingResponse:
     return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
@@ -114,9 +114,9 @@ async def job_events(
     final one. (No database connection is held while it streams.)"""
     async with AsyncSession(services.engine, expire_on_commit=False) as session:
         await find_run_and_position(session, project, job_id)
-    last_id = _valid_event_id(last_event_header or last_event_query)
+    last_id = valid_event_id(last_event_header or last_event_query)
     snapshot = job_snapshot(services, project, job_id)
-    return _stream(_sse(services, job_stream(job_id), last_id, snapshot, ends=True))
+    return stream(sse(services, job_stream(job_id), last_id, snapshot, ends=True))
 
 
 @router.get("/events", response_class=StreamingResponse, responses=SSE_RESPONSE)
@@ -127,9 +127,9 @@ async def project_events(
     last_event_query: LastEventQuery = None,
 ) -> StreamingResponse:
     """Every event of every run of the project, as Server-Sent Events, until the client leaves."""
-    last_id = _valid_event_id(last_event_header or last_event_query)
+    last_id = valid_event_id(last_event_header or last_event_query)
     snapshot = project_snapshot(services, project)
-    return _stream(_sse(services, project_stream(str(project.id)), last_id, snapshot, ends=False))
+    return stream(sse(services, project_stream(str(project.id)), last_id, snapshot, ends=False))
 
 
 async def _authorised(websocket: WebSocket, services: Services) -> Project | None:
@@ -150,7 +150,7 @@ async def _send_all(
 ) -> None:
     last_id = websocket.query_params.get("lastEventId")
     try:
-        last_id = _valid_event_id(last_id)
+        last_id = valid_event_id(last_id)
     except ApiError as invalid:
         await websocket.close(code=4422, reason=str(invalid.detail))
         return

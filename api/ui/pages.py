@@ -1,0 +1,451 @@
+"""The dashboard's pages and actions. Reads go straight to the store; every action calls the
+API route that does the same thing (its checks and messages included), after the session's
+CSRF token has been checked. Pages re-render their live part on each event of the project's
+(or the run's) stream: positions and progress always come from the server, never guessed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.deps import ServicesDep, SessionDep, hash_token, same_secret
+from api.errors import ApiError
+from api.routes import admin, execution, live, runs
+from api.schemas import CleanRequest
+from api.services import Services
+from api.ui import sessions
+from api.ui.sessions import UiSession
+from core.run_result import RunProgress
+from core.run_state import FINAL_STATES, RunState
+from live.events import job_stream, project_stream
+from store.admission import paused_all
+from store.models import Project, Run
+from store.queue import QUEUE_ORDER, queued_of
+from store.workers import WorkerRegistry
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 50
+RECENT = 20
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/ui", include_in_schema=False)
+CookieDep = Annotated[str | None, Cookie(alias=sessions.COOKIE)]
+
+
+def trace_viewer_dir() -> Path:
+    """Playwright's own trace viewer, as shipped inside the installed package."""
+    import playwright
+
+    return Path(playwright.__file__).parent / "driver/package/lib/vite/traceViewer"
+
+
+class SignInNeeded(Exception):
+    """No valid session: the browser goes to the sign-in page."""
+
+
+def install(app: FastAPI) -> None:
+    """The pages, their script and style, the trace viewer, and sign-in redirects."""
+    app.include_router(router)
+    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
+    app.mount("/ui/trace", StaticFiles(directory=trace_viewer_dir(), html=True), name="ui-trace")
+
+    @app.exception_handler(SignInNeeded)
+    async def to_sign_in(_request: Request, _error: SignInNeeded) -> Response:
+        return RedirectResponse("/ui/", status_code=303)
+
+
+def error_page(request: Request, status: int, detail: str) -> Response | None:
+    """The dashboard's errors in words, on a page (the API's stay JSON)."""
+    if not request.url.path.startswith("/ui/"):
+        return None
+    return templates.TemplateResponse(
+        request, "error.html", {"ui": None, "status": status, "detail": detail}, status_code=status
+    )
+
+
+async def signed_in(
+    services: ServicesDep, session: SessionDep, cookie: CookieDep = None
+) -> UiSession:
+    """The caller's session, if its token is still the project's (or the admin's)."""
+    found = sessions.read(services.secrets, cookie)
+    if found is None:
+        raise SignInNeeded
+    if found.is_admin:
+        admin = services.settings.admin_token
+        if not admin or sessions.token_tag(hash_token(admin)) != found.token_tag:
+            raise SignInNeeded
+        return found
+    assert found.project_id is not None
+    project = await session.get(Project, found.project_id)
+    if project is None or sessions.token_tag(project.token_hash) != found.token_tag:
+        raise SignInNeeded
+    return found
+
+
+UiSessionDep = Annotated[UiSession, Depends(signed_in)]
+
+
+def checked(ui: UiSession, csrf: str | None) -> None:
+    """Every action's form carries the session's CSRF token."""
+    if not ui.csrf_ok(csrf):
+        raise ApiError(403, "csrf_token_missing", "the form was not sent by this dashboard")
+
+
+async def project_for(ui: UiSession, session: AsyncSession, project_id: int) -> Project:
+    project = await session.get(Project, project_id)
+    if project is None or not ui.may_see(project_id):
+        raise ApiError(404, "not_found", f"project {project_id} not found")
+    return project
+
+
+async def run_for(ui: UiSession, session: AsyncSession, job_id: str) -> tuple[Run, Project]:
+    found = await session.exec(select(Run).where(Run.job_id == job_id))
+    run = found.first()
+    if run is None or not ui.may_see(run.project_id):
+        raise ApiError(404, "not_found", f"job {job_id} not found")
+    return run, await project_for(ui, session, run.project_id)
+
+
+def page(request: Request, name: str, ui: UiSession | None, **context: Any) -> HTMLResponse:
+    csrf = ui.csrf if ui is not None else ""
+    return templates.TemplateResponse(request, name, {"ui": ui, "csrf": csrf, **context})
+
+
+def back(to: str, note: str | None = None) -> RedirectResponse:
+    """After an action, back to its page (with what happened, in words)."""
+    target = to if note is None else f"{to}?note={quote(note)}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, services: ServicesDep, cookie: CookieDep = None) -> Response:
+    found = sessions.read(services.secrets, cookie)
+    if found is None:
+        return page(request, "sign_in.html", None)
+    if found.is_admin:
+        return RedirectResponse("/ui/admin", status_code=303)
+    return RedirectResponse(f"/ui/projects/{found.project_id}", status_code=303)
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    token: Annotated[str, Form(max_length=500)],
+    services: ServicesDep,
+    session: SessionDep,
+) -> Response:
+    """Exchange a project or admin token for a session cookie (the token is not kept)."""
+    admin = services.settings.admin_token
+    token = token.strip()
+    if admin and same_secret(token, admin):
+        cookie = sessions.issue(services.secrets, None, hash_token(admin))
+    else:
+        found = await session.exec(select(Project).where(Project.token_hash == hash_token(token)))
+        project = found.first()
+        if project is None:
+            error = "That token belongs to no project (nor to the admin)."
+            refused = page(request, "sign_in.html", None, error=error)
+            refused.status_code = 401
+            return refused
+        cookie = sessions.issue(services.secrets, project.id, project.token_hash)
+    response = RedirectResponse("/ui/", status_code=303)
+    response.set_cookie(
+        sessions.COOKIE,
+        cookie,
+        max_age=sessions.LIFETIME_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/ui",
+    )
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(ui: UiSessionDep, csrf: Annotated[str | None, Form()] = None) -> Response:
+    checked(ui, csrf)
+    response = RedirectResponse("/ui/", status_code=303)
+    response.delete_cookie(sessions.COOKIE, path="/ui")
+    return response
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_view(
+    request: Request, ui: UiSessionDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Every project's queue, the global pause, and the workers' capacity."""
+    if not ui.is_admin:
+        raise ApiError(403, "admin_only", "this page needs the admin token")
+    projects = (await session.exec(select(Project).order_by(col(Project.id)))).all()
+    counts = {p.id: await services.queue.counts(session, p.id) for p in projects if p.id}
+    census = await WorkerRegistry(services.engine).census()
+    paused = await paused_all(session)
+    return page(
+        request,
+        "admin.html",
+        ui,
+        projects=projects,
+        counts=counts,
+        census=census,
+        paused_all=paused,
+        note=request.query_params.get("note"),
+    )
+
+
+@router.post("/admin/{action}")
+async def admin_action(
+    action: str, ui: UiSessionDep, services: ServicesDep, csrf: Annotated[str | None, Form()] = None
+) -> Response:
+    checked(ui, csrf)
+    routes = {"pause": admin.pause_all, "resume": admin.resume_all}
+    if not ui.is_admin or action not in routes:
+        raise ApiError(404, "not_found", f"no admin action {action}")
+    done = await routes[action](None, services)
+    return back("/ui/admin", done.message)
+
+
+async def queue_view(
+    session: AsyncSession, services: Services, project: Project, page_number: int
+) -> dict[str, Any]:
+    """What the queue page shows: counts, a page of waiting runs with positions, the active
+    runs with their live progress, and the newest finished runs."""
+    assert project.id is not None
+    offset = page_number * PAGE_SIZE
+    waiting = (
+        await session.exec(
+            select(Run)
+            .where(queued_of(project.id))
+            .order_by(*QUEUE_ORDER)
+            .offset(offset)
+            .limit(PAGE_SIZE)
+        )
+    ).all()
+    active = (
+        await session.exec(
+            select(Run).where(
+                Run.project_id == project.id,
+                col(Run.state).in_([RunState.ACTIVE, RunState.WAITING]),
+                col(Run.admitted_at).is_not(None),
+            )
+        )
+    ).all()
+    finished = (
+        await session.exec(
+            select(Run)
+            .where(Run.project_id == project.id, col(Run.state).in_(FINAL_STATES))
+            .order_by(col(Run.finished_at).desc(), col(Run.id).desc())
+            .limit(RECENT)
+        )
+    ).all()
+    counts = await services.queue.counts(session, project.id)
+    return {
+        "project": project,
+        "counts": counts,
+        "queued": await queued_total(session, project.id),
+        "waiting": [(offset + i + 1, run) for i, run in enumerate(waiting)],
+        "active": [(run, await live_of(services, run)) for run in active],
+        "finished": finished,
+        "page_number": page_number,
+        "page_size": PAGE_SIZE,
+    }
+
+
+async def queued_total(session: AsyncSession, project_id: int) -> int:
+    found = await session.exec(select(func.count()).select_from(Run).where(queued_of(project_id)))
+    return int(found.one())
+
+
+async def live_of(services: Services, run: Run) -> RunProgress | None:
+    """The workflow's own progress of an active run (cached for a second)."""
+    if run.state != RunState.ACTIVE:
+        return None
+    return await execution.live_progress(services, run.job_id)
+
+
+def duration(run: Run) -> str:
+    if run.started_at is None or run.finished_at is None:
+        return ""
+    seconds = (as_aware(run.finished_at) - as_aware(run.started_at)).total_seconds()
+    return f"{seconds:.1f} s"
+
+
+def as_aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+templates.env.globals["duration"] = duration
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+async def queue_page(
+    request: Request,
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    page_number: Annotated[int, Query(alias="page", ge=0, le=100_000)] = 0,
+) -> Response:
+    project = await project_for(ui, session, project_id)
+    view = await queue_view(session, services, project, page_number)
+    note = request.query_params.get("note")
+    return page(request, "queue.html", ui, note=note, **view)
+
+
+@router.get("/projects/{project_id}/body", response_class=HTMLResponse)
+async def queue_body(
+    request: Request,
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    page_number: Annotated[int, Query(alias="page", ge=0, le=100_000)] = 0,
+) -> Response:
+    """The live part of the queue page, rendered again on each event."""
+    project = await project_for(ui, session, project_id)
+    view = await queue_view(session, services, project, page_number)
+    return page(request, "queue_body.html", ui, **view)
+
+
+@router.get("/projects/{project_id}/events")
+async def queue_events(
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    last_event_header: live.LastEventHeader = None,
+) -> Response:
+    """The project's event stream, for its signed-in dashboards (resumes at Last-Event-ID)."""
+    project = await project_for(ui, session, project_id)
+    await session.close()  # a stream lasts minutes: give the connection back now
+    last_id = live.valid_event_id(last_event_header)
+    snapshot = live.project_snapshot(services, project)
+    return live.stream(
+        live.sse(services, project_stream(str(project_id)), last_id, snapshot, ends=False)
+    )
+
+
+@router.post("/projects/{project_id}/{action}")
+async def queue_action(
+    project_id: int,
+    action: str,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: Annotated[str | None, Form()] = None,
+    state: Annotated[str, Form()] = "completed",
+) -> Response:
+    """Pause, resume or clean the project's queue, through the API's own routes."""
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}"
+    try:
+        if action == "pause":
+            done = await execution.pause_queue(project, session)
+        elif action == "resume":
+            done = await execution.resume_queue(project, session, services)
+        elif action == "clean":
+            body = CleanRequest.model_validate({"state": state, "keep": 0})
+            cleaned = await execution.clean_queue(body, project, services)
+            return back(to, f"{cleaned.removed} {state} runs cleaned")
+        else:
+            raise ApiError(404, "not_found", f"no queue action {action}")
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, done.message)
+
+
+@router.get("/runs/{job_id}", response_class=HTMLResponse)
+async def run_page(
+    request: Request, job_id: str, ui: UiSessionDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    run, project = await run_for(ui, session, job_id)
+    view = await run_view(session, services, run, project)
+    return page(request, "run.html", ui, note=request.query_params.get("note"), **view)
+
+
+@router.get("/runs/{job_id}/body", response_class=HTMLResponse)
+async def run_body(
+    request: Request, job_id: str, ui: UiSessionDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    run, project = await run_for(ui, session, job_id)
+    view = await run_view(session, services, run, project)
+    return page(request, "run_body.html", ui, **view)
+
+
+async def run_view(
+    session: AsyncSession, services: Services, run: Run, project: Project
+) -> dict[str, Any]:
+    """The run's steps (live while it runs), position, screenshots and trace."""
+    _, position = await execution.find_run_and_position(session, project, run.job_id)
+    result = run.outcome
+    if result is None and run.state == RunState.ACTIVE:
+        result = await execution.live_progress(services, run.job_id)
+    names = runs.artifact_names(run.outcome)
+    return {
+        "run": run,
+        "project": project,
+        "position": position,
+        "result": result,
+        "screenshots": [n for n in names if n.endswith(".png")],
+        "traces": [n for n in names if n.endswith(".zip")],
+        "final": run.state in FINAL_STATES,
+    }
+
+
+@router.get("/runs/{job_id}/events")
+async def run_events(
+    job_id: str,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    last_event_header: live.LastEventHeader = None,
+) -> Response:
+    run, project = await run_for(ui, session, job_id)
+    await session.close()
+    last_id = live.valid_event_id(last_event_header)
+    snapshot = live.job_snapshot(services, project, run.job_id)
+    return live.stream(live.sse(services, job_stream(run.job_id), last_id, snapshot, ends=True))
+
+
+@router.get("/runs/{job_id}/artifacts/{name}")
+async def run_artifact(
+    job_id: str, name: str, ui: UiSessionDep, session: SessionDep, services: ServicesDep
+) -> FileResponse:
+    """A screenshot or trace, for the page and for the trace viewer (same origin, cookie)."""
+    run, project = await run_for(ui, session, job_id)
+    return await runs.get_artifact(run.job_id, name, project, session, services)
+
+
+@router.post("/runs/{job_id}/{action}")
+async def run_action(
+    job_id: str,
+    action: str,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Cancel or retry the run, through the API's own routes."""
+    checked(ui, csrf)
+    run, project = await run_for(ui, session, job_id)
+    to = f"/ui/runs/{job_id}"
+    try:
+        if action == "cancel":
+            client = await services.temporal.client()
+            done = await execution.cancel_job(job_id, project, session, client, services)
+            return back(to, done.message)
+        if action == "retry":
+            queued = await execution.retry_job(job_id, project, session, services)
+            return back(f"/ui/runs/{queued.jobId}", queued.message)
+    except ApiError as error:
+        return back(to, error.detail)
+    raise ApiError(404, "not_found", f"no run action {action}")

@@ -1,0 +1,191 @@
+"""The dashboard in a real Chromium against the running service: sign-in, live positions and
+progress without a reload, actions behind CSRF, the run's evidence, and project isolation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from core.chromium import LAUNCH_ARGS, chromium_executable
+from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
+from tests.api.jobs import create_test, queue, wait_for_job
+from tests.support.definitions import shop_test
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=chromium_executable(None), args=LAUNCH_ARGS
+        )
+        yield chromium
+        await chromium.close()
+
+
+async def signed_in(browser: Browser, base_url: str, token: str) -> Page:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{base_url}/ui/")
+    await page.fill("#token", token)
+    await page.click("button:has-text('Sign in')")
+    return page
+
+
+async def paused_project(live: httpx.AsyncClient, pages_url: str) -> tuple[ProjectAccess, int]:
+    project = await new_project(live)
+    test_id = await create_test(live, project, shop_test(pages_url))
+    await live.post("/api/execution/queue/pause", headers=project.headers)
+    return project, test_id
+
+
+def waiting_rows(page: Page) -> object:
+    return page.locator("#waiting tbody tr[data-job]")
+
+
+async def test_queued_runs_show_their_positions_which_move_up_live(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project, test_id = await paused_project(live, pages_url)
+    jobs = [await queue(live, project, test_id) for _ in range(3)]
+    page = await signed_in(browser, str(live.base_url), project.token)
+    assert page.url.endswith(f"/ui/projects/{project.id}")
+    rows = page.locator("#waiting tbody tr[data-job]")
+    await expect(rows.locator(".position")).to_have_text(["1", "2", "3"])
+    assert [await r.get_attribute("data-job") for r in await rows.all()] == jobs
+    assert project.token not in await page.content(), "the token is never in a page"
+    live_region = page.locator("#live")
+    await expect(live_region).to_have_attribute("data-connected", "true")
+
+    await live.post(f"/api/execution/job/{jobs[0]}/cancel", headers=project.headers)
+    await expect(rows.locator(".position")).to_have_text(["1", "2"])  # no reload
+    assert [await r.get_attribute("data-job") for r in await rows.all()] == jobs[1:]
+    for job_id in jobs[1:]:
+        await live.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    await page.context.close()
+
+
+async def test_a_run_goes_from_waiting_to_active_to_completed_without_a_reload(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project, test_id = await paused_project(live, pages_url)
+    job_id = await queue(live, project, test_id)
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await expect(page.locator(f"#waiting tr[data-job='{job_id}']")).to_be_visible()
+    await expect(page.locator("#live")).to_have_attribute("data-connected", "true")
+    await page.click("text=Resume")  # the page's own form, with its CSRF token
+    await expect(page.locator(f"#finished tr[data-job='{job_id}'] .state-completed")).to_be_visible(
+        timeout=60_000
+    )
+    assert await page.locator(f"#waiting tr[data-job='{job_id}']").count() == 0
+
+    await page.click(f"#finished a:text('{job_id}')")
+    steps = page.locator("#steps tbody tr")
+    await expect(steps.locator("td:nth-child(3)")).to_have_text(["passed"] * 3)
+    await expect(steps.first.locator("td:nth-child(4)")).to_have_text("#buy")
+    await page.context.close()
+
+
+async def test_a_failed_run_shows_its_screenshot_and_opens_in_the_trace_viewer(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    failing = shop_test(pages_url, {"action": "click", "selector": "#nope"}, step_timeout_ms=300)
+    failing["retry"] = {"max_attempts": 1}
+    job_id = await queue(live, project, await create_test(live, project, failing))
+    await wait_for_job(live, project, job_id, ("failed",), timeout=60)
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/runs/{job_id}")
+    await expect(page.locator("#state")).to_contain_text("failed")
+    await expect(page.locator("#steps")).to_contain_text("no element matches '#nope'")
+    shot = page.locator("img.shot").first
+    await expect(shot).to_be_visible()
+    assert await shot.evaluate("img => img.naturalWidth") > 0, "the screenshot loaded"
+
+    await page.click("text=Open the trace")
+    await expect(page.locator(".action-title").first).to_be_visible(timeout=30_000)
+    await expect(page.locator("body")).to_contain_text("Click")
+
+    await page.go_back()
+    await page.click("text=Retry")
+    await expect(page.locator(".note")).to_contain_text("queued")
+    assert f"/ui/runs/{job_id}" not in page.url, "the retry's own page"
+    await page.context.close()
+
+
+async def test_another_project_s_token_sees_none_of_the_first_project(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    first, test_id = await paused_project(live, pages_url)
+    job_id = await queue(live, first, test_id)
+    second = await new_project(live)
+    page = await signed_in(browser, str(live.base_url), second.token)
+    assert job_id not in await page.content()
+    for path in (f"/ui/projects/{first.id}", f"/ui/runs/{job_id}"):
+        answer = await page.goto(f"{live.base_url}{path}")
+        assert answer is not None and answer.status == 404
+        await expect(page.locator(".error")).to_contain_text("not found")
+        assert first.name not in await page.content()
+    await live.post(f"/api/execution/job/{job_id}/cancel", headers=first.headers)
+    await page.context.close()
+
+
+async def test_an_action_without_the_session_s_csrf_token_is_refused(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project, _ = await paused_project(live, pages_url)
+    page = await signed_in(browser, str(live.base_url), project.token)
+    refused = await page.evaluate(
+        """async (url) => (await fetch(url, {method: "POST", body: new URLSearchParams(
+            {csrf: "forged"})})).status""",
+        f"{live.base_url}/ui/projects/{project.id}/resume",
+    )
+    assert refused == 403
+    status = await live.get("/api/execution/queue/status", headers=project.headers)
+    assert status.json()["queue"]["isPaused"] is True, "nothing was done"
+    await page.context.close()
+
+
+async def test_a_wrong_token_is_refused_in_words_and_no_page_opens_without_a_session(
+    live: httpx.AsyncClient, browser: Browser
+) -> None:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{live.base_url}/ui/")
+    await page.fill("#token", "not-a-token")
+    await page.click("button:has-text('Sign in')")
+    await expect(page.locator(".error")).to_have_text(
+        "That token belongs to no project (nor to the admin)."
+    )
+    answer = await page.goto(f"{live.base_url}/ui/projects/1")
+    assert answer is not None and page.url.endswith("/ui/")
+    await page.context.close()
+
+
+async def test_the_admin_sees_every_project_and_pauses_every_queue(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project, test_id = await paused_project(live, pages_url)
+    job_id = await queue(live, project, test_id)
+    page = await signed_in(browser, str(live.base_url), ADMIN_TOKEN)
+    assert page.url.endswith("/ui/admin")
+    row = page.locator(f"#projects tr[data-project='{project.id}']")
+    await expect(row.locator(".waiting")).to_have_text("1")
+    await expect(page.locator("#capacity")).to_contain_text(re.compile(r"Workers live: [1-9]"))
+    try:
+        await page.click("button:has-text('Pause every queue')")
+        await expect(page.locator(".note").first).to_contain_text("All queues paused")
+        other = await new_project(live)
+        status = await live.get("/api/execution/queue/status", headers=other.headers)
+        assert status.json()["queue"]["isPaused"] is True
+        await page.click("button:has-text('Resume every queue')")
+        await expect(page.locator(".note").first).to_contain_text("All queues resumed")
+    finally:  # never leave every other test's queue paused
+        await live.post(
+            "/api/admin/queue/resume", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+    await row.locator("a").click()
+    await expect(page.locator(f"#waiting tr[data-job='{job_id}'] .position")).to_have_text("1")
+    await live.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    await page.context.close()
