@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
+from api import ui
 from api.errors import ErrorBody, install_error_handlers
 from api.fast_run_route import FastRunRoute
 from api.limits import BodySizeLimit
 from api.routes import ROUTERS
 from api.services import Services
-from api.ui import pages as ui
 from core.config import Settings, get_settings
 from core.hardening import prepare_service_process
 from core.logs import configure_logging, hide_query_tokens

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -86,6 +86,9 @@ async def run_suite(
     project: ProjectDep,
     session: SessionDep,
     services: ServicesDep,
+    priority: Annotated[
+        Literal["regular", "live"], Query(description="`live` runs go before regular ones")
+    ] = "regular",
 ) -> SuiteQueued:
     """Queue a run of every test of the suite, in the suite's order."""
     suite = await owned(session, Suite, suite_id, project, "suite")
@@ -93,7 +96,7 @@ async def run_suite(
         tests = await suite_tests(session, suite)
     except SuiteTestsMissing as missing:
         raise ApiError(409, "suite_tests_missing", str(missing)) from None
-    queued = await queue_runs(session, services, project, tests, suite_id=suite_id)
+    queued = await queue_runs(session, services, project, tests, priority, suite_id=suite_id)
     jobs = [
         QueuedJob(jobId=run.job_id, testId=key, position=position)
         for (run, position), key in zip(queued, suite.test_ids, strict=True)

@@ -1,2 +1,25 @@
 """The dashboard under /ui/: server-rendered pages for people, signed in with a project token
 (that project) or the admin token (every project), kept live by the event streams."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api.ui import library, pages
+from api.ui.pages import HERE, SignInNeeded, error_page, trace_viewer_dir
+
+__all__ = ["error_page", "install"]
+
+
+def install(app: FastAPI) -> None:
+    """The pages, their script and style, the trace viewer, and sign-in redirects."""
+    app.include_router(pages.router)
+    app.include_router(library.router)
+    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
+    app.mount("/ui/trace", StaticFiles(directory=trace_viewer_dir(), html=True), name="ui-trace")
+
+    @app.exception_handler(SignInNeeded)
+    async def to_sign_in(_request: Request, _error: SignInNeeded) -> Response:
+        return RedirectResponse("/ui/", status_code=303)

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Cookie, Depends, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Cookie, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -50,17 +49,6 @@ def trace_viewer_dir() -> Path:
 
 class SignInNeeded(Exception):
     """No valid session: the browser goes to the sign-in page."""
-
-
-def install(app: FastAPI) -> None:
-    """The pages, their script and style, the trace viewer, and sign-in redirects."""
-    app.include_router(router)
-    app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
-    app.mount("/ui/trace", StaticFiles(directory=trace_viewer_dir(), html=True), name="ui-trace")
-
-    @app.exception_handler(SignInNeeded)
-    async def to_sign_in(_request: Request, _error: SignInNeeded) -> Response:
-        return RedirectResponse("/ui/", status_code=303)
 
 
 def error_page(request: Request, status: int, detail: str) -> Response | None:

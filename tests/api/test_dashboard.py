@@ -3,6 +3,7 @@ progress without a reload, actions behind CSRF, the run's evidence, and project 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -188,4 +189,73 @@ async def test_the_admin_sees_every_project_and_pauses_every_queue(
     await row.locator("a").click()
     await expect(page.locator(f"#waiting tr[data-job='{job_id}'] .position")).to_have_text("1")
     await live.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    await page.context.close()
+
+
+async def test_tests_run_from_their_page_and_show_their_outcomes(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    test_id = await create_test(live, project, shop_test(pages_url))
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/tests")
+    row = page.locator(f"#tests tr[data-test='{test_id}']")
+    await row.locator("button:has-text('Run live')").click()
+    await expect(page.locator(".note")).to_contain_text("queued (position")
+    job_id = (await page.locator(".note").inner_text()).split()[0]
+    await wait_for_job(live, project, job_id, ("completed",), timeout=60)
+    await page.reload()
+    await expect(row.locator(".strip a.state-completed")).to_have_count(1)
+    runs = (await live.get("/api/runs", headers=project.headers)).json()
+    assert [(r["jobId"], r["priority"]) for r in runs] == [(job_id, "live")]
+    await page.context.close()
+
+
+async def test_a_test_the_engine_refuses_shows_why_beside_its_step_and_stores_nothing(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/tests/edit")
+    broken = shop_test(pages_url)
+    broken["steps"][1] = {"action": "click"}
+    await page.fill("#definition", json.dumps(broken))
+    await page.click("button:has-text('Save')")
+    await expect(page.locator("#step-1 .step-error")).to_have_text(
+        "selector: action 'click' needs a selector"
+    )
+    assert await page.locator("#step-0 .step-error").count() == 0
+    assert (await live.get("/api/tests", headers=project.headers)).json() == []
+
+    await page.fill("#definition", json.dumps(shop_test(pages_url)))
+    await page.click("button:has-text('Save')")
+    await expect(page.locator(".note")).to_contain_text("saved")
+    assert len((await live.get("/api/tests", headers=project.headers)).json()) == 1
+    await page.context.close()
+
+
+async def test_schedules_are_listed_with_their_next_fires_and_resumed_from_the_page(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    test_id = await create_test(live, project, shop_test(pages_url))
+    made = await live.post(
+        "/api/schedules",
+        json={"name": "nightly", "test_id": test_id, "cron": "0 3 * * *", "paused": True},
+        headers=project.headers,
+    )
+    assert made.status_code == 201, made.text
+    schedule_id = made.json()["id"]
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/schedules")
+    row = page.locator(f"#schedules tr[data-schedule='{schedule_id}']")
+    await expect(row).to_contain_text("paused")
+    await expect(row).to_contain_text("03:00:00")
+    await row.locator("button:has-text('Resume')").click()
+    await expect(page.locator(f"#schedules tr[data-schedule='{schedule_id}']")).to_contain_text(
+        "active"
+    )
+    described = await live.get(f"/api/schedules/{schedule_id}", headers=project.headers)
+    assert described.json()["paused"] is False
+    await live.delete(f"/api/schedules/{schedule_id}", headers=project.headers)
     await page.context.close()

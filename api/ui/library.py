@@ -1,0 +1,256 @@
+"""The dashboard's tests, suites and schedules: run them, see each test's recent outcomes and
+durations, create or edit a test from JSON (the engine's validation message beside the step it
+names), and pause, resume or trigger schedules. Every action goes through the API's routes."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.deps import ServicesDep, SessionDep
+from api.errors import ApiError
+from api.queueing import queue_runs
+from api.routes import execution, schedules, tests
+from api.routes.owned import owned
+from api.ui.pages import UiSessionDep, back, checked, page, project_for
+from core.definition import TestDefinition
+from core.run_state import FINAL_STATES
+from store.models import Run, Suite, TestCase
+
+router = APIRouter(prefix="/ui/projects/{project_id}", include_in_schema=False)
+HISTORY = 50
+STRIP = 20
+STEP_PROBLEM = "steps"
+
+
+async def history_of(session: AsyncSession, test_id: int | None) -> list[Run]:
+    """The test's newest finished runs, oldest first."""
+    found = await session.exec(
+        select(Run)
+        .where(Run.test_id == test_id, col(Run.state).in_(FINAL_STATES))
+        .order_by(col(Run.finished_at).desc(), col(Run.id).desc())
+        .limit(HISTORY)
+    )
+    return list(reversed(found.all()))
+
+
+def duration_s(run: Run) -> float | None:
+    if run.started_at is None or run.finished_at is None:
+        return None
+    return (run.finished_at - run.started_at).total_seconds()
+
+
+def chart_points(runs: list[Run], width: int = 200, height: int = 40) -> str:
+    """An SVG polyline of the runs' durations, scaled to the box."""
+    durations = [d for d in (duration_s(run) for run in runs) if d is not None]
+    if len(durations) < 2:
+        return ""
+    top = max(durations) or 1.0
+    step = width / (len(durations) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - d / top * height:.1f}" for i, d in enumerate(durations)
+    )
+
+
+@router.get("/tests", response_class=HTMLResponse)
+async def tests_page(
+    request: Request, project_id: int, ui: UiSessionDep, session: SessionDep
+) -> Response:
+    project = await project_for(ui, session, project_id)
+    found = await session.exec(
+        select(TestCase).where(TestCase.project_id == project_id).order_by(col(TestCase.id))
+    )
+    rows = []
+    for test in found.all():
+        history = await history_of(session, test.id)
+        rows.append({"test": test, "strip": history[-STRIP:], "chart": chart_points(history)})
+    suites = (await session.exec(select(Suite).where(Suite.project_id == project_id))).all()
+    note = request.query_params.get("note")
+    return page(request, "tests.html", ui, project=project, rows=rows, suites=suites, note=note)
+
+
+@router.post("/tests/{test_id}/run")
+async def run_test(
+    project_id: int,
+    test_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: Annotated[str | None, Form()] = None,
+    priority: Annotated[str, Form()] = "regular",
+) -> Response:
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/tests"
+    try:
+        test = await owned(session, TestCase, test_id, project, "test")
+        [(run, position)] = await queue_runs(
+            session, services, project, [test], "live" if priority == "live" else "regular"
+        )
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, f"{run.job_id} queued (position {position})")
+
+
+@router.post("/suites/{suite_id}/run")
+async def run_suite(
+    project_id: int,
+    suite_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: Annotated[str | None, Form()] = None,
+    priority: Annotated[str, Form()] = "regular",
+) -> Response:
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/tests"
+    try:
+        queued = await execution.run_suite(
+            suite_id, project, session, services, "live" if priority == "live" else "regular"
+        )
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, queued.message)
+
+
+def step_problems(error: ValidationError) -> tuple[dict[int, list[str]], list[str]]:
+    """The engine's messages by step index, and those about the test as a whole."""
+    by_step: dict[int, list[str]] = {}
+    general = []
+    for problem in error.errors():
+        location = list(problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if len(location) >= 2 and location[0] == STEP_PROBLEM and isinstance(location[1], int):
+            field = ".".join(str(part) for part in location[2:])
+            by_step.setdefault(location[1], []).append(f"{field}: {message}" if field else message)
+        else:
+            where = ".".join(str(part) for part in location)
+            general.append(f"{where}: {message}" if where else message)
+    return by_step, general
+
+
+@router.get("/tests/edit", response_class=HTMLResponse)
+async def edit_page(
+    request: Request,
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    test_id: int | None = None,
+) -> Response:
+    """A form with the test's JSON (a new test's when `test_id` is not given)."""
+    project = await project_for(ui, session, project_id)
+    text = ""
+    if test_id is not None:
+        test = await owned(session, TestCase, test_id, project, "test")
+        text = json.dumps(test.definition, indent=2)
+    return page(request, "edit_test.html", ui, project=project, test_id=test_id, text=text)
+
+
+@router.post("/tests/edit")
+async def save_test(
+    request: Request,
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    definition: Annotated[str, Form(max_length=1_000_000)],
+    csrf: Annotated[str | None, Form()] = None,
+    test_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Create or replace a test; a definition the engine refuses comes back with its messages."""
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+
+    def refused(general: list[str], by_step: dict[int, list[str]] | None = None) -> Response:
+        steps = _steps_of(definition)
+        response = page(
+            request,
+            "edit_test.html",
+            ui,
+            project=project,
+            test_id=test_id,
+            text=definition,
+            general=general,
+            by_step=by_step or {},
+            steps=steps,
+        )
+        response.status_code = 422
+        return response
+
+    try:
+        body = TestDefinition.model_validate(json.loads(definition))
+    except json.JSONDecodeError as error:
+        return refused([f"not JSON: {error}"])
+    except ValidationError as error:
+        by_step, general = step_problems(error)
+        return refused(general, by_step)
+    try:
+        if test_id is None:
+            saved = await tests.create_test(body, project, session, services)
+        else:
+            saved = await tests.replace_test(test_id, body, project, session, services)
+    except ApiError as error:
+        return refused([error.detail])
+    return back(f"/ui/projects/{project_id}/tests", f"Test {saved.id} ({saved.name}) saved")
+
+
+def _steps_of(definition: str) -> list[Any]:
+    """The steps as written, to show each one beside its messages."""
+    try:
+        steps = json.loads(definition).get("steps")
+    except (json.JSONDecodeError, AttributeError):
+        return []
+    return steps if isinstance(steps, list) else []
+
+
+@router.get("/schedules", response_class=HTMLResponse)
+async def schedules_page(
+    request: Request, project_id: int, ui: UiSessionDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    project = await project_for(ui, session, project_id)
+    error = None
+    try:
+        client = await services.temporal.client()
+        found = await schedules.list_schedules(project, session, client)
+    except Exception:
+        found, error = [], "Temporal cannot be reached: schedules cannot be read now."
+    note = request.query_params.get("note")
+    return page(
+        request, "schedules.html", ui, project=project, schedules=found, error=error, note=note
+    )
+
+
+@router.post("/schedules/{schedule_id}/{action}")
+async def schedule_action(
+    project_id: int,
+    schedule_id: str,
+    action: str,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/schedules"
+    try:
+        client = await services.temporal.client()
+        if action == "pause":
+            await schedules.pause_schedule(schedule_id, project, session, client)
+        elif action == "resume":
+            await schedules.resume_schedule(schedule_id, project, session, client)
+        elif action == "trigger":
+            done = await schedules.trigger_schedule(schedule_id, project, session, client)
+            return back(to, done.message)
+        else:
+            raise ApiError(404, "not_found", f"no schedule action {action}")
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, f"Schedule {schedule_id}: {action}d")
