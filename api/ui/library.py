@@ -5,7 +5,7 @@ names), and pause, resume or trigger schedules. Every action goes through the AP
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,12 +18,13 @@ from api.errors import ApiError
 from api.queueing import queue_runs
 from api.routes import execution, schedules, tests
 from api.routes.owned import owned
-from api.ui.pages import UiSessionDep, back, checked, page, project_for
+from api.ui.pages import CsrfField, UiSessionDep, back, checked, page, project_for
 from core.definition import TestDefinition
 from core.run_state import FINAL_STATES
 from store.models import Run, Suite, TestCase
 
 router = APIRouter(prefix="/ui/projects/{project_id}", include_in_schema=False)
+PriorityField = Annotated[Literal["regular", "live"], Form()]
 HISTORY = 50
 STRIP = 20
 STEP_PROBLEM = "steps"
@@ -82,17 +83,15 @@ async def run_test(
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    csrf: Annotated[str | None, Form()] = None,
-    priority: Annotated[str, Form()] = "regular",
+    csrf: CsrfField = None,
+    priority: PriorityField = "regular",
 ) -> Response:
     checked(ui, csrf)
     project = await project_for(ui, session, project_id)
     to = f"/ui/projects/{project_id}/tests"
     try:
         test = await owned(session, TestCase, test_id, project, "test")
-        [(run, position)] = await queue_runs(
-            session, services, project, [test], "live" if priority == "live" else "regular"
-        )
+        [(run, position)] = await queue_runs(session, services, project, [test], priority)
     except ApiError as error:
         return back(to, error.detail)
     return back(to, f"{run.job_id} queued (position {position})")
@@ -105,16 +104,14 @@ async def run_suite(
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    csrf: Annotated[str | None, Form()] = None,
-    priority: Annotated[str, Form()] = "regular",
+    csrf: CsrfField = None,
+    priority: PriorityField = "regular",
 ) -> Response:
     checked(ui, csrf)
     project = await project_for(ui, session, project_id)
     to = f"/ui/projects/{project_id}/tests"
     try:
-        queued = await execution.run_suite(
-            suite_id, project, session, services, "live" if priority == "live" else "regular"
-        )
+        queued = await execution.run_suite(suite_id, project, session, services, priority)
     except ApiError as error:
         return back(to, error.detail)
     return back(to, queued.message)
@@ -161,7 +158,7 @@ async def save_test(
     session: SessionDep,
     services: ServicesDep,
     definition: Annotated[str, Form(max_length=1_000_000)],
-    csrf: Annotated[str | None, Form()] = None,
+    csrf: CsrfField = None,
     test_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Create or replace a test; a definition the engine refuses comes back with its messages."""
@@ -235,7 +232,7 @@ async def schedule_action(
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    csrf: Annotated[str | None, Form()] = None,
+    csrf: CsrfField = None,
 ) -> Response:
     checked(ui, csrf)
     project = await project_for(ui, session, project_id)

@@ -38,6 +38,9 @@ RECENT = 20
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 CookieDep = Annotated[str | None, Cookie(alias=sessions.COOKIE)]
+CsrfField = Annotated[str | None, Form()]
+"""The session's CSRF token, in every action's form."""
+PageNumber = Annotated[int, Query(alias="page", ge=0, le=100_000)]
 
 
 def trace_viewer_dir() -> Path:
@@ -159,7 +162,7 @@ async def sign_in(
 
 
 @router.post("/sign-out")
-async def sign_out(ui: UiSessionDep, csrf: Annotated[str | None, Form()] = None) -> Response:
+async def sign_out(ui: UiSessionDep, csrf: CsrfField = None) -> Response:
     checked(ui, csrf)
     response = RedirectResponse("/ui/", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/ui")
@@ -191,7 +194,7 @@ async def admin_view(
 
 @router.post("/admin/{action}")
 async def admin_action(
-    action: str, ui: UiSessionDep, services: ServicesDep, csrf: Annotated[str | None, Form()] = None
+    action: str, ui: UiSessionDep, services: ServicesDep, csrf: CsrfField = None
 ) -> Response:
     checked(ui, csrf)
     routes = {"pause": admin.pause_all, "resume": admin.resume_all}
@@ -280,27 +283,20 @@ async def queue_page(
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    page_number: Annotated[int, Query(alias="page", ge=0, le=100_000)] = 0,
+    page_number: PageNumber = 0,
 ) -> Response:
     project = await project_for(ui, session, project_id)
     view = await queue_view(session, services, project, page_number)
-    note = request.query_params.get("note")
-    return page(request, "queue.html", ui, note=note, **view)
+    template = "queue_body.html" if request.url.path.endswith("/body") else "queue.html"
+    return page(request, template, ui, note=request.query_params.get("note"), **view)
 
 
-@router.get("/projects/{project_id}/body", response_class=HTMLResponse)
-async def queue_body(
-    request: Request,
-    project_id: int,
-    ui: UiSessionDep,
-    session: SessionDep,
-    services: ServicesDep,
-    page_number: Annotated[int, Query(alias="page", ge=0, le=100_000)] = 0,
-) -> Response:
-    """The live part of the queue page, rendered again on each event."""
-    project = await project_for(ui, session, project_id)
-    view = await queue_view(session, services, project, page_number)
-    return page(request, "queue_body.html", ui, **view)
+router.add_api_route(
+    "/projects/{project_id}/body",
+    queue_page,
+    response_class=HTMLResponse,
+    description="The live part of the queue page, rendered again on each event.",
+)
 
 
 @router.get("/projects/{project_id}/events")
@@ -328,7 +324,7 @@ async def queue_action(
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    csrf: Annotated[str | None, Form()] = None,
+    csrf: CsrfField = None,
     state: Annotated[str, Form()] = "completed",
 ) -> Response:
     """Pause, resume or clean the project's queue, through the API's own routes."""
@@ -357,16 +353,11 @@ async def run_page(
 ) -> Response:
     run, project = await run_for(ui, session, job_id)
     view = await run_view(session, services, run, project)
-    return page(request, "run.html", ui, note=request.query_params.get("note"), **view)
+    template = "run_body.html" if request.url.path.endswith("/body") else "run.html"
+    return page(request, template, ui, note=request.query_params.get("note"), **view)
 
 
-@router.get("/runs/{job_id}/body", response_class=HTMLResponse)
-async def run_body(
-    request: Request, job_id: str, ui: UiSessionDep, session: SessionDep, services: ServicesDep
-) -> Response:
-    run, project = await run_for(ui, session, job_id)
-    view = await run_view(session, services, run, project)
-    return page(request, "run_body.html", ui, **view)
+router.add_api_route("/runs/{job_id}/body", run_page, response_class=HTMLResponse)
 
 
 async def run_view(
@@ -420,7 +411,7 @@ async def run_action(
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    csrf: Annotated[str | None, Form()] = None,
+    csrf: CsrfField = None,
 ) -> Response:
     """Cancel or retry the run, through the API's own routes."""
     checked(ui, csrf)
