@@ -108,11 +108,17 @@ def without_api_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in environ.items() if name not in API_ONLY_SECRETS}
 
 
+GRACEFUL_SHUTDOWN_S = 5
+"""How long a stopping API waits for open responses: event streams (dashboards, `events`
+followers) never end by themselves; their browsers reconnect to the next API."""
+
+
 def start_api(settings: Settings, processes: int) -> subprocess.Popen[bytes]:
     """The API processes; the dispatcher process admits runs, so they do not."""
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_service_app"]
     command += ["--host", "127.0.0.1", "--port", str(settings.port), "--log-level", "warning"]
     command += ["--workers", str(processes), "--loop", "uvloop", "--http", "httptools"]
+    command += ["--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_S)]
     env = {**environ_with_jemalloc(), "DISPATCH_IN_API": "false"}
     return spawn(command, cwd=REPO_ROOT, env=env)
 

@@ -19,10 +19,16 @@ from tests.conftest import free_port
 
 
 @contextlib.asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[str]:
-    """The app on a loopback port; its base URL."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+async def served(settings: Settings, port: int | None = None) -> AsyncIterator[str]:
+    """The app on a loopback port (a free one unless given); its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,  # open event streams do not end by themselves
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     deadline = asyncio.get_running_loop().time() + 30

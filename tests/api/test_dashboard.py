@@ -12,8 +12,11 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from core.chromium import LAUNCH_ARGS, chromium_executable
+from core.config import Settings
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test, queue, wait_for_job
+from tests.api.live_server import served
+from tests.conftest import free_port
 from tests.support.definitions import shop_test
 
 
@@ -258,4 +261,34 @@ async def test_schedules_are_listed_with_their_next_fires_and_resumed_from_the_p
     described = await live.get(f"/api/schedules/{schedule_id}", headers=project.headers)
     assert described.json()["paused"] is False
     await live.delete(f"/api/schedules/{schedule_id}", headers=project.headers)
+    await page.context.close()
+
+
+async def test_an_open_queue_page_picks_up_again_after_the_api_restarts(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str, settings: Settings
+) -> None:
+    """The page's stream drops with the API; the browser reconnects by itself (with the last
+    event's ID) once a new API process answers on the same address, and the page follows."""
+    project, test_id = await paused_project(live, pages_url)
+    first_job = await queue(live, project, test_id)
+    port = free_port()
+    api_settings = settings.model_copy(update={"admin_token": ADMIN_TOKEN})
+    async with served(api_settings, port) as url:
+        page = await signed_in(browser, url, project.token)
+        await expect(page.locator("#live")).to_have_attribute("data-connected", "true")
+    renders = int(await page.locator("#live").get_attribute("data-renders") or 0)
+    later_job = await queue(live, project, test_id)  # while this page's API is down
+    async with served(api_settings, port):
+        rows = page.locator("#waiting tbody tr[data-job]")
+        await expect(rows.locator(".position")).to_have_text(["1", "2"], timeout=30_000)
+        assert [await r.get_attribute("data-job") for r in await rows.all()] == [
+            first_job,
+            later_job,
+        ]
+        assert int(await page.locator("#live").get_attribute("data-renders") or 0) > renders
+        third_job = await queue(live, project, test_id)  # its event, on the resumed stream
+        await expect(rows.locator(".position")).to_have_text(["1", "2", "3"], timeout=10_000)
+        assert await rows.nth(2).get_attribute("data-job") == third_job
+    for job_id in (first_job, later_job, third_job):
+        await live.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
     await page.context.close()
