@@ -14,6 +14,7 @@ from fastapi.telemetry import TelemetryConfig
 from api import ui
 from api.errors import ErrorBody, install_error_handlers
 from api.fast_run_route import FastRunRoute
+from api.idempotency import IdempotencyMiddleware
 from api.limits import BodySizeLimit
 from api.routes import ROUTERS
 from api.services import Services
@@ -79,6 +80,7 @@ def create_app(
     )
     install_error_handlers(app, ui.error_page)
     ui.install(app)
+    app.add_middleware(IdempotencyMiddleware)  # inside the body limit: it reads whole bodies
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

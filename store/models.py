@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.run_result import RunProgress
@@ -167,3 +167,19 @@ class QueueControl(SQLModel, table=True):
     paused: bool = Field(default=False)
     leader: str | None = Field(default=None, max_length=200)
     leader_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """A request sent with an Idempotency-Key: its body's hash, and its answer once there is
+    one (a row without an answer is a request still being served)."""
+
+    __tablename__ = "idempotent_request"
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(index=True)
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None
+    response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _timestamp(nullable=False, index=True)
