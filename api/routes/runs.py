@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
 from sqlmodel import col, select
 
+from api import junit
 from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import not_found
 from api.routes.execution import find_run
 from api.schemas import RunDetail, RunSummary
 from core.run_result import RunProgress
 from core.run_state import RunState
-from store.models import Run
+from store.models import Project, Run, Suite
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}
@@ -73,6 +75,52 @@ async def list_runs(
         query = query.where(col(Run.created_at) < until)
     rows = await session.exec(query.order_by(col(Run.id).desc()).offset(offset).limit(limit))
     return [RunSummary(**_summary(run)) for run in rows.all()]
+
+
+JUNIT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/xml": {}}, "description": "A JUnit XML report"}
+}
+MAX_REPORT_RUNS = 500
+
+
+def _junit(name: str, runs: list[Run], project: Project, request: Request) -> Response:
+    base_url = str(request.base_url).rstrip("/")
+    body = junit.report(name, runs, project.name, base_url)
+    return Response(body, media_type="application/xml")
+
+
+@router.get("/junit.xml", response_class=Response, responses=JUNIT_RESPONSE)
+async def runs_report(
+    request: Request,
+    project: ProjectDep,
+    session: SessionDep,
+    job: Annotated[
+        list[str],
+        Query(min_length=1, max_length=MAX_REPORT_RUNS, description="the runs, e.g. a suite's"),
+    ],
+) -> Response:
+    """A JUnit report of these runs (the jobs of one suite request, say), in this order."""
+    found = await session.exec(
+        select(Run).where(Run.project_id == project.id, col(Run.job_id).in_(job))
+    )
+    by_job = {run.job_id: run for run in found.all()}
+    missing = [job_id for job_id in job if job_id not in by_job]
+    if missing:
+        raise not_found("job", missing[0])
+    runs = [by_job[job_id] for job_id in dict.fromkeys(job)]
+    suite_ids = {run.suite_id for run in runs}
+    suite = await session.get(Suite, suite_ids.pop()) if len(suite_ids) == 1 else None
+    name = suite.name if suite is not None and suite.id is not None else f"{len(runs)} runs"
+    return _junit(name, runs, project, request)
+
+
+@router.get("/{job_id}/junit.xml", response_class=Response, responses=JUNIT_RESPONSE)
+async def run_report(
+    job_id: str, request: Request, project: ProjectDep, session: SessionDep
+) -> Response:
+    """A JUnit report of one run."""
+    run = await find_run(session, project, job_id)
+    return _junit(junit.test_name(run), [run], project, request)
 
 
 @router.get("/{job_id}", response_model=RunDetail)

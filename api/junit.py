@@ -1,0 +1,114 @@
+"""JUnit XML reports of runs, in the Ant/Jenkins format that GitHub Actions, GitLab and Jenkins
+display: one testsuite per report, one testcase per run; a failed or timed-out run carries a
+`failure` (its error and type), a cancelled or unfinished one is `skipped`; the steps and
+their attempts are in `system-out`, the job ID and artifact links in `properties`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from xml.etree import ElementTree
+
+from core.run_result import RunProgress, StepRecord
+from core.run_state import RunState
+from store.models import Run
+
+FAILED = (RunState.FAILED, RunState.TIMED_OUT)
+MESSAGE_CHARS = 500
+
+
+def test_name(run: Run) -> str:
+    """The test's name as the run was queued with it."""
+    definition = (run.run_input or {}).get("test") or {}
+    return str(definition.get("name") or f"test {run.test_id}")
+
+
+def seconds(run: Run) -> float:
+    if run.started_at is None or run.finished_at is None:
+        return 0.0
+    return max(0.0, (aware(run.finished_at) - aware(run.started_at)).total_seconds())
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def step_lines(result: RunProgress | None) -> str:
+    """Each step and its attempts, a line each."""
+    if result is None:
+        return ""
+    records: list[StepRecord] = ([result.auth] if result.auth else []) + result.steps
+    lines = []
+    for step in records:
+        where = "login" if step.index < 0 else f"step {step.index + 1}"
+        took = f", {step.duration_ms} ms" if step.duration_ms is not None else ""
+        selector = f" {step.selector_used}" if step.selector_used else ""
+        lines.append(
+            f"{where} {step.action}{selector}: {step.status} ({step.attempts} attempts{took})"
+        )
+        for failure in step.failures:
+            wait = f"; retried after {failure.retry_in_s} s" if failure.retry_in_s else ""
+            lines.append(
+                f"  attempt {failure.attempt} [{failure.error_type}]: {failure.error}{wait}"
+            )
+    return "\n".join(lines)
+
+
+def testcase(run: Run, project_name: str, base_url: str) -> ElementTree.Element:
+    case = ElementTree.Element(
+        "testcase",
+        name=test_name(run),
+        classname=project_name,
+        time=f"{seconds(run):.3f}",
+    )
+    result = run.outcome
+    properties = ElementTree.SubElement(case, "properties")
+    ElementTree.SubElement(properties, "property", name="jobId", value=run.job_id)
+    ElementTree.SubElement(properties, "property", name="state", value=run.state)
+    names = (result.artifacts if result else []) + [
+        name for step in (result.steps if result else []) for name in step.artifacts
+    ]
+    for name in sorted(set(names)):
+        link = f"{base_url}/api/runs/{run.job_id}/artifacts/{name}"
+        ElementTree.SubElement(properties, "property", name=f"artifact:{name}", value=link)
+    if run.state in FAILED:
+        error = run.error or run.state
+        failure = ElementTree.SubElement(
+            case,
+            "failure",
+            message=error[:MESSAGE_CHARS],
+            type=(result.error_type if result and result.error_type else run.state),
+        )
+        failure.text = error
+    elif run.state != RunState.COMPLETED:
+        reason = "cancelled" if run.state == RunState.CANCELLED else f"not finished ({run.state})"
+        ElementTree.SubElement(case, "skipped", message=reason)
+    out = ElementTree.SubElement(case, "system-out")
+    out.text = step_lines(result)
+    return case
+
+
+def report(name: str, runs: Sequence[Run], project_name: str, base_url: str) -> bytes:
+    """The runs as one testsuite, inside `testsuites`."""
+    cases = [testcase(run, project_name, base_url) for run in runs]
+    failures = sum(1 for run in runs if run.state in FAILED)
+    skipped = sum(1 for run in runs if run.state not in (*FAILED, RunState.COMPLETED))
+    total = f"{sum(seconds(run) for run in runs):.3f}"
+    counts = {
+        "tests": str(len(runs)),
+        "failures": str(failures),
+        "errors": "0",
+        "skipped": str(skipped),
+        "time": total,
+    }
+    root = ElementTree.Element("testsuites", {"name": name, **counts})
+    started = min((aware(run.created_at) for run in runs), default=datetime.now(UTC))
+    moment = started.replace(tzinfo=None).isoformat(timespec="seconds")
+    suite = ElementTree.SubElement(
+        root,
+        "testsuite",
+        {"name": name, "timestamp": moment, "hostname": "testrun-service", **counts},
+    )
+    suite.extend(cases)
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,103 @@
+"""JUnit reports of runs: valid against the JUnit schema, one testcase per run, the failure's
+message and type, steps and attempts in system-out, artifact links in properties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree
+
+import httpx
+import xmlschema
+
+from tests.api.conftest import ProjectAccess, new_project
+from tests.api.jobs import create_test, queue, wait_for_job
+from tests.support.definitions import shop_test
+
+SCHEMA = xmlschema.XMLSchema(Path(__file__).parents[1] / "support" / "junit.xsd")
+
+
+async def report(api: httpx.AsyncClient, project: ProjectAccess, path: str) -> ElementTree.Element:
+    answer = await api.get(path, headers=project.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/xml")
+    SCHEMA.validate(answer.text)  # raises with the offending element if it is not valid
+    return ElementTree.fromstring(answer.content)
+
+
+async def test_a_suite_run_reports_each_test_with_the_failure_s_message_and_type(
+    api: httpx.AsyncClient, pages_url: str
+) -> None:
+    project = await new_project(api)
+    passing = await create_test(api, project, shop_test(pages_url))
+    failing_test = shop_test(
+        pages_url, {"action": "click", "selector": "#nope"}, step_timeout_ms=300
+    )
+    failing_test.update(name="missing button", retry={"max_attempts": 2, "initial_interval_s": 0.1})
+    failing = await create_test(api, project, failing_test)
+    suite = await api.post(
+        "/api/suites",
+        json={"name": "smoke", "test_ids": [passing, failing]},
+        headers=project.headers,
+    )
+    jobs = [
+        j["jobId"]
+        for j in (
+            await api.post(
+                f"/api/execution/suite/{suite.json()['id']}/run", headers=project.headers
+            )
+        ).json()["jobs"]
+    ]
+    for job_id in jobs:
+        await wait_for_job(api, project, job_id, ("completed", "failed"), timeout=90)
+
+    root = await report(api, project, "/api/runs/junit.xml?" + "&".join(f"job={j}" for j in jobs))
+    [testsuite] = root.findall("testsuite")
+    assert testsuite.get("name") == "smoke"
+    assert (testsuite.get("tests"), testsuite.get("failures"), testsuite.get("skipped")) == (
+        "2",
+        "1",
+        "0",
+    )
+    cases = testsuite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["shop", "missing button"]
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure is not None and failure.get("type") == "SelectorNotFound"
+    assert failure.get("message", "").startswith("step 1 (click) failed after 2 attempts")
+    out = cases[1].findtext("system-out") or ""
+    assert "step 1 click: failed (2 attempts)" in out
+    assert "attempt 1 [SelectorNotFound]: no element matches '#nope'" in out
+    assert "retried after 0.1 s" in out
+    assert "step 1 click #buy: passed (1 attempts" in (cases[0].findtext("system-out") or "")
+    properties = {p.get("name"): p.get("value") for p in cases[1].iter("property")}
+    assert properties["jobId"] == jobs[1]
+    links = [v for n, v in properties.items() if n and n.startswith("artifact:")]
+    assert any(
+        link.endswith(".png") and f"/api/runs/{jobs[1]}/artifacts/" in link for link in links
+    )
+
+
+async def test_one_run_s_report_and_a_cancelled_run_is_skipped(
+    api: httpx.AsyncClient, pages_url: str
+) -> None:
+    project = await new_project(api)
+    test_id = await create_test(api, project, shop_test(pages_url))
+    await api.post("/api/execution/queue/pause", headers=project.headers)
+    job_id = await queue(api, project, test_id)
+    await api.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    root = await report(api, project, f"/api/runs/{job_id}/junit.xml")
+    [case] = root.iter("testcase")
+    skipped = case.find("skipped")
+    assert skipped is not None and skipped.get("message") == "cancelled"
+    assert root.get("skipped") == "1" and root.get("failures") == "0"
+
+
+async def test_another_project_s_runs_are_not_reported(
+    api: httpx.AsyncClient, pages_url: str
+) -> None:
+    owner, other = await new_project(api), await new_project(api)
+    await api.post("/api/execution/queue/pause", headers=owner.headers)
+    job_id = await queue(api, owner, await create_test(api, owner, shop_test(pages_url)))
+    for path in (f"/api/runs/{job_id}/junit.xml", f"/api/runs/junit.xml?job={job_id}"):
+        assert (await api.get(path, headers=other.headers)).status_code == 404
+    await api.post(f"/api/execution/job/{job_id}/cancel", headers=owner.headers)
