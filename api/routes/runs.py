@@ -108,9 +108,9 @@ async def runs_report(
     if missing:
         raise not_found("job", missing[0])
     runs = [by_job[job_id] for job_id in dict.fromkeys(job)]
-    suite_ids = {run.suite_id for run in runs}
-    suite = await session.get(Suite, suite_ids.pop()) if len(suite_ids) == 1 else None
-    name = suite.name if suite is not None and suite.id is not None else f"{len(runs)} runs"
+    [suite_id, *others] = list({run.suite_id for run in runs})
+    suite = await session.get(Suite, suite_id) if suite_id is not None and not others else None
+    name = suite.name if suite is not None else f"{len(runs)} runs"
     return _junit(name, runs, project, request)
 
 

@@ -14,11 +14,11 @@ LAYERS = [
     {"dispatch"},
     {"activities"},
     {"runner", "api"},
-    {"devstack"},
+    {"devstack", "client"},
 ]
 """Lowest first: settings and formats; the browser, the workflows (no I/O), events and the
 database, none of which knows the others; queue intake and admission; what workers do outside
-workflows; the processes' assembly; the local stack."""
+workflows; the processes' assembly; the local stack and the API's client."""
 LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in layer}
 
 

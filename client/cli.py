@@ -1,0 +1,238 @@
+"""`testrun`: queue tests and suites from a terminal or a CI job, follow them, and leave a JUnit
+report. Settings come from TESTRUN_URL and TESTRUN_TOKEN, or --url and --token.
+
+Exit codes: 0 every run completed; 1 a run failed or timed out; 2 a run was cancelled (and
+none failed), or the command could not be used or could not reach the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+from client.api import FINAL, AsyncClient, Event, Priority, ServiceError
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+OK, FAILED, CANCELLED_OR_UNUSABLE = 0, 1, 2
+T = TypeVar("T")
+
+Url = Annotated[str, typer.Option(envvar="TESTRUN_URL", help="The service's base URL")]
+Token = Annotated[str, typer.Option(envvar="TESTRUN_TOKEN", help="A project token")]
+Wait = Annotated[bool, typer.Option("--wait", help="Follow the runs to their end")]
+PriorityOption = Annotated[str, typer.Option(help="regular, or live (before regular runs)")]
+JunitOption = Annotated[
+    Path | None, typer.Option("--junit", help="Write a JUnit XML report here (with --wait)")
+]
+
+
+def exit_code(states: list[str]) -> int:
+    if any(state in ("failed", "timed_out") for state in states):
+        return FAILED
+    if any(state == "cancelled" for state in states):
+        return CANCELLED_OR_UNUSABLE
+    return OK
+
+
+def call(url: str, token: str, work: Callable[[AsyncClient], Awaitable[T]]) -> T:
+    """Run `work` with a client; a refusal or an unreachable service exits with 2."""
+
+    async def once() -> T:
+        async with AsyncClient(url, token) as client:
+            return await work(client)
+
+    try:
+        return asyncio.run(once())
+    except ServiceError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(CANCELLED_OR_UNUSABLE) from None
+
+
+def priority_of(value: str) -> Priority:
+    if value not in ("regular", "live"):
+        raise typer.BadParameter("priority is regular or live")
+    return "live" if value == "live" else "regular"
+
+
+class Follower:
+    """Each run's events to its end: one progress bar per run on a terminal, plain lines (one
+    per event, no control characters) otherwise."""
+
+    def __init__(self, client: AsyncClient, console: Console) -> None:
+        self.client = client
+        self.console = console
+        self.plain = not console.is_terminal
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%  {task.fields[step]}"),
+            console=console,
+            disable=self.plain,
+        )
+
+    async def follow_all(self, job_ids: list[str]) -> list[str]:
+        with self.progress:
+            return list(await asyncio.gather(*(self.follow(job_id) for job_id in job_ids)))
+
+    async def follow(self, job_id: str) -> str:
+        task = self.progress.add_task(job_id, total=100, step="queued")
+        state = "waiting"
+        async for event in self.client.events(job_id):
+            state = self.show(job_id, task, event) or state
+        final = (await self.client.job(job_id)).job
+        self.progress.update(task, completed=100 if final.state == "completed" else final.progress)
+        if state not in FINAL:
+            state = final.state
+        return state
+
+    def show(self, job_id: str, task: TaskID, event: Event) -> str | None:
+        data = event.data
+        step = data.get("index")
+        where = f"step {step + 1}" if isinstance(step, int) and step >= 0 else "login"
+        text = {
+            "queued": f"queued (position {data.get('position')})",
+            "position": f"position {data.get('position')}",
+            "started": "started",
+            "step_started": f"{where} {data.get('action', '')} (attempt {data.get('attempt')})",
+            "step_passed": f"{where} passed",
+            "step_failed": f"{where} failed: {data.get('error', '')}",
+            "retrying": f"{where}: retrying in {data.get('inS')} s",
+        }.get(event.type, event.type)
+        if self.plain:
+            print(f"{job_id} {event.type}: {text}".replace("\r", " ").replace("\x1b", ""))
+        else:
+            progress = data.get("progress")
+            fields: dict[str, Any] = {"step": text}
+            if isinstance(progress, int):
+                fields["completed"] = progress
+            self.progress.update(task, **fields)
+        return event.type if event.type in FINAL else data.get("state")
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        definition = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise typer.BadParameter(f"{path}: {error}") from None
+    if not isinstance(definition, dict):
+        raise typer.BadParameter(f"{path}: a test definition is a JSON object")
+    return definition
+
+
+async def finish(client: AsyncClient, job_ids: list[str], wait: bool, junit: Path | None) -> int:
+    """Follow the runs if asked, write the JUnit report, and say how they ended."""
+    if not wait:
+        return OK
+    states = await Follower(client, Console()).follow_all(job_ids)
+    if junit is not None:
+        junit.write_bytes(await client.junit(job_ids))
+    for job_id, state in zip(job_ids, states, strict=True):
+        print(f"{job_id}: {state}")
+    return exit_code(states)
+
+
+@app.command()
+def run(
+    files: Annotated[list[Path], typer.Argument(help="Test definitions (JSON)")],
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = "",
+    wait: Wait = False,
+    priority: PriorityOption = "regular",
+    junit: JunitOption = None,
+) -> None:
+    """Create or update each test by name, queue a run of it, and (with --wait) follow them."""
+    definitions = [load(path) for path in files]
+    chosen = priority_of(priority)
+
+    async def work(client: AsyncClient) -> int:
+        job_ids = []
+        for definition in definitions:
+            test = await client.save_test(definition)
+            queued = await client.run_test(test.id, chosen)
+            print(f"{test.name}: {queued.jobId} Queued (Pos {queued.position})")
+            job_ids.append(queued.jobId)
+        return await finish(client, job_ids, wait, junit)
+
+    raise typer.Exit(call(url, token, work))
+
+
+@app.command()
+def suite(
+    suite_id: Annotated[int, typer.Argument(help="The suite's ID")],
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = "",
+    wait: Wait = False,
+    priority: PriorityOption = "regular",
+    junit: JunitOption = None,
+) -> None:
+    """Queue a run of every test of the suite, and (with --wait) follow them."""
+    chosen = priority_of(priority)
+
+    async def work(client: AsyncClient) -> int:
+        queued = await client.run_suite(suite_id, chosen)
+        for job in queued.jobs:
+            print(f"test {job.testId}: {job.jobId} Queued (Pos {job.position})")
+        return await finish(client, [job.jobId for job in queued.jobs], wait, junit)
+
+    raise typer.Exit(call(url, token, work))
+
+
+@app.command()
+def status(job_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
+    """Where a run stands."""
+    job = call(url, token, lambda client: client.job(job_id)).job
+    where = f", position {job.position}" if job.position is not None else ""
+    print(f"{job.jobId}: {job.state}{where}, {job.progress} %")
+
+
+@app.command()
+def cancel(job_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
+    """Cancel a waiting or running run."""
+    print(call(url, token, lambda client: client.cancel(job_id)).message)
+
+
+@app.command()
+def retry(job_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
+    """Run a failed, timed-out or cancelled run's test again."""
+    queued = call(url, token, lambda client: client.retry(job_id))
+    print(f"{queued.jobId} Queued (Pos {queued.position})")
+
+
+@app.command()
+def queue(url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
+    """The project's counts and its first waiting runs with their positions."""
+
+    async def work(client: AsyncClient) -> tuple[Any, list[tuple[int, str]]]:
+        return (await client.queue()).queue, await client.waiting()
+
+    counts, first = call(url, token, work)
+    print(" ".join(f"{name}={value}" for name, value in counts.model_dump().items()))
+    for position, job_id in first:
+        print(f"{position:>6}  {job_id}")
+
+
+@app.command()
+def events(job_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
+    """Follow a run's events to its end, a line each."""
+
+    async def work(client: AsyncClient) -> None:
+        async for event in client.events(job_id):
+            print(f"{event.id or '-'} {event.type} {json.dumps(event.data, sort_keys=True)}")
+            sys.stdout.flush()
+
+    call(url, token, work)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The `testrun` command against the running service, as a CI job runs it (no terminal): exit
+codes per outcome, several runs followed at once, a JUnit report, plain output lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import httpx
+
+from tests.api.conftest import ProjectAccess, new_project
+from tests.api.queue_helpers import wait_test
+from tests.support.definitions import shop_test
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def failing_test(pages_url: str) -> dict:
+    test = shop_test(pages_url, {"action": "click", "selector": "#nope"}, step_timeout_ms=300)
+    test.update(name="missing button", retry={"max_attempts": 1})
+    return test
+
+
+def written(tmp_path: Path, *definitions: dict) -> list[str]:
+    paths = []
+    for number, definition in enumerate(definitions):
+        path = tmp_path / f"test-{number}.json"
+        path.write_text(json.dumps(definition))
+        paths.append(str(path))
+    return paths
+
+
+async def testrun(
+    live: httpx.AsyncClient, project: ProjectAccess, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`testrun ARGS` with the project's token in the environment, output to pipes."""
+    env = {"TESTRUN_URL": str(live.base_url), "TESTRUN_TOKEN": project.token, "PATH": "/usr/bin"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "client.cli",
+        *args,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 180)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
+
+
+async def test_three_tests_at_once_end_when_the_last_ends_and_exit_zero(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live, max_parallel=3)
+    tests = [{**shop_test(pages_url), "name": f"shop {n}"} for n in range(3)]
+    done = await testrun(live, project, "run", *written(tmp_path, *tests), "--wait")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("Queued (Pos ") == 3
+    finals = [
+        line for line in done.stdout.splitlines() if re.fullmatch(r"run-\w+: completed", line)
+    ]
+    assert len(finals) == 3
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout, "plain lines off a terminal"
+    assert any(" step_passed: step 1 passed" in line for line in done.stdout.splitlines()), (
+        done.stdout
+    )
+
+
+async def test_a_failed_run_exits_one_and_the_junit_report_says_why(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    files = written(tmp_path, shop_test(pages_url), failing_test(pages_url))
+    report = tmp_path / "report.xml"
+    done = await testrun(live, project, "run", *files, "--wait", "--junit", str(report))
+    assert done.returncode == 1, done.stdout + done.stderr
+    root = ElementTree.parse(report).getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("2", "1", "0")
+    [failure] = root.iter("failure")
+    assert "no element matches '#nope'" in (failure.get("message") or "")
+    again = await testrun(live, project, "run", files[0])
+    assert again.returncode == 0 and "Queued (Pos " in again.stdout
+    tests = (await live.get("/api/tests", headers=project.headers)).json()
+    assert len(tests) == 2, "a test is updated by its name, not created twice"
+
+
+async def test_a_cancelled_run_exits_two(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    [path] = written(tmp_path, wait_test(pages_url, 30_000))
+    waiting = asyncio.create_task(testrun(live, project, "run", path, "--wait"))
+    for _ in range(300):
+        runs = (await live.get("/api/runs", headers=project.headers)).json()
+        if runs and runs[0]["state"] == "active":
+            break
+        await asyncio.sleep(0.1)
+    await live.post(f"/api/execution/job/{runs[0]['jobId']}/cancel", headers=project.headers)
+    done = await waiting
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith(": cancelled")
+
+
+async def test_status_queue_and_an_unreachable_service(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    await live.post("/api/execution/queue/pause", headers=project.headers)
+    [path] = written(tmp_path, shop_test(pages_url))
+    queued = await testrun(live, project, "run", path)
+    job_id = queued.stdout.split()[1]
+    status = await testrun(live, project, "status", job_id)
+    assert status.stdout.strip() == f"{job_id}: waiting, position 1, 0 %"
+    listing = await testrun(live, project, "queue")
+    assert "waiting=1" in listing.stdout and f"     1  {job_id}" in listing.stdout
+    cancelled = await testrun(live, project, "cancel", job_id)
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+    nowhere = ProjectAccess(project.id, project.name, project.token)
+    unreachable = await testrun(
+        httpx.AsyncClient(base_url="http://127.0.0.1:9"), nowhere, "status", job_id
+    )
+    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
