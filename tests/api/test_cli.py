@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 
 import httpx
 
+from client.api import Client
 from tests.api.conftest import ProjectAccess, new_project
 from tests.api.queue_helpers import wait_test
 from tests.support.definitions import shop_test
@@ -127,3 +128,42 @@ async def test_status_queue_and_an_unreachable_service(
         httpx.AsyncClient(base_url="http://127.0.0.1:9"), nowhere, "status", job_id
     )
     assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
+
+
+async def test_a_suite_runs_live_and_its_report_names_the_suite(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    ids = []
+    for name in ("first", "second"):
+        made = await live.post(
+            "/api/tests", json={**shop_test(pages_url), "name": name}, headers=project.headers
+        )
+        ids.append(made.json()["id"])
+    suite = await live.post(
+        "/api/suites", json={"name": "smoke", "test_ids": ids}, headers=project.headers
+    )
+    report = tmp_path / "suite.xml"
+    suite_id = str(suite.json()["id"])
+    args = ("suite", suite_id, "--wait", "--priority", "live", "--junit", str(report))
+    done = await testrun(live, project, *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    root = ElementTree.parse(report).getroot()
+    assert root.get("name") == "smoke" and root.get("tests") == "2"
+    runs = (await live.get("/api/runs", headers=project.headers)).json()
+    assert {run["priority"] for run in runs} == {"live"}
+
+
+async def test_the_sync_client_reads_what_the_async_one_does(
+    live: httpx.AsyncClient, pages_url: str
+) -> None:
+    """Client: the same calls without an event loop (each in a thread of its own here)."""
+    project = await new_project(live)
+    await live.post("/api/execution/queue/pause", headers=project.headers)
+    client = Client(str(live.base_url), project.token)
+    test = await asyncio.to_thread(client.save_test, shop_test(pages_url))
+    queued = await asyncio.to_thread(client.run_test, test.id)
+    status = await asyncio.to_thread(client.job, queued.jobId)
+    assert (status.job.state, status.job.position) == ("waiting", 1)
+    assert (await asyncio.to_thread(client.queue)).queue.waiting == 1
+    await asyncio.to_thread(client.cancel, queued.jobId)
