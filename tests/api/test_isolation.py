@@ -52,6 +52,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("POST", "/api/execution/job/{job_id}/retry"),
         ("GET", "/api/runs/{job_id}"),
         ("GET", "/api/runs/{job_id}/artifacts/{name}"),
+        ("GET", "/api/runs/{job_id}/junit.xml"),
         ("GET", "/api/schedules/{schedule_id}"),
         ("DELETE", "/api/schedules/{schedule_id}"),
         ("POST", "/api/schedules/{schedule_id}/pause"),
