@@ -178,6 +178,19 @@ class QueueCounts(BaseModel):
     isPaused: bool  # noqa: N815
 
 
+class WaitingRun(BaseModel):
+    position: int
+    jobId: str  # noqa: N815
+    testId: int | None  # noqa: N815
+    priority: str
+    createdAt: datetime  # noqa: N815
+
+
+class WaitingRuns(BaseModel):
+    total: int = Field(description="every queued run of the project")
+    runs: list[WaitingRun]
+
+
 class QueueStatus(BaseModel):
     success: bool = True
     queue: QueueCounts

@@ -13,7 +13,15 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from api.schemas import Done, JobStatus, Queued, QueueStatus, SuiteQueued, TestPublic
+from api.schemas import (
+    Done,
+    JobStatus,
+    Queued,
+    QueueStatus,
+    SuiteQueued,
+    TestPublic,
+    WaitingRuns,
+)
 
 Priority = Literal["regular", "live"]
 FINAL = ("completed", "failed", "cancelled", "timed_out")
@@ -113,20 +121,10 @@ class AsyncClient:
             (await self._call("GET", "/api/execution/queue/status")).json()
         )
 
-    async def waiting(self, limit: int = 10) -> list[tuple[int, str]]:
-        """The first waiting runs as (position, jobId)."""
-        runs = (
-            await self._call("GET", "/api/runs", params={"state": "waiting", "limit": 500})
-        ).json()
-        gate = asyncio.Semaphore(20)
-
-        async def status(job_id: str) -> JobStatus:
-            async with gate:
-                return await self.job(job_id)
-
-        statuses = await asyncio.gather(*(status(run["jobId"]) for run in runs))
-        queued = [(s.job.position, s.job.jobId) for s in statuses if s.job.position is not None]
-        return sorted(queued)[:limit]
+    async def waiting(self, limit: int = 10) -> WaitingRuns:
+        """The first waiting runs, in queue order, with their positions."""
+        answer = await self._call("GET", "/api/execution/queue/waiting", params={"limit": limit})
+        return WaitingRuns.model_validate(answer.json())
 
     async def junit(self, job_ids: list[str]) -> bytes:
         answer = await self._call("GET", "/api/runs/junit.xml", params={"job": job_ids})

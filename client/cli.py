@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
+from api.schemas import WaitingRuns
 from client.api import FINAL, AsyncClient, Event, Priority, ServiceError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -209,13 +210,13 @@ def retry(job_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") ->
 def queue(url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
     """The project's counts and its first waiting runs with their positions."""
 
-    async def work(client: AsyncClient) -> tuple[Any, list[tuple[int, str]]]:
+    async def work(client: AsyncClient) -> tuple[Any, WaitingRuns]:
         return (await client.queue()).queue, await client.waiting()
 
     counts, first = call(url, token, work)
     print(" ".join(f"{name}={value}" for name, value in counts.model_dump().items()))
-    for position, job_id in first:
-        print(f"{position:>6}  {job_id}")
+    for run in first.runs:
+        print(f"{run.position:>6}  {run.jobId}  {run.priority}")
 
 
 @app.command()

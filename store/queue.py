@@ -210,3 +210,19 @@ async def queue_heads(session: AsyncSession, depth: int) -> list[tuple[str, int,
         )
     )
     return [(job, project, int(pos)) for job, project, pos in found.all()]
+
+
+async def queued_page(
+    session: AsyncSession, project_id: int, offset: int, limit: int
+) -> list[tuple[int, Run]]:
+    """A page of the project's queued runs in queue order, each with its position."""
+    found = await session.exec(
+        select(Run).where(queued_of(project_id)).order_by(*QUEUE_ORDER).offset(offset).limit(limit)
+    )
+    return [(offset + index + 1, run) for index, run in enumerate(found.all())]
+
+
+async def queued_count(session: AsyncSession, project_id: int) -> int:
+    """How many of the project's runs are queued (waiting, not yet admitted)."""
+    found = await session.exec(select(func.count()).select_from(Run).where(queued_of(project_id)))
+    return int(found.one())

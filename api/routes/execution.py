@@ -33,6 +33,8 @@ from api.schemas import (
     QueuedJob,
     QueueStatus,
     SuiteQueued,
+    WaitingRun,
+    WaitingRuns,
 )
 from api.services import Services
 from core.run_result import RunProgress
@@ -47,7 +49,7 @@ from live.cache import JOB_STATUS_TTL_S, QUEUE_COUNTS_TTL_S, queue_counts_key
 from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
 from store.new_runs import SuiteTestsMissing, suite_tests
-from store.queue import position_column
+from store.queue import position_column, queued_count, queued_page
 from store.retention import COMPLETED_STATES
 from workflows.test_run import TestRunWorkflow
 
@@ -205,6 +207,29 @@ async def queue_status(
             isPaused=paused,
         )
     )
+
+
+@router.get("/queue/waiting", response_model=WaitingRuns)
+async def waiting_runs(
+    project: ProjectDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> WaitingRuns:
+    """The project's queued runs in queue order, each with its position (a page of them)."""
+    assert project.id is not None
+    page = await queued_page(session, project.id, offset, limit)
+    runs = [
+        WaitingRun(
+            position=position,
+            jobId=run.job_id,
+            testId=run.test_id,
+            priority=run.priority,
+            createdAt=run.created_at,
+        )
+        for position, run in page
+    ]
+    return WaitingRuns(total=await queued_count(session, project.id), runs=runs)
 
 
 @router.post("/job/{job_id}/cancel", response_model=Done)

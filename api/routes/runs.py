@@ -110,7 +110,7 @@ async def runs_report(
     runs = [by_job[job_id] for job_id in dict.fromkeys(job)]
     [suite_id, *others] = list({run.suite_id for run in runs})
     suite = await session.get(Suite, suite_id) if suite_id is not None and not others else None
-    name = suite.name if suite is not None else f"{len(runs)} runs"
+    name = suite.name if suite is not None else f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
     return _junit(name, runs, project, request)
 
 

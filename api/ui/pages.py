@@ -13,7 +13,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Cookie, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +28,7 @@ from core.run_state import FINAL_STATES, RunState
 from live.events import job_stream, project_stream
 from store.admission import paused_all
 from store.models import Project, Run
-from store.queue import QUEUE_ORDER, queued_of
+from store.queue import queued_count, queued_page
 from store.workers import WorkerRegistry
 
 HERE = Path(__file__).parent
@@ -211,15 +210,7 @@ async def queue_view(
     runs with their live progress, and the newest finished runs."""
     assert project.id is not None
     offset = page_number * PAGE_SIZE
-    waiting = (
-        await session.exec(
-            select(Run)
-            .where(queued_of(project.id))
-            .order_by(*QUEUE_ORDER)
-            .offset(offset)
-            .limit(PAGE_SIZE)
-        )
-    ).all()
+    waiting = await queued_page(session, project.id, offset, PAGE_SIZE)
     active = (
         await session.exec(
             select(Run).where(
@@ -241,18 +232,13 @@ async def queue_view(
     return {
         "project": project,
         "counts": counts,
-        "queued": await queued_total(session, project.id),
-        "waiting": [(offset + i + 1, run) for i, run in enumerate(waiting)],
+        "queued": await queued_count(session, project.id),
+        "waiting": waiting,
         "active": [(run, await live_of(services, run)) for run in active],
         "finished": finished,
         "page_number": page_number,
         "page_size": PAGE_SIZE,
     }
-
-
-async def queued_total(session: AsyncSession, project_id: int) -> int:
-    found = await session.exec(select(func.count()).select_from(Run).where(queued_of(project_id)))
-    return int(found.one())
 
 
 async def live_of(services: Services, run: Run) -> RunProgress | None:

@@ -30,7 +30,7 @@ from store.db import create_engine, migrate
 from store.new_runs import NewRun, TestMissing, TokenUnknown
 from store.queue import RunQueue
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
-from tests.api.jobs import create_test, job, wait_for_job
+from tests.api.jobs import create_test, job, queue, wait_for_job
 from tests.api.queue_helpers import (
     moment,
     most_at_once,
@@ -466,3 +466,25 @@ async def test_the_writer_gives_its_sqlite_page_cache_back_once_the_queue_is_dra
     held = figures["after"] - figures["before"]
     assert grown > 200_000, f"the burst's pages were cached ({grown} bytes)"
     assert held < grown / 4, f"{held} of {grown} bytes still held"
+
+
+async def test_the_waiting_runs_are_listed_in_queue_order_with_their_positions(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+) -> None:
+    test_id = await create_test(api, project, shop_test(pages_url))
+    await pause(api, project)
+    regular = [await queue(api, project, test_id) for _ in range(2)]
+    live = (
+        await api.post(f"/api/execution/test/{test_id}/run-live", headers=project.headers)
+    ).json()["jobId"]
+    listed = (await api.get("/api/execution/queue/waiting", headers=project.headers)).json()
+    assert listed["total"] == 3
+    assert [(r["position"], r["jobId"]) for r in listed["runs"]] == list(
+        enumerate([live, *regular], start=1)
+    )
+    second_page = await api.get(
+        "/api/execution/queue/waiting?limit=2&offset=2", headers=project.headers
+    )
+    assert [(r["position"], r["jobId"]) for r in second_page.json()["runs"]] == [(3, regular[1])]
+    for job_id in [live, *regular]:
+        await api.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
