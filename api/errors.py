@@ -55,7 +55,8 @@ def not_found(kind: str, key: object) -> ApiError:
     return ApiError(404, f"{kind.replace(' ', '_')}_not_found", f"{kind} {key} not found")
 
 
-def _body(status: int, code: str, detail: str) -> JSONResponse:
+def error_response(status: int, code: str, detail: str) -> JSONResponse:
+    """The one error shape, as a response."""
     return JSONResponse({"detail": detail, "code": code}, status_code=status)
 
 
@@ -67,7 +68,7 @@ def install_error_handlers(app: FastAPI, page: ErrorPage = lambda *_: None) -> N
     """Route every failure through the one error shape (or, for pages, `page`)."""
 
     def shaped(request: Request, status: int, code: str, detail: str) -> Response:
-        return page(request, status, detail) or _body(status, code, detail)
+        return page(request, status, detail) or error_response(status, code, detail)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> Response:
@@ -95,11 +96,13 @@ def install_error_handlers(app: FastAPI, page: ErrorPage = lambda *_: None) -> N
     @app.exception_handler(OperationalError)
     async def database_busy(_request: Request, error: Exception) -> JSONResponse:
         log.warning("database unavailable or overloaded: %s", error)
-        response = _body(503, "database_busy", "the database is busy or unavailable; retry")
+        response = error_response(
+            503, "database_busy", "the database is busy or unavailable; retry"
+        )
         response.headers["Retry-After"] = "1"
         return response
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=error)
-        return _body(500, "internal", "internal error")
+        return error_response(500, "internal", "internal error")

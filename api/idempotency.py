@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import time
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import hash_token
+from api.errors import error_response
 from store.idempotency import Earlier, IdempotencyKeys
 from store.new_runs import project_ids_by_token_hash
 
@@ -27,8 +28,7 @@ CREATING = re.compile(
     r"/api/(tests|execution/(test/[^/]+/(run|run-live)|suite/[^/]+/run|job/[^/]+/retry))"
 )
 HEADER = b"idempotency-key"
-REPLAYED = (b"idempotent-replayed", b"true")
-JSON_TYPE = (b"content-type", b"application/json")
+REPLAYED = "Idempotent-Replayed"
 MAX_KEY_CHARS = 255
 WAIT_FOR_FIRST_S = 30.0
 PURGE_EVERY_S = 3600.0
@@ -65,7 +65,8 @@ class IdempotencyMiddleware:
             return await self.app(scope, receive, send)
         if not 0 < len(key) <= MAX_KEY_CHARS:
             detail = f"Idempotency-Key must have 1 to {MAX_KEY_CHARS} characters"
-            return await respond(send, 422, error_body("invalid_idempotency_key", detail))
+            refusal = error_response(422, "invalid_idempotency_key", detail)
+            return await refusal(scope, receive, send)
         services = scope["app"].state.services
         project_id = await self._project_of(services, scope)
         if project_id is None:  # the route refuses the token in its own words
@@ -78,7 +79,8 @@ class IdempotencyMiddleware:
             await self._serve(scope, body, receive, send, keys, project_id, key)
             await self._purge_now_and_then(keys)
         else:
-            await self._repeat(send, keys, project_id, key, digest, earlier)
+            answer = await self._repeat(keys, project_id, key, digest, earlier)
+            await answer(scope, receive, send)
 
     @staticmethod
     async def _project_of(services: Any, scope: Scope) -> int | None:
@@ -114,28 +116,28 @@ class IdempotencyMiddleware:
 
     @staticmethod
     async def _repeat(
-        send: Send,
-        keys: IdempotencyKeys,
-        project: int,
-        key: str,
-        digest: str,
-        earlier: Earlier | None,
-    ) -> None:
+        keys: IdempotencyKeys, project: int, key: str, digest: str, earlier: Earlier
+    ) -> Response:
         """A repeat: the first answer (once there is one), or why there is none."""
-        if earlier is not None and earlier.request_hash != digest:
+        if earlier.request_hash != digest:
             detail = "this Idempotency-Key was used with another request; nothing was created"
-            return await respond(send, 422, error_body("idempotency_key_reused", detail))
+            return error_response(422, "idempotency_key_reused", detail)
+        first: Earlier | None = earlier
         deadline = time.monotonic() + WAIT_FOR_FIRST_S
-        while earlier is not None and earlier.status_code is None:
+        while first is not None and first.status_code is None:
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
-            earlier = await keys.earlier(project, key)
-        if earlier is None or earlier.status_code is None:
+            first = await keys.earlier(project, key)
+        if first is None or first.status_code is None:
             detail = "the first request with this Idempotency-Key did not finish; send it again"
-            return await respond(send, 409, error_body("idempotency_key_in_use", detail))
-        body = (earlier.response_body or "").encode()
-        await respond(send, earlier.status_code, body, replayed=True)
+            return error_response(409, "idempotency_key_in_use", detail)
+        return Response(
+            first.response_body or "",
+            first.status_code,
+            headers={REPLAYED: "true"},
+            media_type="application/json",
+        )
 
     async def _purge_now_and_then(self, keys: IdempotencyKeys) -> None:
         if time.monotonic() - self._purged > PURGE_EVERY_S:
@@ -186,15 +188,3 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-
-
-def error_body(code: str, detail: str) -> bytes:
-    return json.dumps({"detail": detail, "code": code}).encode()
-
-
-async def respond(send: Send, status: int, body: bytes, replayed: bool = False) -> None:
-    headers = [JSON_TYPE, (b"content-length", str(len(body)).encode())]
-    if replayed:
-        headers.append(REPLAYED)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 from core.run_result import RunProgress, StepRecord
 from core.run_state import RunState
-from store.models import Run
+from store.models import Run, as_utc
 
 FAILED = (RunState.FAILED, RunState.TIMED_OUT)
 MESSAGE_CHARS = 500
@@ -24,13 +24,7 @@ def test_name(run: Run) -> str:
 
 
 def seconds(run: Run) -> float:
-    if run.started_at is None or run.finished_at is None:
-        return 0.0
-    return max(0.0, (aware(run.finished_at) - aware(run.started_at)).total_seconds())
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return run.duration_s or 0.0
 
 
 def step_lines(result: RunProgress | None) -> str:
@@ -102,7 +96,7 @@ def report(name: str, runs: Sequence[Run], project_name: str, base_url: str) -> 
         "time": total,
     }
     root = ElementTree.Element("testsuites", {"name": name, **counts})
-    started = min((aware(run.created_at) for run in runs), default=datetime.now(UTC))
+    started = min((as_utc(run.created_at) for run in runs), default=datetime.now(UTC))
     moment = started.replace(tzinfo=None).isoformat(timespec="seconds")
     suite = ElementTree.SubElement(
         root,

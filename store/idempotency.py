@@ -5,7 +5,8 @@ simultaneous requests); the answer is stored once there is one; keys expire afte
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -40,9 +41,7 @@ class IdempotencyKeys:
         async with self._session() as session:
             await session.exec(  # type: ignore[call-overload]
                 delete(IdempotentRequest).where(
-                    col(IdempotentRequest.project_id) == project_id,
-                    col(IdempotentRequest.key) == key,
-                    col(IdempotentRequest.created_at) < utcnow() - KEPT_FOR,
+                    *_the_key(project_id, key), col(IdempotentRequest.created_at) < _expired()
                 )
             )
             session.add(
@@ -57,11 +56,7 @@ class IdempotencyKeys:
 
     async def earlier(self, project_id: int, key: str) -> Earlier | None:
         async with self._session() as session:
-            found = await session.exec(
-                select(IdempotentRequest).where(
-                    IdempotentRequest.project_id == project_id, IdempotentRequest.key == key
-                )
-            )
+            found = await session.exec(select(IdempotentRequest).where(*_the_key(project_id, key)))
             row = found.first()
         if row is None:
             return None
@@ -72,10 +67,7 @@ class IdempotencyKeys:
         async with self._session() as session:
             await session.exec(  # type: ignore[call-overload]
                 update(IdempotentRequest)
-                .where(
-                    col(IdempotentRequest.project_id) == project_id,
-                    col(IdempotentRequest.key) == key,
-                )
+                .where(*_the_key(project_id, key))
                 .values(status_code=status_code, response_body=body)
             )
             await session.commit()
@@ -84,10 +76,7 @@ class IdempotencyKeys:
         """The request failed without an answer worth keeping: the key is free again."""
         async with self._session() as session:
             await session.exec(  # type: ignore[call-overload]
-                delete(IdempotentRequest).where(
-                    col(IdempotentRequest.project_id) == project_id,
-                    col(IdempotentRequest.key) == key,
-                )
+                delete(IdempotentRequest).where(*_the_key(project_id, key))
             )
             await session.commit()
 
@@ -95,9 +84,17 @@ class IdempotencyKeys:
         """Forget every key older than a day; how many."""
         async with self._session() as session:
             gone = await session.exec(  # type: ignore[call-overload]
-                delete(IdempotentRequest).where(
-                    col(IdempotentRequest.created_at) < utcnow() - KEPT_FOR
-                )
+                delete(IdempotentRequest).where(col(IdempotentRequest.created_at) < _expired())
             )
             await session.commit()
             return int(gone.rowcount or 0)
+
+
+def _the_key(project_id: int, key: str) -> tuple[Any, Any]:
+    """The row of one project's key."""
+    return col(IdempotentRequest.project_id) == project_id, col(IdempotentRequest.key) == key
+
+
+def _expired() -> datetime:
+    """Keys taken before this moment are forgotten."""
+    return utcnow() - KEPT_FOR

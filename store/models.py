@@ -142,6 +142,13 @@ class Run(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
     @property
+    def duration_s(self) -> float | None:
+        """From the browser's start to the result, once the run has both."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, (as_utc(self.finished_at) - as_utc(self.started_at)).total_seconds())
+
+    @property
     def outcome(self) -> RunProgress | None:
         """The stored result, typed (None until the run has one)."""
         return RunProgress.model_validate(self.result) if self.result else None

@@ -179,20 +179,26 @@ async def job_status(
     )
 
 
+async def project_counts(
+    services: Services, session: AsyncSession, project_id: int
+) -> dict[str, int]:
+    """The project's runs by state, from the short cache (forgotten whenever one changes)."""
+
+    async def count() -> dict[str, int]:
+        return await services.queue.counts(session, project_id)
+
+    return dict(
+        await services.cache.get_or_compute(queue_counts_key(project_id), QUEUE_COUNTS_TTL_S, count)
+    )
+
+
 @router.get("/queue/status", response_model=QueueStatus)
 async def queue_status(
     project: ProjectDep, session: SessionDep, services: ServicesDep
 ) -> QueueStatus:
     """Runs of the caller's project by state; paused by the project or by the admin."""
     assert project.id is not None
-    project_id = project.id
-
-    async def count() -> dict[str, int]:
-        return await services.queue.counts(session, project_id)
-
-    counts = await services.cache.get_or_compute(
-        queue_counts_key(project_id), QUEUE_COUNTS_TTL_S, count
-    )
+    counts = await project_counts(services, session, project.id)
     finished_failed = sum(counts.get(s, 0) for s in FAILED_STATES)
     waiting = counts.get(RunState.WAITING, 0)
     paused = project.paused or await paused_all(session)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.deps import ServicesDep, SessionDep
+from api.deps import ServicesDep, SessionDep, temporal_client
 from api.errors import ApiError
 from api.queueing import queue_runs
 from api.routes import execution, schedules, tests
@@ -41,15 +41,9 @@ async def history_of(session: AsyncSession, test_id: int | None) -> list[Run]:
     return list(reversed(found.all()))
 
 
-def duration_s(run: Run) -> float | None:
-    if run.started_at is None or run.finished_at is None:
-        return None
-    return (run.finished_at - run.started_at).total_seconds()
-
-
 def chart_points(runs: list[Run], width: int = 200, height: int = 40) -> str:
     """An SVG polyline of the runs' durations, scaled to the box."""
-    durations = [d for d in (duration_s(run) for run in runs) if d is not None]
+    durations = [run.duration_s for run in runs if run.duration_s is not None]
     if len(durations) < 2:
         return ""
     top = max(durations) or 1.0
@@ -214,10 +208,10 @@ async def schedules_page(
     project = await project_for(ui, session, project_id)
     error = None
     try:
-        client = await services.temporal.client()
+        client = await temporal_client(services)
         found = await schedules.list_schedules(project, session, client)
-    except Exception:
-        found, error = [], "Temporal cannot be reached: schedules cannot be read now."
+    except ApiError as unavailable:
+        found, error = [], f"Schedules cannot be read now: {unavailable.detail}."
     note = request.query_params.get("note")
     return page(
         request, "schedules.html", ui, project=project, schedules=found, error=error, note=note
@@ -238,7 +232,7 @@ async def schedule_action(
     project = await project_for(ui, session, project_id)
     to = f"/ui/projects/{project_id}/schedules"
     try:
-        client = await services.temporal.client()
+        client = await temporal_client(services)
         if action == "pause":
             await schedules.pause_schedule(schedule_id, project, session, client)
         elif action == "resume":

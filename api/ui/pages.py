@@ -5,7 +5,6 @@ CSRF token has been checked. Pages re-render their live part on each event of th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.deps import ServicesDep, SessionDep, hash_token, same_secret
+from api.deps import ServicesDep, SessionDep, hash_token, same_secret, temporal_client
 from api.errors import ApiError
 from api.routes import admin, execution, live, runs
 from api.schemas import CleanRequest
@@ -28,7 +27,7 @@ from core.run_state import FINAL_STATES, RunState
 from live.events import job_stream, project_stream
 from store.admission import paused_all
 from store.models import Project, Run
-from store.queue import queued_count, queued_page
+from store.queue import position_column, queued_count, queued_page
 from store.workers import WorkerRegistry
 
 HERE = Path(__file__).parent
@@ -97,12 +96,15 @@ async def project_for(ui: UiSession, session: AsyncSession, project_id: int) -> 
     return project
 
 
-async def run_for(ui: UiSession, session: AsyncSession, job_id: str) -> tuple[Run, Project]:
-    found = await session.exec(select(Run).where(Run.job_id == job_id))
-    run = found.first()
-    if run is None or not ui.may_see(run.project_id):
+async def run_for(
+    ui: UiSession, session: AsyncSession, job_id: str
+) -> tuple[Run, Project, int | None]:
+    """The run if the session may see it, its project, and its position while queued."""
+    found = (await session.exec(select(Run, position_column()).where(Run.job_id == job_id))).first()
+    if found is None or not ui.may_see(found[0].project_id):
         raise ApiError(404, "not_found", f"job {job_id} not found")
-    return run, await project_for(ui, session, run.project_id)
+    run, position = found
+    return run, await project_for(ui, session, run.project_id), position
 
 
 def page(request: Request, name: str, ui: UiSession | None, **context: Any) -> HTMLResponse:
@@ -176,7 +178,9 @@ async def admin_view(
     if not ui.is_admin:
         raise ApiError(403, "admin_only", "this page needs the admin token")
     projects = (await session.exec(select(Project).order_by(col(Project.id)))).all()
-    counts = {p.id: await services.queue.counts(session, p.id) for p in projects if p.id}
+    counts = {
+        p.id: await execution.project_counts(services, session, p.id) for p in projects if p.id
+    }
     census = await WorkerRegistry(services.engine).census()
     paused = await paused_all(session)
     return page(
@@ -228,7 +232,7 @@ async def queue_view(
             .limit(RECENT)
         )
     ).all()
-    counts = await services.queue.counts(session, project.id)
+    counts = await execution.project_counts(services, session, project.id)
     return {
         "project": project,
         "counts": counts,
@@ -249,14 +253,7 @@ async def live_of(services: Services, run: Run) -> RunProgress | None:
 
 
 def duration(run: Run) -> str:
-    if run.started_at is None or run.finished_at is None:
-        return ""
-    seconds = (as_aware(run.finished_at) - as_aware(run.started_at)).total_seconds()
-    return f"{seconds:.1f} s"
-
-
-def as_aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return "" if run.duration_s is None else f"{run.duration_s:.1f} s"
 
 
 templates.env.globals["duration"] = duration
@@ -337,8 +334,8 @@ async def queue_action(
 async def run_page(
     request: Request, job_id: str, ui: UiSessionDep, session: SessionDep, services: ServicesDep
 ) -> Response:
-    run, project = await run_for(ui, session, job_id)
-    view = await run_view(session, services, run, project)
+    run, project, position = await run_for(ui, session, job_id)
+    view = await run_view(services, run, project, position)
     template = "run_body.html" if request.url.path.endswith("/body") else "run.html"
     return page(request, template, ui, note=request.query_params.get("note"), **view)
 
@@ -347,14 +344,13 @@ router.add_api_route("/runs/{job_id}/body", run_page, response_class=HTMLRespons
 
 
 async def run_view(
-    session: AsyncSession, services: Services, run: Run, project: Project
+    services: Services, run: Run, project: Project, position: int | None
 ) -> dict[str, Any]:
     """The run's steps (live while it runs), position, screenshots and trace."""
-    _, position = await execution.find_run_and_position(session, project, run.job_id)
-    result = run.outcome
+    stored = result = run.outcome
     if result is None and run.state == RunState.ACTIVE:
         result = await execution.live_progress(services, run.job_id)
-    names = runs.artifact_names(run.outcome)
+    names = runs.artifact_names(stored)
     return {
         "run": run,
         "project": project,
@@ -374,7 +370,7 @@ async def run_events(
     services: ServicesDep,
     last_event_header: live.LastEventHeader = None,
 ) -> Response:
-    run, project = await run_for(ui, session, job_id)
+    run, project, _ = await run_for(ui, session, job_id)
     await session.close()
     last_id = live.valid_event_id(last_event_header)
     snapshot = live.job_snapshot(services, project, run.job_id)
@@ -386,7 +382,7 @@ async def run_artifact(
     job_id: str, name: str, ui: UiSessionDep, session: SessionDep, services: ServicesDep
 ) -> FileResponse:
     """A screenshot or trace, for the page and for the trace viewer (same origin, cookie)."""
-    run, project = await run_for(ui, session, job_id)
+    run, project, _ = await run_for(ui, session, job_id)
     return await runs.get_artifact(run.job_id, name, project, session, services)
 
 
@@ -401,11 +397,11 @@ async def run_action(
 ) -> Response:
     """Cancel or retry the run, through the API's own routes."""
     checked(ui, csrf)
-    run, project = await run_for(ui, session, job_id)
+    run, project, _ = await run_for(ui, session, job_id)
     to = f"/ui/runs/{job_id}"
     try:
         if action == "cancel":
-            client = await services.temporal.client()
+            client = await temporal_client(services)
             done = await execution.cancel_job(job_id, project, session, client, services)
             return back(to, done.message)
         if action == "retry":

@@ -9,10 +9,10 @@ forged, and the token itself is never stored or echoed.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 
+from api.deps import same_secret
 from core.secrets import SealedDataInvalid, SecretBox
 
 COOKIE = "ui_session"
@@ -38,7 +38,7 @@ class UiSession:
         return hashlib.sha256(b"csrf:" + self.cookie.encode()).hexdigest()[:32]
 
     def csrf_ok(self, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given.encode(), self.csrf.encode())
+        return given is not None and same_secret(given, self.csrf)
 
     def may_see(self, project_id: int) -> bool:
         return self.is_admin or self.project_id == project_id
@@ -61,7 +61,7 @@ def read(box: SecretBox, cookie: str | None) -> UiSession | None:
         return None
     try:
         fields = box.open(cookie)
-    except (SealedDataInvalid, ValueError, TypeError):
+    except SealedDataInvalid:  # forged, damaged, or sealed under another key
         return None
     if not fields.get("expires", "").isdigit() or int(fields["expires"]) < time.time():
         return None
