@@ -1,0 +1,75 @@
+"""CPU time per part of the running service (Temporal, Redis, API, dispatcher, worker, its
+browser), so that a benchmark can say where its machine CPU went, not only how much."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import psutil
+
+ROLES = (
+    ("temporal", "Temporal server"),
+    ("redis-server", "Redis"),
+    ("uvicorn", "API"),
+    ("dispatcher.py", "dispatcher"),
+    ("worker.py", "worker (Python)"),
+    ("postgres", "PostgreSQL"),
+)
+BROWSER = "worker's browser (driver, Chromium)"
+SERVICE_ROOT = "devstack"
+
+
+def _role(process: psutil.Process) -> str | None:
+    """What part of the service a process is, from its command line and its parents."""
+    try:
+        line = " ".join(process.cmdline())
+        parents = process.parents()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    for needle, role in ROLES:
+        if needle in line and "playwright" not in line:
+            return role
+    for parent in parents:
+        try:
+            if "worker.py" in " ".join(parent.cmdline()):
+                return BROWSER
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
+def _seconds(process: psutil.Process) -> float:
+    """The process's CPU time, with its children that exited (Chromium's renderers)."""
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def snapshot() -> dict[int, tuple[str, float]]:
+    """Each service process's role and CPU seconds so far, by pid."""
+    found: dict[int, tuple[str, float]] = {}
+    for process in psutil.process_iter():
+        role = _role(process)
+        if role is None:
+            continue
+        try:
+            found[process.pid] = (role, _seconds(process))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def used_between(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> Counter[str]:
+    """CPU seconds per role between two snapshots (a process born meanwhile counts from 0)."""
+    used: Counter[str] = Counter()
+    for pid, (role, seconds) in after.items():
+        used[role] += seconds - before.get(pid, (role, 0.0))[1]
+    return used
+
+
+def report(used: Counter[str], runs: int) -> str:
+    """One line per role: CPU seconds in all and milliseconds per run."""
+    lines = [f"  {role:40}{seconds:7.2f} s{seconds / runs * 1000:7.0f} ms/run"
+             for role, seconds in used.most_common()]
+    return "\n".join(lines)
