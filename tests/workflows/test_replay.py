@@ -3,8 +3,10 @@
 The workflows run without Temporal's sandbox, so this replay is what guards determinism: a
 history with retries (timers), a failure and an admission grant must replay to the same
 commands, for the run and for the session workflow that ran its steps. Histories recorded by
-an earlier version (tests/workflows/histories, each step an activity of its own) must replay
-too: runs in flight when a new version is deployed finish on it.
+earlier versions (tests/workflows/histories) must replay too: runs in flight when a new version
+is deployed finish on it. `v1_*`: each step an activity of its own; `v2_*`: the steps as local
+activities of a SessionRun child, watched by a heartbeating activity, the result recorded by an
+activity.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from workflows.test_run import TestRunWorkflow
 
 EARLIER_HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 """Recorded with payloads in clear (no codec; the failure converter as in service), and the
-worker's host name and file paths in stack traces replaced."""
+worker's host name and file paths in stack traces replaced; a v2 history's run and session ids
+are its file's name."""
 
 
 async def test_histories_with_retries_failures_and_admission_replay(
@@ -93,4 +96,4 @@ async def test_runs_started_by_the_earlier_version_replay(path: Path) -> None:
 
 
 def test_earlier_histories_are_present() -> None:
-    assert len(EARLIER_HISTORIES) >= 3, "the recorded histories of the earlier version"
+    assert len(EARLIER_HISTORIES) >= 6, "the recorded histories of the earlier versions"
