@@ -7,10 +7,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from browser.actions import StepContext, StepError, failure_screenshot, perform
@@ -18,6 +22,7 @@ from browser.egress_proxy import Blocked
 from browser.pool import BrowserPool, SessionNotFound, untraced
 from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
+from core.run_ids import session_workflow_id
 from core.secrets import SealedDataInvalid, SecretBox, credential_forms, redact
 from live.cache import ShortCache, queue_counts_key
 from live.events import EventType, RunEvent
@@ -26,14 +31,17 @@ from workflows.messages import (
     ActionOutcome,
     AuthStepsInput,
     SessionInfo,
+    SessionOutcome,
     SessionPulse,
     SessionRequest,
+    SessionRunInput,
     SessionWatch,
     StepInput,
     TeardownInput,
     TeardownOutcome,
 )
 from workflows.progress import progress_after_steps
+from workflows.session_run import SessionRunWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -148,16 +156,53 @@ class BrowserActivities:
         return TeardownOutcome(artifacts=[name] if saved else [])
 
     @activity.defn
+    async def run_session(self, input: SessionRunInput) -> SessionOutcome:
+        """Start the session's SessionRun workflow on this worker's own queue (its steps are
+        local activities here, beside the context) and return its outcome; heartbeat and tell
+        the run the step in progress meanwhile (see `_keep_alive`)."""
+        session = await activity.client().start_workflow(
+            SessionRunWorkflow.run,
+            input,
+            id=session_workflow_id(input.run_id, input.session_attempt),
+            task_queue=self._session_queue,
+            execution_timeout=timedelta(seconds=input.test.timeout_s + 600),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        outcome = asyncio.ensure_future(session.result())
+        watch = SessionWatch(
+            session_id=input.session.session_id,
+            run_id=input.run_id,
+            session_attempt=input.session_attempt,
+        )
+        try:
+            await self._keep_alive(watch, partial(_done_within, outcome))
+            return outcome.result()
+        except WorkflowFailureError as error:
+            raise ApplicationError(
+                f"the session's workflow ended: {error.cause or error}",
+                type=errors.SESSION_LOST,
+                non_retryable=True,
+            ) from None
+        finally:
+            outcome.cancel()
+
+    @activity.defn
     async def watch_session(self, watch: SessionWatch) -> None:
-        """Heartbeat while the session is open, so its run sees this worker alive; once a
-        second, tell the run the step in progress if it changed (a short session never does).
-        """
+        """Runs started before `run_session`: heartbeat while the session is open."""
+        await self._keep_alive(watch, partial(self._pool.until_gone, watch.session_id))
+
+    async def _keep_alive(
+        self, watch: SessionWatch, ended_within: Callable[[float], Awaitable[bool]]
+    ) -> None:
+        """Heartbeat until `ended_within(seconds)` says the session ended, so that its run
+        sees this worker alive; once a second, tell the run the step in progress if it changed
+        (a short session never does)."""
         run = activity.client().get_workflow_handle(watch.run_id)
         told: tuple[int, int] | None = None
         try:
             while True:
                 activity.heartbeat()
-                if await self._pool.until_gone(watch.session_id, HEARTBEAT_INTERVAL_S):
+                if await ended_within(HEARTBEAT_INTERVAL_S):
                     return
                 current = self._current_steps.get(watch.session_id)
                 if current is None or current == told:
@@ -290,6 +335,12 @@ class BrowserActivities:
             selector_used=selector,
             artifacts=artifacts,
         )
+
+
+async def _done_within(task: asyncio.Future[Any], timeout_s: float) -> bool:
+    """Wait up to timeout_s for the task; whether it is done."""
+    await asyncio.wait([task], timeout=timeout_s)
+    return task.done()
 
 
 def _egress_failure(blocked: list[Blocked]) -> StepError | None:

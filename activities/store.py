@@ -10,6 +10,7 @@ from typing import cast
 
 from temporalio import activity
 
+from core.recent_keys import RecentKeys
 from live.bell import DispatchBell
 from live.cache import ShortCache, queue_counts_key
 from live.events import FINAL_EVENTS, EventType, RunEvent
@@ -22,6 +23,8 @@ from workflows.messages import RunFinished
 log = logging.getLogger(__name__)
 RETENTION_EVERY_S = 2.0
 """Retention runs at most this often per worker, for every project that finished runs since."""
+ANNOUNCED_KEPT = 10_000
+"""Runs whose final event this process published lately (not published again)."""
 
 
 class StoreActivities:
@@ -43,16 +46,21 @@ class StoreActivities:
         self._cache = cache or ShortCache(None)
         self._retention = retention
         self._finished: set[str] = set()
+        self._announced = RecentKeys(ANNOUNCED_KEPT)
         self._retainer: asyncio.Task[None] | None = None
 
     @activity.defn
     async def record_finished(self, event: RunFinished) -> bool:
-        """Store the final result (idempotent, so a retried activity stores it once); the
-        project's retention follows in the background, the run does not wait for it."""
+        """Store the final result (idempotent, so a retried activity stores it once) and
+        announce it, once per process however often this runs (a local activity runs again
+        when its workflow task is retried); the project's retention follows in the
+        background, the run does not wait for it."""
         stored = await self._runs.record_result(event.job_id, event.result)
         self._bell.ring()  # its slot is free: the dispatcher admits the next run at once
         await self._cache.forget(queue_counts_key(event.project_id))
-        self._publish_outcome(event)
+        if event.job_id not in self._announced:
+            self._publish_outcome(event)
+            self._announced.remember(event.job_id)
         if stored:
             self._finished.add(event.job_id)
             if self._retainer is None or self._retainer.done():

@@ -3,7 +3,7 @@ browser), so that a benchmark can say where its machine CPU went, not only how m
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 
 import psutil
 
@@ -60,16 +60,18 @@ def snapshot() -> dict[int, tuple[str, float]]:
 
 def used_between(
     before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
-) -> Counter[str]:
+) -> dict[str, float]:
     """CPU seconds per role between two snapshots (a process born meanwhile counts from 0)."""
-    used: Counter[str] = Counter()
+    used: dict[str, float] = defaultdict(float)
     for pid, (role, seconds) in after.items():
         used[role] += seconds - before.get(pid, (role, 0.0))[1]
     return used
 
 
-def report(used: Counter[str], runs: int) -> str:
-    """One line per role: CPU seconds in all and milliseconds per run."""
-    lines = [f"  {role:40}{seconds:7.2f} s{seconds / runs * 1000:7.0f} ms/run"
-             for role, seconds in used.most_common()]
+def report(used: dict[str, float], runs: int) -> str:
+    """One line per role, the largest first: CPU seconds in all and milliseconds per run."""
+    lines = [
+        f"  {role:40}{seconds:7.2f} s{seconds / runs * 1000:7.0f} ms/run"
+        for role, seconds in sorted(used.items(), key=lambda item: -item[1])
+    ]
     return "\n".join(lines)

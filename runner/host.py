@@ -53,7 +53,8 @@ class WorkerHost:
     - the workflow worker runs TestRun workflows and their database activities;
     - the session worker polls the shared session queue, only while a slot is free;
     - the affinity worker serves this process's own queue, where its contexts live: the
-      SessionRun workflows of its sessions, their steps (local activities), watch and close.
+      SessionRun workflows of its sessions, their steps (local activities), the activity that
+      runs each session (`run_session`) and close.
     """
 
     def __init__(self, client: Client, settings: Settings, worker_id: str | None = None) -> None:
@@ -129,6 +130,7 @@ class WorkerHost:
                 activities.run_step,
                 activities.run_auth,
                 activities.close_session,
+                activities.run_session,
                 activities.watch_session,
             ],
             max_concurrent_activities=settings.worker_max_sessions * 4 + 4,

@@ -17,7 +17,9 @@ from workflows.messages import (
     FireRequest,
     RunFinished,
     SessionInfo,
+    SessionOutcome,
     SessionRequest,
+    SessionRunInput,
     SessionWatch,
     StepInput,
     TeardownInput,
@@ -57,8 +59,16 @@ async def close_session(input: TeardownInput) -> TeardownOutcome:
 
 
 @activity.defn
+async def run_session(input: SessionRunInput) -> SessionOutcome:
+    """Run the login and steps in a SessionRun workflow on the session's worker and return how
+    they went, heartbeating meanwhile: its heartbeats tell the run the worker is alive."""
+    raise NotCalledHere
+
+
+@activity.defn
 async def watch_session(watch: SessionWatch) -> None:
-    """Heartbeat while the session is open; its end tells the run the worker is gone."""
+    """Runs started before `run_session`: heartbeat while the session is open; its end tells
+    the run the worker is gone."""
     raise NotCalledHere
 
 
@@ -97,6 +107,7 @@ CONTRACTS = (
     run_step,
     run_auth,
     close_session,
+    run_session,
     watch_session,
     record_finished,
     forget_worker,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -64,8 +64,14 @@ TEARDOWN_RETRY = RetryPolicy(
 STEPS_IN_SESSION_RUN = "steps-in-session-run"
 """Patch: a run's steps are local activities of a SessionRun child on the session's worker.
 Runs started before it replay the per-step activity path (`_session_by_activities`)."""
+SESSION_RUN_BY_WORKER = "session-run-by-its-worker"
+"""Patch: the session's worker starts the SessionRun itself, in the `run_session` activity,
+whose heartbeats are the worker's liveness and whose result is the session's outcome; the
+database activities are local. Three workflow tasks and two activity tasks fewer per run.
+Runs started before it replay the child-and-watch path of STEPS_IN_SESSION_RUN."""
 
 T = TypeVar("T")
+A = TypeVar("A")
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2,
@@ -141,7 +147,8 @@ class TestRunWorkflow:
 
     async def _run_sessions(self, test: TestDefinition) -> None:
         """Try the run in fresh sessions until it ends for a reason other than a lost session."""
-        in_session_run = workflow.patched(STEPS_IN_SESSION_RUN)
+        by_worker = workflow.patched(SESSION_RUN_BY_WORKER)
+        in_session_run = by_worker or workflow.patched(STEPS_IN_SESSION_RUN)
         for attempt in range(1, self._input.max_session_attempts + 1):
             record = SessionAttempt(attempt=attempt)
             self._progress.session_attempts.append(record)
@@ -149,7 +156,7 @@ class TestRunWorkflow:
             session = await self._open_session(test, attempt)
             record.worker_id, record.opened_at = session.worker_id, workflow.now()
             if in_session_run:
-                lost = await self._session_run(test, session, attempt)
+                lost = await self._session_run(test, session, attempt, by_worker)
             else:
                 lost = await self._session_by_activities(test, session, attempt)
             if lost is None:
@@ -164,31 +171,32 @@ class TestRunWorkflow:
         )
 
     async def _session_run(
-        self, test: TestDefinition, session: SessionInfo, attempt: int
+        self, test: TestDefinition, session: SessionInfo, attempt: int, by_worker: bool
     ) -> str | None:
-        """Run the steps in a SessionRun child on the session's worker, watching that worker.
+        """Run the steps in a SessionRun on the session's worker: started there by the
+        `run_session` activity (`by_worker`), or as a child watched by `watch_session`.
 
         The run keeps the timeout and the cancel: either closes the context from here, which
         ends the step in progress at once. Returns why the session was lost, or None.
         """
-        child = asyncio.ensure_future(
-            workflow.execute_child_workflow(
-                SessionRunWorkflow.run,
-                SessionRunInput(
-                    run_id=workflow.info().workflow_id,
-                    project_id=self._input.project_id,
-                    test=test,
-                    auth=self._input.auth,
-                    session=session,
-                    session_attempt=attempt,
-                ),
-                id=session_workflow_id(workflow.info().workflow_id, attempt),
-                task_queue=session.task_queue,
-                execution_timeout=timedelta(seconds=test.timeout_s + 600),
-                cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
-            )
+        steps = SessionRunInput(
+            run_id=workflow.info().workflow_id,
+            project_id=self._input.project_id,
+            test=test,
+            auth=self._input.auth,
+            session=session,
+            session_attempt=attempt,
         )
-        watch = asyncio.ensure_future(self._watch(session, attempt, test.timeout_s))
+        running: list[asyncio.Future[Any]]
+        if by_worker:
+            outcome_of_worker = asyncio.ensure_future(self._run_session(steps, test.timeout_s))
+            running = [outcome_of_worker]
+            ending = self._session_result(outcome_of_worker, session)
+        else:
+            child = asyncio.ensure_future(self._child_session_run(steps, test.timeout_s))
+            watch = asyncio.ensure_future(self._watch(session, attempt, test.timeout_s))
+            running = [child, watch]
+            ending = self._session_outcome(child, watch, session)
         self._pulsed_attempt = attempt
         if self._input.auth:
             self._set_phase(RunState.ACTIVE, "auth", SETUP_DONE)
@@ -198,9 +206,7 @@ class TestRunWorkflow:
         lost: str | None = None
         dropped = False
         try:
-            outcome = await asyncio.wait_for(
-                self._session_outcome(child, watch, session), timeout=test.timeout_s
-            )
+            outcome = await asyncio.wait_for(ending, timeout=test.timeout_s)
         except SessionLost as error:
             lost = str(error)  # its worker or its browser is gone: nothing left to close
             if isinstance(error, WorkerLost):
@@ -215,24 +221,67 @@ class TestRunWorkflow:
         finally:
             self._pulsed_attempt = None
             if not dropped:
-                _abandon(child)
-                if outcome is None:
-                    _abandon(watch)
-                else:  # it ends by itself, as the session has closed
-                    _forget(watch)
+                for task in running:  # a finished session's tasks have ended by themselves
+                    if outcome is None:
+                        _abandon(task)
+                    else:
+                        _forget(task)
                 if outcome is None and lost is None:
                     await self._teardown(session, attempt, keep_trace=True)
         if outcome is not None:
             self._apply(outcome)
         return lost
 
+    async def _run_session(self, steps: SessionRunInput, timeout_s: int) -> SessionOutcome:
+        """The session's outcome from its worker, which heartbeats while the steps run."""
+        lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
+        return await workflow.execute_activity(
+            contracts.run_session,
+            steps,
+            task_queue=steps.session.task_queue,
+            schedule_to_start_timeout=lost_after,
+            start_to_close_timeout=timedelta(seconds=timeout_s + 120),
+            heartbeat_timeout=lost_after,
+            retry_policy=ONE_ATTEMPT,
+        )
+
+    async def _session_result(
+        self, running: asyncio.Future[SessionOutcome], session: SessionInfo
+    ) -> SessionOutcome:
+        """The session's outcome, or SessionLost as soon as its worker stops answering."""
+        try:
+            outcome = await running
+        except ActivityError as error:
+            raise _lost(error, session) from None
+        return _unless_lost(outcome)
+
+    async def _child_session_run(self, steps: SessionRunInput, timeout_s: int) -> SessionOutcome:
+        """Runs started before SESSION_RUN_BY_WORKER: the SessionRun as a child workflow."""
+        return await workflow.execute_child_workflow(
+            SessionRunWorkflow.run,
+            steps,
+            id=session_workflow_id(workflow.info().workflow_id, steps.session_attempt),
+            task_queue=steps.session.task_queue,
+            execution_timeout=timedelta(seconds=timeout_s + 600),
+            cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
+        )
+
     async def _forget_worker(self, worker_id: str) -> None:
         """Take the dead worker's slots out of the capacity (the dispatcher sees it at once)."""
-        await workflow.execute_activity(
-            contracts.forget_worker,
-            worker_id,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STORE_RETRY,
+        await self._store(contracts.forget_worker, worker_id)
+
+    async def _store(self, contract: Callable[[A], Awaitable[T]], arg: A) -> T:
+        """A database activity, retried until it succeeds; local since SESSION_RUN_BY_WORKER
+        (it runs in the workflow task that asks for it: no task of its own, no server trip)."""
+        if workflow.patched(SESSION_RUN_BY_WORKER):
+            return await workflow.execute_local_activity(
+                contract,
+                arg,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=STORE_RETRY,
+            )
+        return await workflow.execute_activity(
+            contract, arg, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
         )
 
     async def _watch(self, session: SessionInfo, attempt: int, timeout_s: int) -> None:
@@ -265,10 +314,7 @@ class TestRunWorkflow:
             try:
                 watch.result()
             except ActivityError as error:
-                raise_if_cancelled(error)
-                if isinstance(error.cause, ActivityTimeout):
-                    raise WorkerLost(session.worker_id) from None
-                raise SessionLost(str(error.cause or error)) from None
+                raise _lost(error, session) from None
             # the context closed: the child's outcome is on its way, unless the worker died
             lost_after = self._input.session_lost_timeout_s
             await workflow.wait([child], timeout=lost_after)
@@ -278,9 +324,7 @@ class TestRunWorkflow:
             outcome = child.result()
         except ChildWorkflowError as error:
             raise SessionLost(f"the session's workflow ended: {error.cause or error}") from None
-        if outcome.ending == "lost":
-            raise SessionLost(outcome.error or "the browser session was lost")
-        return outcome
+        return _unless_lost(outcome)
 
     def _apply(self, outcome: SessionOutcome) -> None:
         """The session's step records become the run's; it ends as the steps ended."""
@@ -375,16 +419,12 @@ class TestRunWorkflow:
 
     async def _record_finished(self) -> None:
         """Store the final result in the database (idempotent, so retries store it once)."""
-        await workflow.execute_activity(
-            contracts.record_finished,
-            RunFinished(
-                job_id=workflow.info().workflow_id,
-                result=self._progress.model_copy(deep=True),
-                project_id=self._input.project_id,
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=STORE_RETRY,
+        finished = RunFinished(
+            job_id=workflow.info().workflow_id,
+            result=self._progress.model_copy(deep=True),
+            project_id=self._input.project_id,
         )
+        await self._store(contracts.record_finished, finished)
 
     async def _run_in_session(self, test: TestDefinition, session: SessionInfo) -> None:
         """Log in if the test has an auth flow, then run every step in order."""
@@ -535,6 +575,22 @@ class TestRunWorkflow:
             type=error_type,
             non_retryable=True,
         )
+
+
+def _lost(error: ActivityError, session: SessionInfo) -> SessionLost:
+    """Why a session activity failed: the worker stopped answering (no heartbeat, or nobody
+    took the task), or the session itself went. A cancel is re-raised as such."""
+    raise_if_cancelled(error)
+    if isinstance(error.cause, ActivityTimeout):
+        return WorkerLost(session.worker_id)
+    return SessionLost(str(error.cause or error))
+
+
+def _unless_lost(outcome: SessionOutcome) -> SessionOutcome:
+    """The session's outcome, unless its context vanished under the steps."""
+    if outcome.ending == "lost":
+        raise SessionLost(outcome.error or "the browser session was lost")
+    return outcome
 
 
 def _abandon(task: asyncio.Future[Any]) -> None:

@@ -1,10 +1,11 @@
 """The run workflow's own logic on the time-skipping test server, its activities stood in for:
 retries and their backoff waits, failures that end a run at once, the login, a worker that stops
 answering, cancel and timeout reaching teardown, and waiting for the dispatcher's grant. The
-browser and the database are proven by the end-to-end tier; here the waits take no time."""
+browser and the database are proven by the end-to-end tier; here the waits take seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -34,8 +36,9 @@ from workflows.messages import (
     RunFinished,
     RunInput,
     SessionInfo,
+    SessionOutcome,
     SessionRequest,
-    SessionWatch,
+    SessionRunInput,
     StepInput,
     TeardownInput,
     TeardownOutcome,
@@ -44,6 +47,9 @@ from workflows.session_run import SessionRunWorkflow
 from workflows.test_run import TestRunWorkflow
 
 LIVE_QUEUE = "browser-sessions/stand-in"
+TICK = timedelta(seconds=5)
+TICK_EVERY_S = 0.05
+"""The clock moves TICK of virtual time every TICK_EVERY_S of real time (at most)."""
 DEAD_QUEUE = "browser-sessions/nobody-polls-this"
 """A session opened on a worker that died at once: nothing ever picks up its tasks."""
 
@@ -104,10 +110,27 @@ class StandInWorker:
         return TeardownOutcome(artifacts=[trace] if input.keep_trace else [])
 
     @activity.defn
-    async def watch_session(self, watch: SessionWatch) -> None:
-        """Ends at once, as when the context has closed: the run then waits for the session's
-        outcome. (A watch that heartbeats for the whole session would keep the test server
-        from skipping time: it never skips while an activity runs.)"""
+    async def run_session(self, input: SessionRunInput) -> SessionOutcome:
+        """Start the session's SessionRun on this (stand-in) worker's queue, as the real
+        worker does, and heartbeat until it ends (a cancel arrives with a heartbeat). The test
+        server holds its clock while an activity runs: this one lets `finished` move it."""
+        client = activity.client()
+        session = await client.start_workflow(
+            SessionRunWorkflow.run,
+            input,
+            id=session_workflow_id(input.run_id, input.session_attempt),
+            task_queue=input.session.task_queue,
+        )
+        outcome = asyncio.ensure_future(session.result())
+        await client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+        try:
+            while not outcome.done():
+                activity.heartbeat()
+                await asyncio.wait([outcome], timeout=0.1)
+            return outcome.result()
+        finally:
+            outcome.cancel()
+            await client.test_service.lock_time_skipping(LockTimeSkippingRequest())
 
     @activity.defn
     async def record_finished(self, event: RunFinished) -> bool:
@@ -127,7 +150,7 @@ async def service(env: WorkflowEnvironment, stand_in: StandInWorker) -> AsyncIte
         stand_in.run_step,
         stand_in.run_auth,
         stand_in.close_session,
-        stand_in.watch_session,
+        stand_in.run_session,
     ]
     served: list[tuple[str, list[type], list[Callable[..., Any]]]] = [
         (runs_queue, [TestRunWorkflow], [stand_in.record_finished, stand_in.forget_worker]),
@@ -135,6 +158,11 @@ async def service(env: WorkflowEnvironment, stand_in: StandInWorker) -> AsyncIte
         (LIVE_QUEUE, [SessionRunWorkflow], browser_side),
     ]
     async with AsyncExitStack() as stack:
+        # Time moves only when `finished` moves it: left to itself, the test server skips to
+        # the next timer whenever no activity runs, even between an activity's scheduling and
+        # its start (a session's activity, scheduled beside the run's time limit, lost that
+        # race and the run timed out at once).
+        stack.enter_context(env.auto_time_skipping_disabled())
         for queue, workflows, activities in served:
             worker = Worker(
                 env.client, task_queue=queue, workflows=workflows, activities=activities
@@ -170,10 +198,19 @@ async def start(
     )
 
 
-async def finished(handle: WorkflowHandle[Any, Any]) -> None:
-    """Wait for the run's end, whatever it is (its result is read from what was recorded)."""
+async def finished(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], tick: timedelta | None = TICK
+) -> None:
+    """Wait for the run's end, whatever it is (its result is read from what was recorded),
+    moving the clock on meanwhile by `tick` at a time (see `service`); without a tick, time
+    passes as in reality (heartbeat timeouts hold only at that pace)."""
+    ending = asyncio.ensure_future(handle.result())
+    while not ending.done():
+        if tick is not None:
+            await env.sleep(tick)
+        await asyncio.wait([ending], timeout=TICK_EVERY_S)
     with contextlib.suppress(Exception):  # a run that did not pass fails its workflow
-        await handle.result()
+        ending.result()
 
 
 async def timers_of(env: WorkflowEnvironment, workflow_id: str) -> list[float]:
@@ -198,7 +235,7 @@ async def test_a_step_that_fails_twice_passes_on_its_third_attempt_after_backoff
     retry = {"max_attempts": 3, "initial_interval_s": 30, "backoff_coefficient": 2}
     async with service(time_skipping, stand_in) as queue:
         handle = await start(time_skipping, queue, a_test(retry=retry))
-        await finished(handle)
+        await finished(time_skipping, handle)
     result = stand_in.result
     assert result.state == RunState.COMPLETED and result.flaky
     assert [step.attempts for step in result.steps] == [1, 3, 1]
@@ -213,7 +250,7 @@ async def test_a_failure_no_retry_can_help_ends_the_run_at_once_and_keeps_the_tr
     refusal = step_error("blocked by the egress policy", errors.EGRESS_BLOCKED, retryable=False)
     stand_in = StandInWorker(failing={(0, 1): refusal})
     async with service(time_skipping, stand_in) as queue:
-        await finished(await start(time_skipping, queue, a_test()))
+        await finished(time_skipping, await start(time_skipping, queue, a_test()))
     result = stand_in.result
     assert result.state == RunState.FAILED and result.error_type == errors.EGRESS_BLOCKED
     assert result.error == "step 1 (click) failed after 1 attempt: blocked by the egress policy"
@@ -228,7 +265,8 @@ async def test_a_step_that_always_fails_fails_the_run_after_its_attempts(
 ) -> None:
     stand_in = StandInWorker(failing={(0, n): step_error(f"try {n}") for n in (1, 2)})
     async with service(time_skipping, stand_in) as queue:
-        await finished(await start(time_skipping, queue, a_test(retry={"max_attempts": 2})))
+        run = await start(time_skipping, queue, a_test(retry={"max_attempts": 2}))
+        await finished(time_skipping, run)
     result = stand_in.result
     assert result.state == RunState.FAILED
     assert result.error == "step 1 (click) failed after 2 attempts: try 2"
@@ -244,7 +282,8 @@ async def test_the_login_is_retried_like_a_step_before_any_step_runs(
         name="login", login_url="http://shop.example/login", steps=[], sealed_credentials="x"
     )
     async with service(time_skipping, stand_in) as queue:
-        await finished(await start(time_skipping, queue, a_test(steps=1), auth=auth))
+        run = await start(time_skipping, queue, a_test(steps=1), auth=auth)
+        await finished(time_skipping, run)
     result = stand_in.result
     assert result.state == RunState.COMPLETED and result.flaky
     assert result.auth is not None and result.auth.attempts == 2
@@ -257,7 +296,7 @@ async def test_a_worker_that_never_answers_costs_one_session_and_leaves_the_capa
     stand_in = StandInWorker(dead_sessions=frozenset({1}))
     async with service(own_server, stand_in) as queue:
         handle = await start(own_server, queue, a_test(), session_lost_timeout_s=1)
-        await finished(handle)
+        await finished(own_server, handle, tick=None)  # the live session heartbeats
     result = stand_in.result
     assert result.state == RunState.COMPLETED
     assert [a.worker_id for a in result.session_attempts] == ["dead-worker", "stand-in"]
@@ -273,22 +312,24 @@ async def test_sessions_lost_every_time_fail_the_run_after_its_session_attempts(
     options = {"session_lost_timeout_s": 1, "max_session_attempts": 2}
     async with service(own_server, stand_in) as queue:
         handle = await start(own_server, queue, a_test(), **options)
-        await finished(handle)
+        await finished(own_server, handle, tick=None)  # the live session heartbeats
     result = stand_in.result
     assert result.state == RunState.FAILED and result.error_type == errors.SESSIONS_EXHAUSTED
     assert stand_in.attempts == [], "no step ran on a dead worker"
 
 
 async def test_cancel_during_a_retry_wait_ends_the_run_and_reaches_teardown(
-    time_skipping: WorkflowEnvironment,
+    own_server: WorkflowEnvironment,
 ) -> None:
+    """On a server of its own: the cancelled session's activity may still count as running
+    there (it reports its cancel after the run has ended), which holds that server's clock."""
     stand_in = StandInWorker(failing={(1, 1): step_error("not yet")})
     retry = {"initial_interval_s": 300}
-    async with service(time_skipping, stand_in) as queue:
-        handle = await start(time_skipping, queue, a_test(retry=retry))
+    async with service(own_server, stand_in) as queue:
+        handle = await start(own_server, queue, a_test(retry=retry))
         await poll(stand_in.attempts_so_far, lambda a: (1, 1) in a, str, timeout=30)
         await handle.cancel()
-        await finished(handle)
+        await finished(own_server, handle)
     result = stand_in.result
     assert result.state == RunState.CANCELLED and result.error_type == errors.TEST_CANCELLED
     assert (1, 2) not in stand_in.attempts, "the wait was cut short"
@@ -296,13 +337,15 @@ async def test_cancel_during_a_retry_wait_ends_the_run_and_reaches_teardown(
 
 
 async def test_a_run_over_its_time_limit_times_out_and_keeps_the_trace(
-    time_skipping: WorkflowEnvironment,
+    own_server: WorkflowEnvironment,
 ) -> None:
-    """Retry waits longer than the run may take, skipped: the run's own limit ends it."""
+    """Retry waits longer than the run may take, skipped: the run's own limit ends it. On a
+    server of its own, as the cancel's test, for the same reason."""
     stand_in = StandInWorker(failing={(0, n): step_error("down") for n in range(1, 11)})
     retry = {"max_attempts": 10, "initial_interval_s": 300, "max_interval_s": 900}
-    async with service(time_skipping, stand_in) as queue:
-        await finished(await start(time_skipping, queue, a_test(timeout_s=500, retry=retry)))
+    async with service(own_server, stand_in) as queue:
+        run = await start(own_server, queue, a_test(timeout_s=500, retry=retry))
+        await finished(own_server, run)
     result = stand_in.result
     assert result.state == RunState.TIMED_OUT and result.error == "the run exceeded 500 s"
     assert stand_in.attempts == [(0, 1), (0, 2)], "the second wait was cut short"
@@ -319,7 +362,7 @@ async def test_a_queued_run_opens_no_session_before_its_grant(
         progress = await handle.query(TestRunWorkflow.progress)
         assert progress.state == RunState.WAITING and stand_in.opened == []
         await handle.signal(TestRunWorkflow.admit)
-        await finished(handle)
+        await finished(time_skipping, handle)
     assert stand_in.result.state == RunState.COMPLETED
 
 
@@ -328,7 +371,7 @@ async def test_an_invalid_definition_fails_the_run_without_a_browser(
 ) -> None:
     stand_in = StandInWorker()
     async with service(time_skipping, stand_in) as queue:
-        await finished(await start(time_skipping, queue, {"name": "no steps"}))
+        await finished(time_skipping, await start(time_skipping, queue, {"name": "no steps"}))
     result = stand_in.result
     assert result.state == RunState.FAILED and result.error_type == errors.INVALID_TEST
     assert stand_in.opened == []
