@@ -48,7 +48,9 @@ Redis was away, a lease to take over, a worker that came back)."""
 MIN_PASS_GAP_S = 0.05
 """Admission passes are at least this far apart, however many rings a burst brings."""
 RETRY_S = 0.2
-"""After a pass that sent grants or failed, the next comes this soon, ring or not."""
+"""After a pass that failed (or could not send a grant), the next comes this soon, ring or
+not; a pass that sent its grants waits for the next ring (a run ending frees its slot and
+rings)."""
 QUIET_S = 0.5
 """Waiting workflows are started once queueing has been quiet this long: queueing comes first."""
 LEASE_S = 10.0
@@ -159,7 +161,7 @@ class Dispatcher:
                     renewed = now
                 if self._leading:
                     if await self.admit_once():
-                        next_pass = RETRY_S  # see the grants through, ring or not
+                        next_pass = RETRY_S  # grants not sent: try them again soon
                     await self._positions.notify_once()
                     if now - reconciled > RECONCILE_EVERY_S:
                         reconciled = now
@@ -186,7 +188,8 @@ class Dispatcher:
                 log.warning("starting workflows of queued runs failed: %s", error)
 
     async def admit_once(self) -> int:
-        """Grant free slots to queued runs and send every grant not yet sent; how many sent."""
+        """Grant free slots to queued runs and send every grant not yet sent; how many could
+        not be sent (they are sent again on the next pass)."""
         await self.grant_once()
         unsent = await self._admission.unsent()
         if not unsent:
@@ -195,12 +198,14 @@ class Dispatcher:
         outcomes = await asyncio.gather(
             *(self._send_admission(client, run) for run in unsent), return_exceptions=True
         )
+        failed = 0
         for run, outcome in zip(unsent, outcomes, strict=True):
-            if isinstance(outcome, Exception):  # sent again on the next pass
+            if isinstance(outcome, Exception):
+                failed += 1
                 log.warning(
                     "could not admit %s: %s", run.job_id, outcome, extra={"job_id": run.job_id}
                 )
-        return len(unsent)
+        return failed
 
     async def grant_once(self) -> list[Run]:
         """The admission policy, in the database alone: free capacity (live workers' slots
