@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from workflows.messages import (
     TeardownOutcome,
 )
 from workflows.progress import progress_after_steps
-from workflows.session_run import SessionRunWorkflow
+from workflows.session_run import SessionRunWorkflow, session_run_timeout
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class BrowserActivities:
             input,
             id=session_workflow_id(input.run_id, input.session_attempt),
             task_queue=self._session_queue,
-            execution_timeout=timedelta(seconds=input.test.timeout_s + 600),
+            execution_timeout=session_run_timeout(input.test.timeout_s),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         outcome = asyncio.ensure_future(session.result())

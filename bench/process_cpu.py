@@ -16,7 +16,6 @@ ROLES = (
     ("postgres", "PostgreSQL"),
 )
 BROWSER = "worker's browser (driver, Chromium)"
-SERVICE_ROOT = "devstack"
 
 
 def _role(process: psutil.Process) -> str | None:

@@ -42,6 +42,11 @@ CLOSE_RETRY = RetryPolicy(
 )
 
 
+def session_run_timeout(timeout_s: int) -> timedelta:
+    """How long a session workflow may exist: its run's time limit, with room for a late end."""
+    return timedelta(seconds=timeout_s + 600)
+
+
 def step_attempt(
     session_id: str, run_id: str, project_id: str, test: TestDefinition, index: int, attempt: int
 ) -> tuple[StepInput, int]:

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         SessionRunWorkflow,
         login_attempt,
         new_step_records,
+        session_run_timeout,
         step_attempt,
     )
     from workflows.step_retries import (
@@ -234,11 +235,20 @@ class TestRunWorkflow:
 
     async def _run_session(self, steps: SessionRunInput, timeout_s: int) -> SessionOutcome:
         """The session's outcome from its worker, which heartbeats while the steps run."""
+        return await self._heartbeating(
+            contracts.run_session, steps, steps.session.task_queue, timeout_s
+        )
+
+    async def _heartbeating(
+        self, contract: Callable[[A], Awaitable[T]], arg: A, task_queue: str, timeout_s: int
+    ) -> T:
+        """An activity on the session's worker that heartbeats for the session's length: its
+        heartbeats (or nobody taking it) stopping for session_lost_timeout_s is a lost worker."""
         lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
         return await workflow.execute_activity(
-            contracts.run_session,
-            steps,
-            task_queue=steps.session.task_queue,
+            contract,
+            arg,
+            task_queue=task_queue,
             schedule_to_start_timeout=lost_after,
             start_to_close_timeout=timedelta(seconds=timeout_s + 120),
             heartbeat_timeout=lost_after,
@@ -262,7 +272,7 @@ class TestRunWorkflow:
             steps,
             id=session_workflow_id(workflow.info().workflow_id, steps.session_attempt),
             task_queue=steps.session.task_queue,
-            execution_timeout=timedelta(seconds=timeout_s + 600),
+            execution_timeout=session_run_timeout(timeout_s),
             cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
         )
 
@@ -286,20 +296,12 @@ class TestRunWorkflow:
 
     async def _watch(self, session: SessionInfo, attempt: int, timeout_s: int) -> None:
         """Heartbeats from the session's worker while the session is open: it is alive."""
-        lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
-        await workflow.execute_activity(
-            contracts.watch_session,
-            SessionWatch(
-                session_id=session.session_id,
-                run_id=workflow.info().workflow_id,
-                session_attempt=attempt,
-            ),
-            task_queue=session.task_queue,
-            schedule_to_start_timeout=lost_after,
-            start_to_close_timeout=timedelta(seconds=timeout_s + 120),
-            heartbeat_timeout=lost_after,
-            retry_policy=ONE_ATTEMPT,
+        watch = SessionWatch(
+            session_id=session.session_id,
+            run_id=workflow.info().workflow_id,
+            session_attempt=attempt,
         )
+        await self._heartbeating(contracts.watch_session, watch, session.task_queue, timeout_s)
 
     async def _session_outcome(
         self,
