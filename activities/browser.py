@@ -36,6 +36,7 @@ from workflows.messages import (
     SessionRequest,
     SessionRunInput,
     SessionWatch,
+    StepInProgress,
     StepInput,
     TeardownInput,
     TeardownOutcome,
@@ -73,8 +74,9 @@ class BrowserActivities:
         self._events = events
         self._cache = cache
         self._background: set[asyncio.Task[None]] = set()
-        self._current_steps: dict[str, tuple[int, int]] = {}
-        """Per open session: the step index and attempt in progress, for watch_session."""
+        self._current_steps: dict[str, StepInProgress] = {}
+        """Per session with a step attempt under way: that step, for its run's pulses and for
+        the teardown that interrupts it."""
 
     @activity.defn
     async def open_session(self, request: SessionRequest) -> SessionInfo:
@@ -150,10 +152,10 @@ class BrowserActivities:
         """Teardown: close the context; keep its trace if the run did not pass."""
         name = f"trace-attempt-{input.session_attempt}.zip"
         trace_path = self._artifacts_dir / input.run_id / name if input.keep_trace else None
-        self._current_steps.pop(input.session_id, None)
+        interrupted = self._current_steps.get(input.session_id)
         saved = await self._pool.close(input.session_id, trace_path)
         log.info("run %s: session %s closed", input.run_id, input.session_id)
-        return TeardownOutcome(artifacts=[name] if saved else [])
+        return TeardownOutcome(artifacts=[name] if saved else [], interrupted=interrupted)
 
     @activity.defn
     async def run_session(self, input: SessionRunInput) -> SessionOutcome:
@@ -198,25 +200,24 @@ class BrowserActivities:
         sees this worker alive; once a second, tell the run the step in progress if it changed
         (a short session never does)."""
         run = activity.client().get_workflow_handle(watch.run_id)
-        told: tuple[int, int] | None = None
-        try:
-            while True:
-                activity.heartbeat()
-                if await ended_within(HEARTBEAT_INTERVAL_S):
-                    return
-                current = self._current_steps.get(watch.session_id)
-                if current is None or current == told:
-                    continue
-                told = current
-                pulse = SessionPulse(
-                    session_attempt=watch.session_attempt, index=current[0], attempt=current[1]
-                )
-                try:
-                    await run.signal("session_pulse", pulse)
-                except Exception as error:  # the run ended meanwhile: nothing to tell
-                    log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
-        finally:
-            self._current_steps.pop(watch.session_id, None)
+        told: StepInProgress | None = None
+        while True:
+            activity.heartbeat()
+            if await ended_within(HEARTBEAT_INTERVAL_S):
+                return
+            current = self._current_steps.get(watch.session_id)
+            if current is None or current == told:
+                continue
+            told = current
+            pulse = SessionPulse(
+                session_attempt=watch.session_attempt,
+                index=current.index,
+                attempt=current.attempt,
+            )
+            try:
+                await run.signal("session_pulse", pulse)
+            except Exception as error:  # the run ended meanwhile: nothing to tell
+                log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
 
     async def _reported(
         self,
@@ -228,7 +229,7 @@ class BrowserActivities:
     ) -> ActionOutcome:
         """Await an attempt, publishing its start and its outcome as live events."""
         job, project = input.run_id, input.project_id
-        self._current_steps[input.session_id] = (index, input.attempt)
+        self._current_steps[input.session_id] = StepInProgress(index=index, attempt=input.attempt)
         self._emit("step_started", job, project, index=index, action=action, attempt=input.attempt)
         try:
             outcome = await attempt
@@ -265,6 +266,8 @@ class BrowserActivities:
                     inS=retry_in,
                 )
             raise
+        finally:
+            self._current_steps.pop(input.session_id, None)
         self._emit(
             "step_passed",
             job,

@@ -100,10 +100,18 @@ class TeardownInput(BaseModel):
     keep_trace: bool
 
 
+class StepInProgress(BaseModel):
+    """The step (index -1 is the login) and attempt a session was on."""
+
+    index: int
+    attempt: int
+
+
 class TeardownOutcome(BaseModel):
-    """Artifacts that teardown wrote (the trace)."""
+    """Artifacts that teardown wrote (the trace), and the step it interrupted, if any."""
 
     artifacts: list[str] = Field(default_factory=list)
+    interrupted: StepInProgress | None = None
 
 
 class SessionRunInput(BaseModel):

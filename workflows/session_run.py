@@ -4,9 +4,9 @@ The run workflow opens a context on whichever worker has room, then starts this 
 that worker's own task queue. Here the login and every step attempt is a *local* activity in
 the same worker: each is still its own activity with its own attempts, markers in the history
 and backoff timers between attempts, but a passing step costs no server round trip. The run
-workflow keeps the run's state, its timeout and cancellation, and watches the worker's
-liveness (activities.browser.watch_session); this workflow only runs the steps and closes the
-context when they end.
+workflow keeps the run's state, its timeout and cancellation; the activity that starts this
+workflow on the worker (activities.browser.run_session) heartbeats for the worker's liveness.
+This workflow only runs the steps and closes the context when they end.
 """
 
 from __future__ import annotations

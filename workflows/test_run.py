@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from core.queues import SESSION_TASK_QUEUE
     from core.run_ids import session_workflow_id
     from core.run_result import RunProgress, SessionAttempt, StepRecord, StepStatus
-    from core.run_state import RunState
+    from core.run_state import UNFINISHED_STATES, RunState
     from core.search_attributes import RUN_STATE
     from workflows import activity_contracts as contracts
     from workflows.activity_contracts import BrowserAttempt
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         SessionRunInput,
         SessionWatch,
         TeardownInput,
+        TeardownOutcome,
     )
     from workflows.progress import SETUP_DONE, STEPS_START, progress_after_steps
     from workflows.session_run import (
@@ -341,21 +342,24 @@ class TestRunWorkflow:
     @workflow.signal
     def session_pulse(self, pulse: SessionPulse) -> None:
         """The session's worker reports the step in progress (long sessions only)."""
-        if pulse.session_attempt != self._pulsed_attempt:
+        if pulse.session_attempt == self._pulsed_attempt:
+            self._show_step_in_progress(pulse.index, pulse.attempt)
+
+    def _show_step_in_progress(self, index: int, attempt: int) -> None:
+        """Step `index` (-1: the login) is on attempt `attempt`; the ones before it passed."""
+        if index < 0 and self._progress.auth is not None:
+            self._progress.auth.status, self._progress.auth.attempts = "running", attempt
             return
-        if pulse.index < 0 and self._progress.auth is not None:
-            self._progress.auth.status, self._progress.auth.attempts = "running", pulse.attempt
-            return
-        if not 0 <= pulse.index < len(self._progress.steps):
+        if not 0 <= index < len(self._progress.steps):
             return
         if self._progress.auth is not None:
             self._progress.auth.status = "passed"
-        for record in self._progress.steps[: pulse.index]:
+        for record in self._progress.steps[:index]:
             record.status = "passed"
-        current = self._progress.steps[pulse.index]
-        current.status, current.attempts = "running", pulse.attempt
-        self._progress.phase, self._progress.current_step = "steps", pulse.index
-        self._progress.progress = progress_after_steps(pulse.index, len(self._progress.steps))
+        current = self._progress.steps[index]
+        current.status, current.attempts = "running", attempt
+        self._progress.phase, self._progress.current_step = "steps", index
+        self._progress.progress = progress_after_steps(index, len(self._progress.steps))
 
     async def _session_by_activities(
         self, test: TestDefinition, session: SessionInfo, attempt: int
@@ -493,7 +497,10 @@ class TestRunWorkflow:
             raise  # a cancel, a lost session or a failed attempt: with_retries tells which
 
     async def _teardown(self, session: SessionInfo, attempt: int, keep_trace: bool) -> None:
-        """Close the context, even while the run is being cancelled; never fails the run."""
+        """Close the context, even while the run is being cancelled; never fails the run.
+
+        A step the close interrupted shows as running, so that a cancel records it as
+        cancelled even when no pulse told of it (a session's first second)."""
         self._set_phase(self._progress.state, "teardown", 90)
         task = workflow.execute_activity(
             contracts.close_session,
@@ -508,9 +515,18 @@ class TestRunWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=TEARDOWN_RETRY,
         )
-        outcome = await self._uninterruptible(task)
-        if outcome is not None:
-            self._progress.artifacts.extend(outcome.artifacts)
+        closing = asyncio.ensure_future(task)
+        closing.add_done_callback(self._torn_down)
+        await self._uninterruptible(closing)
+
+    def _torn_down(self, closing: asyncio.Future[TeardownOutcome]) -> None:
+        """What teardown reports, kept even while the run is being cancelled."""
+        if closing.cancelled() or closing.exception() is not None:
+            return
+        outcome = closing.result()
+        self._progress.artifacts.extend(outcome.artifacts)
+        if outcome.interrupted is not None and self._progress.state in UNFINISHED_STATES:
+            self._show_step_in_progress(outcome.interrupted.index, outcome.interrupted.attempt)
 
     async def _uninterruptible(self, awaitable: Awaitable[T]) -> T | None:
         """Await to the end even while the run is being cancelled (then re-raise the cancel).

@@ -6,14 +6,19 @@ import asyncio
 import os
 import subprocess
 import time
+from typing import Any
 
+from redis.asyncio import Redis
 from temporalio.client import WorkflowExecutionStatus
 
 from browser.pool import owner_args
+from core.config import Settings
 from devstack.temporal_server import temporal_binary
+from live.events import RunEvent, job_stream
 from tests.support.processes import renderer_count
 from tests.support.runs import (
     outcome,
+    poll,
     progress,
     start_run,
     stuck_test,
@@ -75,6 +80,39 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     assert await renderers_after_settling(worker_host.worker_id, at_rest) <= at_rest, (
         "a renderer outlived its context"
     )
+
+
+async def first_step_started(settings: Settings, run_id: str) -> None:
+    """Wait for the run's live event that its first step began (the worker publishes it when
+    the attempt starts, long before the run hears of the step from a pulse)."""
+    redis = Redis.from_url(str(settings.redis_url))
+
+    async def started() -> bool:
+        entries: Any = await redis.xrange(job_stream(run_id))
+        events = [RunEvent.from_fields(fields) for _, fields in entries]
+        return any(event.type == "step_started" for event in events)
+
+    try:
+        await poll(started, bool, lambda _: "the first step never started", 60)
+    finally:
+        await redis.aclose()
+
+
+async def test_cancel_before_any_pulse_records_the_step_it_interrupted(
+    client, worker_host, settings: Settings, pages_url: str, run_id: str
+) -> None:
+    stuck = stuck_test(pages_url)
+    stuck["steps"].reverse()  # the first step waits 30 s; the click after it never comes
+    handle = await start_run(client, run_id, stuck)
+    await first_step_started(settings, run_id)
+    told = await progress(handle)
+    assert told.current_step is None, "a pulse came first: this test would prove nothing"
+
+    await handle.cancel()
+    assert await until_closed(handle) == WorkflowExecutionStatus.CANCELED
+    result = await progress(handle)
+    assert [step.status for step in result.steps] == ["cancelled", "skipped"]
+    assert result.steps[0].attempts == 1
 
 
 async def test_cancel_from_the_temporal_cli(
