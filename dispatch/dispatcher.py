@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,6 +28,7 @@ from core.run_state import RunState
 from core.search_attributes import run_attributes, trigger_of
 from core.temporal_link import TemporalLink
 from dispatch.fairness import choose
+from dispatch.lease_holder import gone_from_here, new_holder
 from dispatch.positions import PositionNotifier
 from live.bell import DispatchBell
 from live.publisher import EventPublisher
@@ -68,11 +67,8 @@ CLOSED_STATES = {
 """The stored state of a run whose workflow closed without recording its result."""
 
 
-def silent_for(lease_until: datetime | None) -> float | None:
-    """Seconds since the dispatcher last renewed a lease running out at `lease_until`; None
-    when no dispatcher holds the lease."""
-    if lease_until is None:
-        return None
+def silent_for(lease_until: datetime) -> float:
+    """Seconds since the dispatcher last renewed a lease running out at `lease_until`."""
     return (utcnow() - (lease_until - timedelta(seconds=LEASE_S))).total_seconds()
 
 
@@ -91,7 +87,7 @@ class Dispatcher:
         self._positions = positions
         self._workers = workers
         self._temporal = temporal
-        self._identity = f"api-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._identity = new_holder()
         self._bell = bell or DispatchBell(None)
         self._queued = asyncio.Event()
         self._admission_wanted = asyncio.Event()
@@ -157,7 +153,7 @@ class Dispatcher:
             try:
                 now = loop.time()
                 if now - renewed > LEASE_S / 3:
-                    self._leading = await self._admission.lead(self._identity, LEASE_S)
+                    self._leading = await self._lead()
                     renewed = now
                 if self._leading:
                     if await self.admit_once():
@@ -172,6 +168,16 @@ class Dispatcher:
             await asyncio.sleep(MIN_PASS_GAP_S)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._admission_wanted.wait(), next_pass)
+
+    async def _lead(self) -> bool:
+        """Take or renew the lease; take it at once from a holder of this machine that died."""
+        if await self._admission.lead(self._identity, LEASE_S):
+            return True
+        lease = await self._admission.lease()
+        if lease is None or not gone_from_here(lease.holder):
+            return False
+        log.info("the dispatcher %s is gone: taking over its lease", lease.holder)
+        return await self._admission.lead(self._identity, LEASE_S, gone=lease.holder)
 
     async def _materialise_loop(self) -> None:
         while True:

@@ -48,6 +48,14 @@ def occupying() -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Lease:
+    """The dispatcher's lease: its holder and when it runs out unless renewed."""
+
+    holder: str
+    until: datetime
+
+
 class AdmissionStore:
     """Database side of admission."""
 
@@ -191,8 +199,9 @@ class AdmissionStore:
         async with self.session() as session:
             return await run_transitions.settle(session, run_id, state, error)
 
-    async def lead(self, holder: str, for_s: float) -> bool:
-        """Take or extend the dispatcher lease; True while `holder` is the only dispatcher."""
+    async def lead(self, holder: str, for_s: float, gone: str | None = None) -> bool:
+        """Take or extend the dispatcher lease; True while `holder` is the only dispatcher.
+        A lease still held by `gone` (a holder known to have ended) is taken too."""
         now = utcnow()
         async with self.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
@@ -203,6 +212,7 @@ class AdmissionStore:
                         col(QueueControl.leader) == holder,
                         col(QueueControl.leader).is_(None),
                         col(QueueControl.leader_until) < now,
+                        col(QueueControl.leader) == gone,
                     ),
                 )
                 .values(leader=holder, leader_until=now + timedelta(seconds=for_s))
@@ -210,13 +220,13 @@ class AdmissionStore:
             await session.commit()
             return bool(changed.rowcount)
 
-    async def lease_until(self) -> datetime | None:
-        """When the dispatcher's lease runs out (None: nobody holds it)."""
+    async def lease(self) -> Lease | None:
+        """Who holds the dispatcher's lease and until when (None: nobody holds it)."""
         async with self.session() as session:
             control = await session.get(QueueControl, 1)
         if control is None or control.leader is None or control.leader_until is None:
             return None
-        return as_utc(control.leader_until)
+        return Lease(control.leader, as_utc(control.leader_until))
 
     async def resign(self, holder: str) -> None:
         """Give the lease up at shutdown, so another process takes over at once."""

@@ -19,6 +19,8 @@ from sqlalchemy import text
 
 from api.deps import ServicesDep
 from dispatch.dispatcher import RENEWED_WITHIN_S, silent_for
+from dispatch.lease_holder import gone_from_here
+from store.admission import Lease
 from store.workers import Census, WorkerRegistry
 
 router = APIRouter(tags=["health"])
@@ -60,9 +62,13 @@ async def _check(probe: Callable[[], Awaitable[object]]) -> str:
     return OK
 
 
-def _dispatcher_state(silent_s: float | None) -> str:
-    if silent_s is None:
+def dispatcher_state(lease: Lease | None) -> str:
+    """`ok` while a live dispatcher renews its lease, else why not."""
+    if lease is None:
         return "no dispatcher holds the lease"
+    if gone_from_here(lease.holder):
+        return "the dispatcher holding the lease has exited"
+    silent_s = silent_for(lease.until)
     if silent_s > RENEWED_WITHIN_S:
         return f"the dispatcher has not renewed its lease for {silent_s:.0f} s"
     return OK
@@ -102,16 +108,16 @@ async def health(services: ServicesDep) -> JSONResponse:
         _check(database), _check(temporal), redis()
     )
     census: Census | None = None
-    dispatcher_state = "unknown: the database is unavailable"
+    dispatcher = "unknown: the database is unavailable"
     if database_state == OK:
         census = await WorkerRegistry(services.engine).census()
-        dispatcher_state = _dispatcher_state(silent_for(await services.admission.lease_until()))
+        dispatcher = dispatcher_state(await services.admission.lease())
     body = Health(
-        status=status_of(database_state, temporal_state, redis_state, dispatcher_state, census),
+        status=status_of(database_state, temporal_state, redis_state, dispatcher, census),
         database=database_state,
         temporal=temporal_state,
         redis=redis_state,
-        dispatcher=dispatcher_state,
+        dispatcher=dispatcher,
         workers=None
         if census is None
         else WorkersHealth(

@@ -7,11 +7,15 @@ from datetime import timedelta
 
 import httpx
 
-from api.routes.health import NOT_CONFIGURED, OK, status_of
+from api.routes.health import NOT_CONFIGURED, OK, dispatcher_state, status_of
 from core.config import Settings
+from dispatch.dispatcher import LEASE_S
+from dispatch.lease_holder import new_holder
+from store.admission import Lease
 from store.db import create_engine
 from store.models import WorkerSlots, utcnow
 from store.workers import STALE_AFTER, Census, WorkerRegistry
+from tests.support.processes import holder_of_an_ended_process
 
 
 async def test_health_reports_each_component_and_the_workers_capacity(
@@ -76,3 +80,11 @@ def test_status_is_down_when_no_run_can_start_and_degraded_when_runs_flow_with_a
     assert status_of(OK, OK, OK, "no dispatcher holds the lease", census(1)) == "down"
     assert status_of(OK, OK, OK, OK, census(0, lost=1)) == "down"
     assert status_of(away, OK, OK, OK, None) == "down"
+
+
+def test_the_dispatcher_is_down_when_its_process_exited_or_its_lease_went_stale() -> None:
+    fresh = utcnow() + timedelta(seconds=LEASE_S)
+    assert dispatcher_state(Lease(new_holder(), fresh)) == OK
+    assert "exited" in dispatcher_state(Lease(holder_of_an_ended_process(), fresh))
+    assert "not renewed" in dispatcher_state(Lease(new_holder(), utcnow()))
+    assert dispatcher_state(None) == "no dispatcher holds the lease"

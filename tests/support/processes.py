@@ -15,6 +15,19 @@ from core.config import Settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def holder_of_an_ended_process() -> str:
+    """The dispatcher lease holder name a process of this machine gave itself, after that
+    process ended."""
+    finished = subprocess.run(
+        [sys.executable, "-c", "from dispatch.lease_holder import new_holder; print(new_holder())"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return finished.stdout.strip()
+
+
 def chromium_descendants(pid: int) -> list[psutil.Process]:
     """Chromium processes below `pid`."""
     try:
