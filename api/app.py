@@ -22,6 +22,7 @@ from core.config import Settings, get_settings
 from core.hardening import prepare_service_process
 from core.logs import configure_logging, hide_query_tokens
 from core.memory import MemoryReturner, freeze_start_up_objects
+from core.parent_death import die_with_parent
 from store.db import migrate
 
 NO_TELEMETRY: TelemetryConfig = {
@@ -37,7 +38,9 @@ route's cost)."""
 
 def create_service_app() -> FastAPI:
     """The app as the service runs it, one per process: logging configured (JSON lines by
-    default), start-up objects frozen out of the collector, memory given back after bursts."""
+    default), start-up objects frozen out of the collector, memory given back after bursts.
+    It ends with the process that started it (uvicorn's master, with several processes)."""
+    die_with_parent()
     configure_logging()
     settings = get_settings()
     prepare_service_process(settings, admin_token_used=True)

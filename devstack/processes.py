@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the parent process dies (Linux)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+from core.parent_death import die_with_parent
 
 
 def spawn(
@@ -31,7 +22,7 @@ def spawn(
     machine go first when the CPU is contended."""
 
     def prepare() -> None:
-        _die_with_parent()
+        die_with_parent()
         if niceness:
             os.nice(niceness)
 

@@ -1,10 +1,11 @@
 """Chaos: each child of a running service command SIGKILLed once, with runs in flight.
 
-The service command (`python -m devstack`, what `scripts/serve` runs) gets ports and a data
-folder of its own; the test pages come from this test process, which nothing kills. After each
+The service command (`python -m devstack --workers 2 --api-processes 2`, what `scripts/serve`
+runs) gets ports and a data folder of its own; the test pages come from this test process, which nothing kills. After each
 kill: the child comes back by itself, /health said `degraded` or `down` (or did not answer)
-meanwhile and says `ok` again; at the end every acknowledged run is final, each ran as one
-workflow execution, no waiting run's position ever rose, and no Chromium is left.
+meanwhile and says `ok` again, and no child of the killed process outlives it (a worker's
+Chromium, uvicorn's worker processes); at the end every acknowledged run is final, each ran as
+one workflow execution, no waiting run's position ever rose, and no Chromium is left.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ async def stack(tmp_path: Path, pages_url: str) -> AsyncIterator[Stack]:
     log = tmp_path / "service.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "--workers", "2", "--ui-port", str(free_port())],
+            [sys.executable, "-m", "devstack", "--workers", "2", "--api-processes", "2"]
+            + ["--ui-port", str(free_port())],
             cwd=REPO,
             env=environment,
             stdout=output,
@@ -190,7 +192,7 @@ async def kill_and_watch(stack: Stack, victim: str) -> Outage:
     before = stack.children(victim)
     assert before, f"no {victim} process"
     process = before[0]
-    chromium = process.children(recursive=True) if victim == "worker" else []
+    descendants = process.children(recursive=True)  # a worker's Chromium, uvicorn's workers
     process.kill()
     killed = time.monotonic()
     statuses: set[str] = set()
@@ -204,8 +206,8 @@ async def kill_and_watch(stack: Stack, victim: str) -> Outage:
             break
         await asyncio.sleep(0.2)
     back_s = time.monotonic() - killed
-    left = still_running(chromium, within_s=20)
-    assert not left, f"the killed worker's browser processes outlived it: {left}"
+    left = still_running(descendants, within_s=20)
+    assert not left, f"the killed {victim}'s child processes outlived it: {left}"
     return Outage(victim, statuses, told_s, back_s)
 
 
