@@ -23,12 +23,12 @@ from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.process_names import gone_from_here, process_name
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.run_state import RunState
 from core.search_attributes import run_attributes, trigger_of
 from core.temporal_link import TemporalLink
 from dispatch.fairness import choose
-from dispatch.lease_holder import gone_from_here, new_holder
 from dispatch.positions import PositionNotifier
 from live.bell import DispatchBell
 from live.publisher import EventPublisher
@@ -87,7 +87,7 @@ class Dispatcher:
         self._positions = positions
         self._workers = workers
         self._temporal = temporal
-        self._identity = new_holder()
+        self._identity = process_name("dispatcher")
         self._bell = bell or DispatchBell(None)
         self._queued = asyncio.Event()
         self._admission_wanted = asyncio.Event()

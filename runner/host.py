@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -18,6 +15,7 @@ from activities.store import StoreActivities
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.logs import JobLogContext
+from core.process_names import process_name
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
@@ -44,7 +42,7 @@ the run cached) before any worker takes it: a dead worker delays its runs' workf
 
 def new_worker_id() -> str:
     """Unique per process, so a restarted worker never inherits a dead one's sessions."""
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return process_name("worker")
 
 
 class WorkerHost:

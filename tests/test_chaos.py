@@ -1,11 +1,12 @@
 """Chaos: each child of a running service command SIGKILLed once, with runs in flight.
 
 The service command (`python -m devstack --workers 2 --api-processes 2`, what `scripts/serve`
-runs) gets ports and a data folder of its own; the test pages come from this test process, which nothing kills. After each
-kill: the child comes back by itself, /health said `degraded` or `down` (or did not answer)
-meanwhile and says `ok` again, and no child of the killed process outlives it (a worker's
-Chromium, uvicorn's worker processes); at the end every acknowledged run is final, each ran as
-one workflow execution, no waiting run's position ever rose, and no Chromium is left.
+runs) gets ports and a data folder of its own; the test pages come from this test process,
+which nothing kills. After each kill: the child comes back by itself, /health said `degraded`
+or `down` (or did not answer) meanwhile and says `ok` again, and no child of the killed process
+outlives it (a worker's Chromium, uvicorn's worker processes); at the end every acknowledged
+run is final, each ran as one workflow execution, no waiting run's position ever rose, and no
+Chromium is left.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import ServicesDep
+from core.process_names import gone_from_here
 from dispatch.dispatcher import RENEWED_WITHIN_S, silent_for
-from dispatch.lease_holder import gone_from_here
 from store.admission import Lease
 from store.workers import Census, WorkerRegistry
 

@@ -9,13 +9,13 @@ import httpx
 
 from api.routes.health import NOT_CONFIGURED, OK, dispatcher_state, status_of
 from core.config import Settings
+from core.process_names import process_name
 from dispatch.dispatcher import LEASE_S
-from dispatch.lease_holder import new_holder
 from store.admission import Lease
 from store.db import create_engine
 from store.models import WorkerSlots, utcnow
 from store.workers import STALE_AFTER, Census, WorkerRegistry
-from tests.support.processes import holder_of_an_ended_process
+from tests.support.processes import name_of_an_ended_process
 
 
 async def test_health_reports_each_component_and_the_workers_capacity(
@@ -84,7 +84,7 @@ def test_status_is_down_when_no_run_can_start_and_degraded_when_runs_flow_with_a
 
 def test_the_dispatcher_is_down_when_its_process_exited_or_its_lease_went_stale() -> None:
     fresh = utcnow() + timedelta(seconds=LEASE_S)
-    assert dispatcher_state(Lease(new_holder(), fresh)) == OK
-    assert "exited" in dispatcher_state(Lease(holder_of_an_ended_process(), fresh))
-    assert "not renewed" in dispatcher_state(Lease(new_holder(), utcnow()))
+    assert dispatcher_state(Lease(process_name("dispatcher"), fresh)) == OK
+    assert "exited" in dispatcher_state(Lease(name_of_an_ended_process(), fresh))
+    assert "not renewed" in dispatcher_state(Lease(process_name("dispatcher"), utcnow()))
     assert dispatcher_state(None) == "no dispatcher holds the lease"

@@ -15,11 +15,12 @@ from core.config import Settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def holder_of_an_ended_process() -> str:
-    """The dispatcher lease holder name a process of this machine gave itself, after that
+def name_of_an_ended_process(role: str = "dispatcher") -> str:
+    """The name (core.process_names) a process of this machine gave itself, after that
     process ended."""
+    code = f"from core.process_names import process_name; print(process_name({role!r}))"
     finished = subprocess.run(
-        [sys.executable, "-c", "from dispatch.lease_holder import new_holder; print(new_holder())"],
+        [sys.executable, "-c", code],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
+from core.process_names import process_name
 from core.temporal_link import TemporalLink
 from dispatch.dispatcher import Dispatcher
-from dispatch.lease_holder import gone_from_here, new_holder, process_space
 from store.admission import AdmissionStore
 from store.db import create_engine, migrate
-from tests.support.processes import holder_of_an_ended_process
+from tests.support.processes import name_of_an_ended_process
 
 
 async def holder(admission: AdmissionStore) -> str | None:
@@ -33,20 +33,11 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def test_only_an_ended_process_of_this_machine_counts_as_gone() -> None:
-    assert gone_from_here(holder_of_an_ended_process())
-    assert not gone_from_here(new_holder()), "this process is alive"
-    elsewhere = f"dispatcher-another-host.4026531836-{1}-abcdef"
-    assert not gone_from_here(elsewhere), "a process of another machine is not ours to judge"
-    assert not gone_from_here("api-12345-abcdef"), "a name without a process space"
-    assert process_space() in new_holder()
-
-
 async def test_a_dead_holders_lease_is_taken_at_once_a_live_ones_is_not(
     engine: AsyncEngine,
 ) -> None:
     admission = AdmissionStore(engine)
-    dead = holder_of_an_ended_process()
+    dead = name_of_an_ended_process()
     assert await admission.lead(dead, for_s=60)
     successor = Dispatcher.build(engine, TemporalLink(Settings(database_url="sqlite://")))
     successor.start()
@@ -56,7 +47,9 @@ async def test_a_dead_holders_lease_is_taken_at_once_a_live_ones_is_not(
                 break
             await asyncio.sleep(0.1)
         assert await holder(admission) not in (None, dead), "the dead holder's lease was waited for"
-        assert not await admission.lead(new_holder(), for_s=60), "a live holder's lease held"
+        assert not await admission.lead(process_name("dispatcher"), for_s=60), (
+            "a live holder's lease held"
+        )
     finally:
         await successor.stop()
     assert await admission.lease() is None, "a stopping dispatcher gives its lease up"
