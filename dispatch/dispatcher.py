@@ -28,6 +28,7 @@ from core.queues import WORKFLOW_TASK_QUEUE
 from core.run_state import RunState
 from core.search_attributes import run_attributes, trigger_of
 from core.temporal_link import TemporalLink
+from dispatch.dead_workers import gone_workers, let_go
 from dispatch.fairness import choose
 from dispatch.positions import PositionNotifier
 from live.bell import DispatchBell
@@ -156,6 +157,7 @@ class Dispatcher:
                     self._leading = await self._lead()
                     renewed = now
                 if self._leading:
+                    await self.let_go_of_gone_workers()
                     if await self.admit_once():
                         next_pass = RETRY_S  # grants not sent: try them again soon
                     await self._positions.notify_once()
@@ -168,6 +170,15 @@ class Dispatcher:
             await asyncio.sleep(MIN_PASS_GAP_S)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._admission_wanted.wait(), next_pass)
+
+    async def let_go_of_gone_workers(self) -> None:
+        """Workers of this machine whose process ended leave the capacity, and their runs open
+        sessions elsewhere, now (dispatch.dead_workers)."""
+        gone = await gone_workers(self._workers)
+        if gone:
+            client = await self._temporal.client()
+            for worker_id in gone:
+                await let_go(self._workers, client, worker_id)
 
     async def _lead(self) -> bool:
         """Take or renew the lease; take it at once from a holder of this machine that died."""

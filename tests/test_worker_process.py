@@ -10,6 +10,8 @@ import pytest
 
 from core.config import Settings
 from core.temporal import connect
+from core.temporal_link import TemporalLink
+from dispatch.dispatcher import Dispatcher
 from store.db import create_engine, migrate
 from store.workers import WorkerRegistry
 from tests.conftest import ISOLATED_NAMESPACE
@@ -81,6 +83,42 @@ async def test_run_survives_sigkill_of_its_worker(
     )
     assert [s.index for s in result.steps] == [0, 1, 2], "each step recorded once"
     assert all(s.status == "passed" and s.attempts == 1 for s in result.steps)
+
+
+async def test_a_worker_of_this_machine_gone_is_let_go_of_without_waiting_for_heartbeats(
+    isolated_client, settings: Settings, pages_url: str, run_id: str, tmp_path: Path
+) -> None:
+    first = start_worker_process(settings, ISOLATED_NAMESPACE, tmp_path / "first.log")
+    second = start_worker_process(settings, ISOLATED_NAMESPACE, tmp_path / "second.log")
+    isolated = settings.model_copy(update={"temporal_namespace": ISOLATED_NAMESPACE})
+    engine = create_engine(settings.database_url)
+    dispatcher = Dispatcher.build(engine, TemporalLink(isolated))
+    try:
+        wait_for_log(tmp_path / "first.log", "ready")
+        wait_for_log(tmp_path / "second.log", "ready")
+        handle = await start_run(  # heartbeats alone would take a minute to tell
+            isolated_client, run_id, slow_test(pages_url), session_lost_timeout_s=60
+        )
+        running = await wait_for_progress(handle, lambda p: p.current_step == 1)
+        dead = running.session_attempts[0].worker_id
+        victim = first if f"-{first.pid}-" in (dead or "") else second
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+
+        await dispatcher.let_go_of_gone_workers()
+        result = await outcome(handle, timeout=60)
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        await engine.dispose()
+
+    assert result.state == "completed", result.error
+    lost, finished = result.session_attempts
+    assert "its process exited" in (lost.lost_reason or ""), lost.lost_reason
+    assert finished.worker_id != dead and finished.lost_reason is None
+    assert dead not in await live_worker_ids(settings), "the gone worker left the capacity"
 
 
 async def test_sigterm_drains_running_runs_and_leaves_no_chromium(

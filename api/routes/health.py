@@ -74,6 +74,14 @@ def dispatcher_state(lease: Lease | None) -> str:
     return OK
 
 
+def as_seen_here(census: Census) -> Census:
+    """The census, with workers of this machine whose process is gone counted as lost (their
+    heartbeats would tell only seconds later)."""
+    gone = [worker for worker in census.live if gone_from_here(worker.worker_id)]
+    live = [worker for worker in census.live if worker not in gone]
+    return Census(live=live, lost=[*census.lost, *gone])
+
+
 def status_of(
     database: str, temporal: str, redis: str, dispatcher: str, workers: Census | None
 ) -> Literal["ok", "degraded", "down"]:
@@ -110,7 +118,7 @@ async def health(services: ServicesDep) -> JSONResponse:
     census: Census | None = None
     dispatcher = "unknown: the database is unavailable"
     if database_state == OK:
-        census = await WorkerRegistry(services.engine).census()
+        census = as_seen_here(await WorkerRegistry(services.engine).census())
         dispatcher = dispatcher_state(await services.admission.lease())
     body = Health(
         status=status_of(database_state, temporal_state, redis_state, dispatcher, census),

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 
-from api.routes.health import NOT_CONFIGURED, OK, dispatcher_state, status_of
+from api.routes.health import NOT_CONFIGURED, OK, as_seen_here, dispatcher_state, status_of
 from core.config import Settings
 from core.process_names import process_name
 from dispatch.dispatcher import LEASE_S
@@ -88,3 +88,13 @@ def test_the_dispatcher_is_down_when_its_process_exited_or_its_lease_went_stale(
     assert "exited" in dispatcher_state(Lease(name_of_an_ended_process(), fresh))
     assert "not renewed" in dispatcher_state(Lease(process_name("dispatcher"), utcnow()))
     assert dispatcher_state(None) == "no dispatcher holds the lease"
+
+
+def test_a_worker_of_this_machine_whose_process_is_gone_counts_as_lost_at_once() -> None:
+    beating = WorkerSlots(worker_id=process_name("worker"), max_sessions=2, heartbeat_at=utcnow())
+    gone = WorkerSlots(
+        worker_id=name_of_an_ended_process("worker"), max_sessions=2, heartbeat_at=utcnow()
+    )
+    seen = as_seen_here(Census(live=[beating, gone], lost=[]))
+    assert seen.live == [beating] and seen.lost == [gone]
+    assert status_of(OK, OK, OK, OK, seen) == "degraded"

@@ -1,0 +1,66 @@
+"""Workers of this machine whose process is gone are let go of at once.
+
+A worker SIGKILLed (or crashed) cannot say so; its runs find out when its heartbeats stop
+(`session_lost_timeout_s`, 5 s by default, then the run opens a session elsewhere). A worker
+of the dispatcher's own process space (core.process_names) can be judged at once: its process
+no longer exists. Then it is forgotten (its slots leave the capacity; /health counts it lost
+meanwhile), and each session it ran is ended for its run: the run's pending activities on that
+worker fail ("worker ... is gone"), which the run takes as a lost session, and the orphaned
+session workflow is terminated. Workers elsewhere are judged by their heartbeats alone.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from core import errors
+from core.process_names import gone_from_here
+from core.queues import worker_session_queue
+from core.run_ids import job_id_of
+from store.workers import WorkerRegistry
+
+log = logging.getLogger(__name__)
+
+
+async def gone_workers(registry: WorkerRegistry) -> list[str]:
+    """Live-counted workers of this process space whose process has ended."""
+    census = await registry.census()
+    return [worker.worker_id for worker in census.live if gone_from_here(worker.worker_id)]
+
+
+async def let_go(registry: WorkerRegistry, client: Client, worker_id: str) -> int:
+    """Forget a gone worker (its slots leave the capacity) and end its sessions for their
+    runs; how many sessions were ended."""
+    await registry.remove(worker_id)
+    reason = f"worker {worker_id} is gone: its process exited"
+    ended = 0
+    query = f"TaskQueue = '{worker_session_queue(worker_id)}' AND ExecutionStatus = 'Running'"
+    async for session in client.list_workflows(query):
+        try:
+            await _fail_pending_activities(client, job_id_of(session.id), worker_id, reason)
+            await client.get_workflow_handle(session.id).terminate(reason)
+        except RPCError as error:  # it ended meanwhile; else the heartbeat timeout will do
+            log.info("session %s of a gone worker: %s", session.id, error)
+            continue
+        ended += 1
+    log.warning("%s; %d of its sessions start again on a live worker", reason, ended)
+    return ended
+
+
+async def _fail_pending_activities(
+    client: Client, job_id: str, worker_id: str, reason: str
+) -> None:
+    """Fail the run's activities that the gone worker had started: the run sees its session
+    lost, as it would after the heartbeat timeout, and opens another one."""
+    described = await client.get_workflow_handle(job_id).describe()
+    for pending in described.raw_description.pending_activities:
+        if pending.last_worker_identity != worker_id:
+            continue
+        handle = client.get_async_activity_handle(
+            workflow_id=job_id, run_id=described.run_id, activity_id=pending.activity_id
+        )
+        await handle.fail(ApplicationError(reason, type=errors.SESSION_LOST))
