@@ -4,15 +4,18 @@ A worker SIGKILLed (or crashed) cannot say so; its runs find out when its heartb
 (`session_lost_timeout_s`, 5 s by default, then the run opens a session elsewhere). A worker
 of the dispatcher's own process space (core.process_names) can be judged at once: its process
 no longer exists. Then it is forgotten (its slots leave the capacity; /health counts it lost
-meanwhile), and each session it ran is ended for its run: the run's pending activities on that
-worker fail ("worker ... is gone"), which the run takes as a lost session, and the orphaned
-session workflow is terminated. Workers elsewhere are judged by their heartbeats alone.
+meanwhile), the runs holding slots are taken out of its workflow cache, and each session it
+ran is ended for its run: the run's pending activities on that worker fail ("worker ... is
+gone"), which the run takes as a lost session, and the orphaned session workflow is
+terminated. Workers elsewhere are judged by their heartbeats alone.
 """
 
 from __future__ import annotations
 
 import logging
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -32,10 +35,14 @@ async def gone_workers(registry: WorkerRegistry) -> list[str]:
     return [worker.worker_id for worker in census.live if gone_from_here(worker.worker_id)]
 
 
-async def let_go(registry: WorkerRegistry, client: Client, worker_id: str) -> int:
+async def let_go(
+    registry: WorkerRegistry, client: Client, worker_id: str, occupants: list[str]
+) -> int:
     """Forget a gone worker (its slots leave the capacity) and end its sessions for their
-    runs; how many sessions were ended."""
+    runs; how many sessions were ended. `occupants`: the runs holding slots, any of which the
+    gone worker may have had in its workflow cache."""
     await registry.remove(worker_id)
+    await _uncache(client, occupants)
     reason = f"worker {worker_id} is gone: its process exited"
     ended = 0
     query = f"TaskQueue = '{worker_session_queue(worker_id)}' AND ExecutionStatus = 'Running'"
@@ -64,3 +71,16 @@ async def _fail_pending_activities(
             workflow_id=job_id, run_id=described.run_id, activity_id=pending.activity_id
         )
         await handle.fail(ApplicationError(reason, type=errors.SESSION_LOST))
+
+
+async def _uncache(client: Client, job_ids: list[str]) -> None:
+    """Send the runs' next workflow tasks to any worker: a task for a run cached on the gone
+    worker would otherwise wait for that worker's sticky queue to time out first."""
+    for job_id in job_ids:
+        request = ResetStickyTaskQueueRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=job_id)
+        )
+        try:
+            await client.workflow_service.reset_sticky_task_queue(request)
+        except RPCError as error:  # it ended meanwhile
+            log.debug("run %s: %s", job_id, error)

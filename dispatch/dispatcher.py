@@ -177,8 +177,9 @@ class Dispatcher:
         gone = await gone_workers(self._workers)
         if gone:
             client = await self._temporal.client()
+            occupants = [run.job_id for run in await self._admission.long_occupants(utcnow())]
             for worker_id in gone:
-                await let_go(self._workers, client, worker_id)
+                await let_go(self._workers, client, worker_id, occupants)
 
     async def _lead(self) -> bool:
         """Take or renew the lease; take it at once from a holder of this machine that died."""
