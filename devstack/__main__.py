@@ -30,6 +30,7 @@ from devstack.processes import spawn
 from devstack.redis_server import ensure_redis
 from devstack.supervisor import Adopted, Child, keep_up
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
+from live.bell import connect_bell
 from store.db import migrate
 
 log = logging.getLogger("devstack")
@@ -146,7 +147,11 @@ async def supervise(args: argparse.Namespace) -> int:
     adopted = [part for part in (temporal, redis) if isinstance(part, Adopted)]
     with serve_demo_site():
         os.environ["EGRESS_ALLOW"] = allow_demo_site(settings.egress_allow)
-        services = [Child(f"worker {i}", partial(start_worker, i)) for i in range(args.workers)]
+        bell = connect_bell(Settings())  # Redis is known now: REDIS_URL
+        services = [
+            Child(f"worker {i}", partial(start_worker, i), on_exit=bell.ring)
+            for i in range(args.workers)
+        ]
         services.append(Child("the dispatcher", start_dispatcher))
         services.append(Child("the API", partial(start_api, settings, args.api_processes)))
         for child in services:
@@ -159,6 +164,7 @@ async def supervise(args: argparse.Namespace) -> int:
         await keep_up([*backing, *services], adopted, stop)
         log.info("stopping: draining workers")
         await stop_in_order(services, settings.drain_timeout_s + 10)
+        await bell.close()
         await stop_in_order(backing, 15)
     return 0
 

@@ -51,7 +51,8 @@ def exit_status(returncode: int) -> str:
 
 
 class Child:
-    """One process of the service command: started by `start`, started again when it exits."""
+    """One process of the service command: started by `start`, started again when it exits
+    (`on_exit` is told first)."""
 
     def __init__(
         self,
@@ -59,10 +60,12 @@ class Child:
         start: Callable[[], subprocess.Popen[bytes]],
         hint: str = "",
         backoff: Backoff | None = None,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self._start = start
         self._hint = hint
+        self._on_exit = on_exit
         self._backoff = backoff or Backoff()
         self._exits: deque[float] = deque()
         self.process: subprocess.Popen[bytes] | None = None
@@ -92,6 +95,8 @@ class Child:
             self._exited(exit_status(self.process.returncode))
 
     def _exited(self, how: str) -> None:
+        if self._on_exit is not None:
+            self._on_exit()
         now = time.monotonic()
         wait = self._backoff.after_exit(now - self._started_at)
         self._restart_at = now + wait
