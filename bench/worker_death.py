@@ -10,7 +10,8 @@ starts a new one). From the runs' results (each session attempt's worker, open a
 - restart: the same run's next session opening minus the kill;
 - the other worker: its slot time left free from the kill until the last run started (runs
   wait all along, so admissions to it never pausing means none; the dead worker's replacement
-  counts as another worker).
+  counts as another worker). `--no-kill` measures the same without the kill: what the
+  refills between runs leave free anyway.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def idle_slot_seconds(
     return idle
 
 
-async def main(base_url: str, sessions: int) -> None:
+async def main(base_url: str, sessions: int, kill: bool) -> None:
     workers = worker_processes()
     definition = {
         "name": "about three seconds",
@@ -78,7 +79,8 @@ async def main(base_url: str, sessions: int) -> None:
         await asyncio.sleep(1.0)  # every session is inside its steps
         victim = workers[0]
         killed_at = time.time()
-        os.kill(victim.pid, signal.SIGKILL)
+        if kill:
+            os.kill(victim.pid, signal.SIGKILL)
         while True:
             queue = (await api.get("/api/execution/queue/status", headers=headers)).json()["queue"]
             if queue["completed"] + queue["failed"] >= RUNS:
@@ -97,7 +99,7 @@ async def main(base_url: str, sessions: int) -> None:
         for before, after in zip(tries, tries[1:], strict=False):
             if before.get("lost_at"):
                 restarts.append(moment(after["opened_at"]) - killed_at)
-    dead = {a["worker_id"] for a in lost}
+    dead = {a["worker_id"] for a in attempts if f"-{victim.pid}-" in a["worker_id"]}
     survivors = {a["worker_id"] for a in attempts if moment(a["opened_at"]) < killed_at} - dead
     busy = [  # each run's last session on a worker that lived through the kill: its slot time
         (moment(job["result"]["session_attempts"][-1]["opened_at"]), moment(job["finishedOn"]))
@@ -106,7 +108,8 @@ async def main(base_url: str, sessions: int) -> None:
     ]
     last_start = max(moment(a["opened_at"]) for a in attempts)
     failed = sum(job["state"] != "completed" for job in results)
-    print(f"worker death, {len(workers)} workers x {sessions} sessions, {RUNS} runs of ~3 s")
+    what = "worker death" if kill else "no worker killed (baseline)"
+    print(f"{what}, {len(workers)} workers x {sessions} sessions, {RUNS} runs of ~3 s")
     print(f"runs completed {RUNS - failed}/{RUNS}; sessions lost with the worker: {len(lost)}")
     if detection:
         print(f"loss noticed after the kill: max {max(detection):.1f} s (target <= 10 s)")
@@ -115,8 +118,9 @@ async def main(base_url: str, sessions: int) -> None:
         slots = sessions * (len(workers) - 1)
         idle = idle_slot_seconds(busy, slots, killed_at, last_start)
         print(
-            f"free slot time of the worker that lived, from the kill to the last run's start "
-            f"(runs waiting all along): {idle:.1f} slot-s of {slots * (last_start - killed_at):.1f}"
+            f"free slot time of the other worker, from the kill (or the moment it would have "
+            f"come) to the last run's start (runs waiting all along): {idle:.1f} slot-s of "
+            f"{slots * (last_start - killed_at):.1f}"
         )
 
 
@@ -124,5 +128,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--sessions", type=int, default=2, help="WORKER_MAX_SESSIONS")
+    parser.add_argument(
+        "--no-kill",
+        action="store_true",
+        help="the same load without the kill: the other worker's free slot time from refills",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.url, args.sessions))
+    asyncio.run(main(args.url, args.sessions, kill=not args.no_kill))

@@ -37,7 +37,7 @@ from store.admission import AdmissionStore
 from store.models import Run, utcnow
 from store.workers import WorkerRegistry
 from workflows.messages import RunInput
-from workflows.test_run import TestRunWorkflow
+from workflows.test_run import TASK_TIMEOUT, TestRunWorkflow
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -320,6 +320,7 @@ class Dispatcher:
             RunInput.model_validate(run.run_input),
             id=run.job_id,
             task_queue=WORKFLOW_TASK_QUEUE,
+            task_timeout=TASK_TIMEOUT,
             priority=Priority(priority_key=run.priority_key),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             start_signal=start_signal,

@@ -72,6 +72,11 @@ whose heartbeats are the worker's liveness and whose result is the session's out
 database activities are local. Three workflow tasks and two activity tasks fewer per run.
 Runs started before it replay the child-and-watch path of STEPS_IN_SESSION_RUN."""
 
+TASK_TIMEOUT = timedelta(seconds=3)
+"""A run's workflow task taken by a worker that then dies goes to another worker after this long
+(Temporal's default is 10 s; a run's tasks take milliseconds, and a local activity inside one
+keeps it alive with heartbeats)."""
+
 T = TypeVar("T")
 A = TypeVar("A")
 STORE_RETRY = RetryPolicy(
