@@ -3,11 +3,12 @@
 A worker SIGKILLed (or crashed) cannot say so; its runs find out when its heartbeats stop
 (`session_lost_timeout_s`, 5 s by default, then the run opens a session elsewhere). A worker
 of the dispatcher's own process space (core.process_names) can be judged at once: its process
-no longer exists. Then it is forgotten (its slots leave the capacity; /health counts it lost
-meanwhile), the runs holding slots are taken out of its workflow cache, and each session it
-ran is ended for its run: the run's pending activities on that worker fail ("worker ... is
-gone"), which the run takes as a lost session, and the orphaned session workflow is
-terminated. Workers elsewhere are judged by their heartbeats alone.
+no longer exists. Then it is marked lost (its slots leave the capacity; /health reports it
+until a worker of the same machine joins in its place, runner.host), the runs holding slots
+are taken out of its workflow cache, and each session it ran is ended for its run: the run's
+pending activities on that worker fail ("worker ... is gone"), which the run takes as a lost
+session, and the orphaned session workflow is terminated. Workers elsewhere are judged by
+their heartbeats alone.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ async def gone_workers(registry: WorkerRegistry) -> list[str]:
 async def let_go(
     registry: WorkerRegistry, client: Client, worker_id: str, occupants: list[str]
 ) -> int:
-    """Forget a gone worker (its slots leave the capacity) and end its sessions for their
+    """Mark a gone worker lost (its slots leave the capacity) and end its sessions for their
     runs; how many sessions were ended. `occupants`: the runs holding slots, any of which the
     gone worker may have had in its workflow cache."""
-    await registry.remove(worker_id)
+    await registry.mark_lost(worker_id)
     await _uncache(client, occupants)
     reason = f"worker {worker_id} is gone: its process exited"
     ended = 0

@@ -15,7 +15,7 @@ from activities.store import StoreActivities
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.logs import JobLogContext
-from core.process_names import process_name
+from core.process_names import gone_from_here, process_name
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
@@ -150,10 +150,18 @@ class WorkerHost:
                 )
                 if not joined:  # new slots: the dispatcher grants them at once
                     joined = True
+                    await self._replace_gone_workers()
                     self.bell.ring()
             except Exception as error:  # the database is away: the dispatcher waits for us
                 log.warning("worker heartbeat failed: %s", error)
             await asyncio.sleep(HEARTBEAT_S)
+
+    async def _replace_gone_workers(self) -> None:
+        """Forget the lost workers of this machine whose process is gone: this one (started by
+        the same supervisor) takes their place, so /health need not report them any more."""
+        for worker in (await self.registry.census()).lost:
+            if gone_from_here(worker.worker_id):
+                await self.registry.remove(worker.worker_id)
 
     async def _withdraw(self) -> None:
         """Stop announcing: the dispatcher grants this worker's slots no more."""

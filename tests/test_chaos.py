@@ -205,7 +205,7 @@ async def kill_and_watch(stack: Stack, victim: str) -> Outage:
             told_s = time.monotonic() - killed
         if health["status"] == "ok" and stack.replaced(victim, before):
             break
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)  # outages of a second or less must not slip between looks
     back_s = time.monotonic() - killed
     left = still_running(descendants, within_s=20)
     assert not left, f"the killed {victim}'s child processes outlived it: {left}"

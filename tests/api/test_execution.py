@@ -9,6 +9,7 @@ import httpx
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, job, wait_for_job, wait_for_stored_state
 from tests.support.definitions import shop_test
+from tests.support.runs import poll
 
 HOLD = {"action": "wait", "value": 30000}
 
@@ -76,11 +77,18 @@ async def test_cancel_a_running_job(
     job_id = (await api.post(f"/api/execution/test/{test_id}/run", headers=project.headers)).json()[
         "jobId"
     ]
-    await wait_for_job(api, project, job_id, ("active",))
+    await poll(
+        lambda: job(api, project, job_id),
+        lambda current: (
+            bool(current["result"]) and current["result"]["steps"][0]["status"] == "running"
+        ),
+        lambda current: f"the held step never showed as running: {current}",
+        60,
+    )
     cancelled = await api.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
     assert cancelled.status_code == 200
     stored = await wait_for_stored_state(api, project, job_id, "cancelled", timeout=10)
-    assert stored["result"]["steps"][0]["status"] == "skipped"
+    assert stored["result"]["steps"][0]["status"] == "cancelled", "the step it interrupted"
     again = await api.post(f"/api/execution/job/{job_id}/retry", headers=project.headers)
     assert again.status_code == 200, "a cancelled run can be run again"
     second = again.json()["jobId"]
