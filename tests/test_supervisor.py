@@ -56,11 +56,13 @@ async def test_a_child_that_exits_is_started_again_and_its_exit_logged(
             "import sys; sys.exit(3)" if len(starts) == 1 else "import time; time.sleep(60)"
         )
 
-    child = Child("the sample", start)
+    told: list[int] = []
+    child = Child("the sample", start, on_exit=lambda: told.append(len(starts)))
     child.launch()
     caplog.set_level(logging.INFO, logger="devstack")
     await supervise_until([child], lambda: len(starts) >= 2, timeout_s=20)
     assert len(starts) == 2, "the child was not started again"
+    assert told == [1], "the exit is told once, before the restart"
     assert starts[1] - starts[0] >= 0.5, "the first restart waits the backoff's first step"
     assert "the sample exited with status 3; starting it again in 0.5 s" in caplog.text
     running = child.running()
