@@ -22,18 +22,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from core import errors
-from core.process_names import gone_from_here
 from core.queues import worker_session_queue
 from core.run_ids import job_id_of
-from store.workers import WorkerRegistry
+from store.workers import WorkerRegistry, gone_here
 
 log = logging.getLogger(__name__)
 
 
 async def gone_workers(registry: WorkerRegistry) -> list[str]:
     """Live-counted workers of this process space whose process has ended."""
-    census = await registry.census()
-    return [worker.worker_id for worker in census.live if gone_from_here(worker.worker_id)]
+    return [worker.worker_id for worker in gone_here((await registry.census()).live)]
 
 
 async def let_go(

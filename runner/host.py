@@ -15,7 +15,7 @@ from activities.store import StoreActivities
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.logs import JobLogContext
-from core.process_names import gone_from_here, process_name
+from core.process_names import process_name
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
@@ -28,7 +28,7 @@ from runner.slots import SessionSlotSupplier
 from store.db import create_engine
 from store.retention import Retention
 from store.runs import RunStore
-from store.workers import HEARTBEAT_S, WorkerRegistry
+from store.workers import HEARTBEAT_S, WorkerRegistry, gone_here
 from workflows.scheduled_fire import ScheduledFireWorkflow
 from workflows.session_run import SessionRunWorkflow
 from workflows.test_run import TestRunWorkflow
@@ -159,9 +159,8 @@ class WorkerHost:
     async def _replace_gone_workers(self) -> None:
         """Forget the lost workers of this machine whose process is gone: this one (started by
         the same supervisor) takes their place, so /health need not report them any more."""
-        for worker in (await self.registry.census()).lost:
-            if gone_from_here(worker.worker_id):
-                await self.registry.remove(worker.worker_id)
+        for worker in gone_here((await self.registry.census()).lost):
+            await self.registry.remove(worker.worker_id)
 
     async def _withdraw(self) -> None:
         """Stop announcing: the dispatcher grants this worker's slots no more."""

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.process_names import gone_from_here
 from store.models import WorkerSlots, as_utc, utcnow
 
 HEARTBEAT_S = 2.0
@@ -18,6 +19,12 @@ STALE_AFTER = timedelta(seconds=8)
 FORGET_AFTER = timedelta(seconds=30)
 """A worker silent this long (it died without withdrawing) is forgotten; until then /health
 reports it lost."""
+
+
+def gone_here(workers: list[WorkerSlots]) -> list[WorkerSlots]:
+    """Those of `workers` that ran on this machine and whose process has ended (their names
+    tell, core.process_names): judged now, without waiting for their heartbeats to stop."""
+    return [worker for worker in workers if gone_from_here(worker.worker_id)]
 
 
 def fresh_since() -> datetime:

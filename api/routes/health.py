@@ -21,7 +21,7 @@ from api.deps import ServicesDep
 from core.process_names import gone_from_here
 from dispatch.dispatcher import RENEWED_WITHIN_S, silent_for
 from store.admission import Lease
-from store.workers import Census, WorkerRegistry
+from store.workers import Census, WorkerRegistry, gone_here
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3
@@ -77,7 +77,7 @@ def dispatcher_state(lease: Lease | None) -> str:
 def as_seen_here(census: Census) -> Census:
     """The census, with workers of this machine whose process is gone counted as lost (their
     heartbeats would tell only seconds later)."""
-    gone = [worker for worker in census.live if gone_from_here(worker.worker_id)]
+    gone = gone_here(census.live)
     live = [worker for worker in census.live if worker not in gone]
     return Census(live=live, lost=[*census.lost, *gone])
 
