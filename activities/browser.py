@@ -169,6 +169,7 @@ class BrowserActivities:
             task_queue=self._session_queue,
             execution_timeout=session_run_timeout(input.test.timeout_s),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            request_eager_start=True,  # its first task comes back in the answer, to this worker
         )
         outcome = asyncio.ensure_future(session.result())
         watch = SessionWatch(
