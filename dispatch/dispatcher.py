@@ -228,15 +228,20 @@ class Dispatcher:
     async def grant_once(self) -> list[Run]:
         """The admission policy, in the database alone: free capacity (live workers' slots
         less those held) granted to the heads of the unpaused projects' queues, within each
-        project's max_parallel, in fairness order. The runs granted (not yet told)."""
-        free = await self._workers.capacity() - await self._admission.occupied()
+        project's max_parallel, in fairness order. The runs granted (not yet told).
+
+        Reads that do not depend on each other go together (a refill waits for this pass)."""
+        capacity, occupied = await asyncio.gather(
+            self._workers.capacity(), self._admission.occupied()
+        )
+        free = capacity - occupied
         if free <= 0:
             return []
         rooms = await self._admission.rooms()
-        heads = {
-            room.project_id: await self._admission.heads(room.project_id, min(free, room.room))
-            for room in rooms
-        }
+        queues = await asyncio.gather(
+            *(self._admission.heads(room.project_id, min(free, room.room)) for room in rooms)
+        )
+        heads = {room.project_id: queue for room, queue in zip(rooms, queues, strict=True)}
         return await self._admission.admit(choose(rooms, heads, free))
 
     async def _send_admission(self, client: Client, run: Run) -> None:
