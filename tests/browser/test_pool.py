@@ -1,13 +1,17 @@
-"""The browser pool: contexts that no run claims are closed, so none is left behind."""
+"""The browser pool: contexts that no run claims are closed, so none is left behind; the
+browser inherits no secret and loads nothing beside the runs' pages."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+import playwright
 import pytest
 
 from browser.pool import BrowserPool
+from core.chromium import LAUNCH_ARGS
 from tests.support.processes import chromium_descendants
 from tests.support.runs import poll
 
@@ -60,3 +64,37 @@ async def test_chromium_inherits_none_of_the_service_s_secrets(
                 assert value.encode() not in environ
     finally:
         await pool.stop()
+
+
+async def test_a_run_s_context_loads_no_browser_ui_page() -> None:
+    """Each new context of Chromium 156 would load the omnibox popup's WebUI (hundreds of script
+    modules in a renderer of its own, about 0.5 s of CPU per run): the launch flags turn it off."""
+    pool = BrowserPool(None)
+    await pool.start()
+    try:
+        await pool.open("ui-check", "off", lifetime_s=60)
+        browser = await pool._ensure_browser()
+        devtools = await browser.new_browser_cdp_session()
+        targets = (await devtools.send("Target.getTargets"))["targetInfos"]
+        assert [t["url"] for t in targets if t["type"] == "browser_ui"] == []
+        assert any(t["type"] == "page" for t in targets), targets
+    finally:
+        await pool.stop()
+
+
+def playwright_s_disabled_features() -> set[str]:
+    """The features Playwright's launcher disables, read from the installed driver."""
+    bundle = Path(playwright.__file__).parent / "driver" / "package" / "lib" / "coreBundle.js"
+    listed = re.search(r"disabledFeatures = \[(.*?)\]", bundle.read_text(), re.DOTALL)
+    assert listed, f"Playwright's disabled features not found in {bundle}: check core.chromium"
+    return set(re.findall(r'^\s*"([^"]+)"', listed.group(1), re.MULTILINE))
+
+
+def test_our_disabled_features_keep_playwright_s_own() -> None:
+    """Chromium keeps only the last --disable-features switch, so ours must repeat Playwright's."""
+    switches = [arg for arg in LAUNCH_ARGS if arg.startswith("--disable-features=")]
+    assert len(switches) == 1
+    ours = set(switches[0].removeprefix("--disable-features=").split(","))
+    theirs = playwright_s_disabled_features()
+    assert theirs, "no feature read from Playwright's launcher"
+    assert theirs <= ours, f"missing from core.chromium: {sorted(theirs - ours)}"
