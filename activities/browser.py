@@ -202,23 +202,26 @@ class BrowserActivities:
         (a short session never does)."""
         run = activity.client().get_workflow_handle(watch.run_id)
         told: StepInProgress | None = None
-        while True:
-            activity.heartbeat()
-            if await ended_within(HEARTBEAT_INTERVAL_S):
-                return
-            current = self._current_steps.get(watch.session_id)
-            if current is None or current == told:
-                continue
-            told = current
-            pulse = SessionPulse(
-                session_attempt=watch.session_attempt,
-                index=current.index,
-                attempt=current.attempt,
-            )
-            try:
-                await run.signal("session_pulse", pulse)
-            except Exception as error:  # the run ended meanwhile: nothing to tell
-                log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
+        try:
+            while True:
+                activity.heartbeat()
+                if await ended_within(HEARTBEAT_INTERVAL_S):
+                    return
+                current = self._current_steps.get(watch.session_id)
+                if current is None or current == told:
+                    continue
+                told = current
+                pulse = SessionPulse(
+                    session_attempt=watch.session_attempt,
+                    index=current.index,
+                    attempt=current.attempt,
+                )
+                try:
+                    await run.signal("session_pulse", pulse)
+                except Exception as error:  # the run ended meanwhile: nothing to tell
+                    log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
+        except asyncio.CancelledError:
+            raise _unwanted_if_run_ended(watch.run_id) from None
 
     async def _reported(
         self,
@@ -339,6 +342,25 @@ class BrowserActivities:
             selector_used=selector,
             artifacts=artifacts,
         )
+
+
+def _unwanted_if_run_ended(run_id: str) -> BaseException:
+    """What to end a cancelled session watch with. Its run ended (completed, cancelled or timed
+    out) and Temporal no longer knows the activity: nobody waits for it, so one INFO line and a
+    benign failure (the SDK would log a cancel it did not ask for as a WARNING with a traceback).
+    A cancel the run asked for stays a cancel."""
+    details = activity.cancellation_details()
+    if details is None or not details.not_found:
+        return asyncio.CancelledError()
+    log.info(
+        "run %s: the run has ended, so its session's watch stops", run_id, extra={"job_id": run_id}
+    )
+    return ApplicationError(
+        "the run no longer waits for this session",
+        type=errors.SESSION_LOST,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )
 
 
 async def _done_within(task: asyncio.Future[Any], timeout_s: float) -> bool:
