@@ -10,6 +10,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 
 from core.codec import load_codec
 from core.config import Settings
+from core.temporal_logs import forward_core_logs
 
 CLEAR_CONVERTER = dataclasses.replace(
     pydantic_data_converter, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
@@ -25,7 +26,9 @@ def data_converter(settings: Settings) -> DataConverter:
 
 
 async def connect(settings: Settings) -> Client:
-    """A Temporal client for the configured address and namespace."""
+    """A Temporal client for the configured address and namespace (core's own log lines go
+    through Python's logging: core.temporal_logs)."""
+    forward_core_logs()
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,

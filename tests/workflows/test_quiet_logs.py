@@ -62,3 +62,65 @@ async def test_a_cancelled_run_logs_no_traceback(
         r.getMessage() for r in records if r.levelno >= logging.WARNING
     ]
     assert not [r for r in records if r.exc_info], "no traceback"
+
+
+SESSION_WATCH_ENDED = (
+    "the run has ended, so its session's watch stops",  # the run closed before the cancel came
+    "Completing as cancelled",  # the SDK's DEBUG line when the cancel came first
+)
+
+
+async def test_a_run_cancelled_in_a_long_pause_logs_no_warning(
+    client, worker_host, pages_url: str, run_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pause outlives its run's cancel, so the session activity learns of the run's end from
+    Temporal (its heartbeat finds the run gone): that is no fault, and no WARNING either."""
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="temporalio.activity")
+    pause = {
+        "name": "long pause",
+        "start_url": pages_url + "shop.html",
+        "steps": [{"action": "wait", "value": "20000"}],
+    }
+    handle = await start_run(client, run_id, pause)
+    await wait_for_progress(handle, lambda p: p.current_step == 0)
+    await handle.cancel()
+
+    async def session_watch_ended() -> list[logging.LogRecord]:
+        return [
+            r
+            for r in lines_of(caplog, run_id)
+            if any(ending in r.getMessage() for ending in SESSION_WATCH_ENDED)
+        ]
+
+    await poll(session_watch_ended, bool, lambda _: "the session's watch never ended quietly", 15)
+    assert (await progress(handle)).state == "cancelled"
+    records = lines_of(caplog, run_id)
+    assert not [r for r in records if r.levelno >= logging.WARNING], [
+        r.getMessage() for r in records if r.levelno >= logging.WARNING
+    ]
+    assert not [r for r in records if r.exc_info and r.levelno >= logging.INFO], "no traceback"
+
+
+async def test_a_step_longer_than_five_seconds_logs_no_warning(
+    client, worker_host, pages_url: str, run_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The session workflow's task stays open while a step runs (a local activity): core's
+    "workflow task duration exceeded 5 seconds" is expected there, so it is DEBUG, in the
+    service's log format like all of core's lines."""
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="temporalio.core")
+    pause = {
+        "name": "six seconds",
+        "start_url": pages_url + "shop.html",
+        "steps": [{"action": "wait", "value": "6000"}],
+    }
+    result = await outcome(await start_run(client, run_id, pause))
+    assert result.state == "completed"
+
+    async def long_task_lines() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "TMPRL1104" in r.getMessage()]
+
+    # core's lines reach Python's logging a few milliseconds late
+    lines = await poll(long_task_lines, bool, lambda _: "core's line never came through", 5)
+    assert {r.levelno for r in lines} == {logging.DEBUG}, [r.getMessage() for r in lines]
