@@ -32,6 +32,15 @@ from workflows.test_run import TestRunWorkflow
 T = TypeVar("T")
 
 
+def pause_test(pages_url: str, ms: int) -> dict:
+    """A test whose only step pauses `ms` milliseconds on the demo shop."""
+    return {
+        "name": f"pause {ms} ms",
+        "start_url": pages_url + "shop.html",
+        "steps": [{"action": "wait", "value": str(ms)}],
+    }
+
+
 def stuck_test(pages_url: str, **extra: object) -> dict:
     """A test whose second step waits 30 s for an element that never appears."""
     return {

@@ -9,7 +9,15 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from core.logs import job_of
-from tests.support.runs import outcome, poll, progress, start_run, stuck_test, wait_for_progress
+from tests.support.runs import (
+    outcome,
+    pause_test,
+    poll,
+    progress,
+    start_run,
+    stuck_test,
+    wait_for_progress,
+)
 
 
 def lines_of(caplog: pytest.LogCaptureFixture, run_id: str) -> list[logging.LogRecord]:
@@ -77,12 +85,7 @@ async def test_a_run_cancelled_in_a_long_pause_logs_no_warning(
     Temporal (its heartbeat finds the run gone): that is no fault, and no WARNING either."""
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="temporalio.activity")
-    pause = {
-        "name": "long pause",
-        "start_url": pages_url + "shop.html",
-        "steps": [{"action": "wait", "value": "20000"}],
-    }
-    handle = await start_run(client, run_id, pause)
+    handle = await start_run(client, run_id, pause_test(pages_url, 20_000))
     await wait_for_progress(handle, lambda p: p.current_step == 0)
     await handle.cancel()
 
@@ -110,12 +113,7 @@ async def test_a_step_longer_than_five_seconds_logs_no_warning(
     service's log format like all of core's lines."""
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="temporalio.core")
-    pause = {
-        "name": "six seconds",
-        "start_url": pages_url + "shop.html",
-        "steps": [{"action": "wait", "value": "6000"}],
-    }
-    result = await outcome(await start_run(client, run_id, pause))
+    result = await outcome(await start_run(client, run_id, pause_test(pages_url, 6000)))
     assert result.state == "completed"
 
     async def long_task_lines() -> list[logging.LogRecord]:
