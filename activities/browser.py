@@ -221,7 +221,19 @@ class BrowserActivities:
                 except Exception as error:  # the run ended meanwhile: nothing to tell
                     log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
         except asyncio.CancelledError:
-            raise _unwanted_if_run_ended(watch.run_id) from None
+            if not _run_ended():
+                raise  # the run asked for the cancel: it stays a cancel
+            log.info(
+                "run %s: the run has ended, so its session's watch stops",
+                watch.run_id,
+                extra={"job_id": watch.run_id},
+            )
+            raise ApplicationError(
+                "the run no longer waits for this session",
+                type=errors.SESSION_LOST,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
 
     async def _reported(
         self,
@@ -344,23 +356,13 @@ class BrowserActivities:
         )
 
 
-def _unwanted_if_run_ended(run_id: str) -> BaseException:
-    """What to end a cancelled session watch with. Its run ended (completed, cancelled or timed
-    out) and Temporal no longer knows the activity: nobody waits for it, so one INFO line and a
-    benign failure (the SDK would log a cancel it did not ask for as a WARNING with a traceback).
-    A cancel the run asked for stays a cancel."""
+def _run_ended() -> bool:
+    """Whether a cancelled session watch was cancelled because its run ended (completed,
+    cancelled or timed out) and Temporal no longer knows the activity. Nobody waits for it
+    then: the SDK would log that cancel, which it did not ask for, as a WARNING with a
+    traceback, so the watch ends with one INFO line and a benign failure instead."""
     details = activity.cancellation_details()
-    if details is None or not details.not_found:
-        return asyncio.CancelledError()
-    log.info(
-        "run %s: the run has ended, so its session's watch stops", run_id, extra={"job_id": run_id}
-    )
-    return ApplicationError(
-        "the run no longer waits for this session",
-        type=errors.SESSION_LOST,
-        non_retryable=True,
-        category=ApplicationErrorCategory.BENIGN,
-    )
+    return details is not None and details.not_found
 
 
 async def _done_within(task: asyncio.Future[Any], timeout_s: float) -> bool:
