@@ -61,6 +61,7 @@ class BrowserActivities:
         uploads_dir: Path,
         secrets: SecretBox,
         run_started: Callable[[str, datetime], Awaitable[bool]],
+        slot_freed: Callable[[str], Awaitable[None]],
         events: EventPublisher,
         cache: ShortCache,
     ) -> None:
@@ -71,6 +72,7 @@ class BrowserActivities:
         self._uploads_dir = uploads_dir
         self._secrets = secrets
         self._run_started = run_started
+        self._slot_freed = slot_freed
         self._events = events
         self._cache = cache
         self._background: set[asyncio.Task[None]] = set()
@@ -85,11 +87,9 @@ class BrowserActivities:
         log.info("run %s: session %s opened", request.run_id, session.session_id)
         # The run history shows the run active; done in the background so that setup does not
         # wait for the database, and the final record repairs a miss here.
-        task = asyncio.create_task(
+        self._in_background(
             self._record_start(request.run_id, request.project_id, datetime.now(UTC))
         )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
         self._emit(
             "started",
             request.run_id,
@@ -103,12 +103,26 @@ class BrowserActivities:
             worker_id=self._worker_id,
         )
 
+    def _in_background(self, work: Awaitable[None]) -> None:
+        """Bookkeeping a step or a session need not wait for."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _record_start(self, run_id: str, project_id: str, started_at: datetime) -> None:
         try:
             await self._run_started(run_id, started_at)
         except Exception as error:
             log.warning("run %s: could not record its start: %s", run_id, error)
         await self._cache.forget(queue_counts_key(project_id))
+
+    async def _free_slot(self, run_id: str) -> None:
+        """Admit the next run into this slot while the run records its result (if this fails,
+        the slot is free when the result is)."""
+        try:
+            await self._slot_freed(run_id)
+        except Exception as error:
+            log.warning("run %s: could not free its slot early: %s", run_id, error)
 
     @activity.defn
     async def run_step(self, input: StepInput) -> ActionOutcome:
@@ -154,8 +168,12 @@ class BrowserActivities:
         trace_path = self._artifacts_dir / input.run_id / name if input.keep_trace else None
         interrupted = self._current_steps.get(input.session_id)
         saved = await self._pool.close(input.session_id, trace_path)
+        closed_at = datetime.now(UTC)
         log.info("run %s: session %s closed", input.run_id, input.session_id)
-        return TeardownOutcome(artifacts=[name] if saved else [], interrupted=interrupted)
+        self._in_background(self._free_slot(input.run_id))
+        return TeardownOutcome(
+            artifacts=[name] if saved else [], interrupted=interrupted, closed_at=closed_at
+        )
 
     @activity.defn
     async def run_session(self, input: SessionRunInput) -> SessionOutcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from functools import partial
 
 from temporalio.client import Client
 from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
@@ -19,7 +20,7 @@ from core.process_names import process_name
 from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
-from live.bell import connect_bell
+from live.bell import DispatchBell, connect_bell
 from live.cache import ShortCache
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 STICKY_FOR = timedelta(seconds=2)
 """A run's next workflow task waits this long for the worker that ran its last one (which has
 the run cached) before any worker takes it: a dead worker delays its runs' workflows no more."""
+
+
+async def free_slot(runs: RunStore, bell: DispatchBell, job_id: str) -> None:
+    """A run's context closed: its slot leaves the occupied count, and the dispatcher hears."""
+    await runs.free_slot(job_id)
+    bell.ring()
 
 
 def new_worker_id() -> str:
@@ -71,6 +78,7 @@ class WorkerHost:
         self.events = EventPublisher(connect_redis(settings), listeners=[self.metrics.observe])
         self.cache = ShortCache(connect_redis(settings))
         self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)
+        self.bell = connect_bell(settings)
         activities = BrowserActivities(
             pool=self.pool,
             worker_id=self.worker_id,
@@ -79,11 +87,11 @@ class WorkerHost:
             uploads_dir=settings.uploads_dir,
             secrets=load_secret_box(settings),
             run_started=runs.mark_started,
+            slot_freed=partial(free_slot, runs, self.bell),
             events=self.events,
             cache=self.cache,
         )
         retention = Retention(self.engine, settings.artifacts_dir)
-        self.bell = connect_bell(settings)
         self.registry = WorkerRegistry(self.engine)
         self.store = StoreActivities(
             runs, retention, self.events, self.cache, self.bell, self.registry

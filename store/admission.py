@@ -1,8 +1,9 @@
 """What the dispatcher reads and writes to admit runs: free room, queue heads, marks, the lease.
 
 A run is *admitted* when the dispatcher grants it a session slot (admitted_at); from then on it
-counts against its project's max_parallel and the hosts' capacity until it ends. The admission
-is *sent* once its workflow has received the grant (admission_sent).
+counts against its project's max_parallel and the hosts' capacity until its browser context
+closes (slot_freed_at, a moment before its result is recorded) or it ends. The admission is
+*sent* once its workflow has received the grant (admission_sent).
 """
 
 from __future__ import annotations
@@ -40,12 +41,18 @@ class Candidate:
     priority_key: int
 
 
-def occupying() -> Any:
-    """Runs that hold (or are about to hold) a session slot."""
+def admitted_unfinished() -> Any:
+    """Runs admitted (or active) that have not recorded their result."""
     return or_(
         col(Run.state) == RunState.ACTIVE,
         (col(Run.state) == RunState.WAITING) & col(Run.admitted_at).is_not(None),
     )
+
+
+def occupying() -> Any:
+    """Runs that hold (or are about to hold) a session slot: admitted, unfinished, and their
+    context not closed yet."""
+    return admitted_unfinished() & col(Run.slot_freed_at).is_(None)
 
 
 @dataclass(frozen=True)
@@ -187,10 +194,11 @@ class AdmissionStore:
             return bool(changed.rowcount)
 
     async def long_occupants(self, admitted_before: datetime) -> list[Run]:
-        """Runs that have held a slot since before `admitted_before` (to check on)."""
+        """Unfinished runs admitted before `admitted_before` (to check on), their slot freed
+        or not."""
         async with self.session() as session:
             found = await session.exec(
-                select(Run).where(occupying(), col(Run.admitted_at) < admitted_before)
+                select(Run).where(admitted_unfinished(), col(Run.admitted_at) < admitted_before)
             )
             return list(found.all())
 

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.limits import ProjectLimits, limits_of
-from core.run_state import RunState
+from core.run_state import UNFINISHED_STATES, RunState
 from store import run_transitions
 from store.models import Project, Run, utcnow
 from store.new_runs import NewRun
@@ -157,9 +157,14 @@ class RunQueue:
 
     @staticmethod
     async def counts(session: AsyncSession, project_id: int) -> dict[str, int]:
-        """Runs of the project by state."""
+        """Runs of the project by state. `active` counts the runs in a browser: a run whose
+        context has closed, in the moment it takes to record its result, is in no count (its
+        slot may be the next run's already, and max_parallel holds for what is shown)."""
+        recording = col(Run.state).in_(UNFINISHED_STATES) & col(Run.slot_freed_at).is_not(None)
         rows = await session.exec(
-            select(Run.state, func.count()).where(Run.project_id == project_id).group_by(Run.state)
+            select(Run.state, func.count())
+            .where(Run.project_id == project_id, ~recording)
+            .group_by(Run.state)
         )
         return {state: int(count) for state, count in rows.all()}
 

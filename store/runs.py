@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.run_result import RunProgress
+from core.run_state import UNFINISHED_STATES
 from store import run_transitions
+from store.models import Run, utcnow
 
 
 class RunStore:
@@ -24,6 +28,17 @@ class RunStore:
         """The run got a browser; False if the run is not known here."""
         async with self.session() as session:
             return await run_transitions.start(session, job_id, started_at)
+
+    async def free_slot(self, job_id: str) -> None:
+        """The run's context closed: its session slot is free for the next run now, before
+        its result is recorded (an unfinished run's row only)."""
+        async with self.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Run)
+                .where(col(Run.job_id) == job_id, col(Run.state).in_(UNFINISHED_STATES))
+                .values(slot_freed_at=utcnow())
+            )
+            await session.commit()
 
     async def record_result(self, job_id: str, result: RunProgress) -> bool:
         """Store the final result; doing it again stores the same thing once."""

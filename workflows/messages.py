@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -108,10 +109,12 @@ class StepInProgress(BaseModel):
 
 
 class TeardownOutcome(BaseModel):
-    """Artifacts that teardown wrote (the trace), and the step it interrupted, if any."""
+    """Artifacts that teardown wrote (the trace), the step it interrupted, if any, and when
+    the context closed (its slot was free from then on)."""
 
     artifacts: list[str] = Field(default_factory=list)
     interrupted: StepInProgress | None = None
+    closed_at: datetime | None = None
 
 
 class SessionRunInput(BaseModel):
@@ -135,6 +138,7 @@ class SessionOutcome(BaseModel):
     error: str | None = None
     error_type: str | None = None
     artifacts: list[str] = Field(default_factory=list)
+    closed_at: datetime | None = None
 
 
 class SessionWatch(BaseModel):

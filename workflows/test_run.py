@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -108,6 +108,8 @@ class TestRunWorkflow:
         self._progress = RunProgress(created_at=workflow.now())
         self._admitted = not input.admission
         self._pulsed_attempt: int | None = None
+        self._closed_at: datetime | None = None
+        """When the last session's context closed: the run's end (its slot was free then)."""
         # Runs queued through the service carry search attributes; RunState follows the run.
         self._indexed = workflow.info().typed_search_attributes.get(RUN_STATE) is not None
 
@@ -336,6 +338,7 @@ class TestRunWorkflow:
 
     def _apply(self, outcome: SessionOutcome) -> None:
         """The session's step records become the run's; it ends as the steps ended."""
+        self._closed_at = outcome.closed_at
         self._progress.steps, self._progress.auth = outcome.steps, outcome.auth
         self._progress.flaky = self._progress.flaky or outcome.flaky
         self._progress.artifacts.extend(outcome.artifacts)
@@ -529,6 +532,7 @@ class TestRunWorkflow:
         if closing.cancelled() or closing.exception() is not None:
             return
         outcome = closing.result()
+        self._closed_at = outcome.closed_at
         self._progress.artifacts.extend(outcome.artifacts)
         if outcome.interrupted is not None and self._progress.state in UNFINISHED_STATES:
             self._show_step_in_progress(outcome.interrupted.index, outcome.interrupted.attempt)
@@ -580,7 +584,7 @@ class TestRunWorkflow:
         self._progress.state, self._progress.phase = state, "done"
         self._progress.error, self._progress.error_type = error, error_type
         self._progress.current_step = None
-        self._progress.finished_at = workflow.now()
+        self._progress.finished_at = self._closed_at or workflow.now()
         if state == RunState.COMPLETED:
             self._progress.progress = 100
         interrupted: StepStatus = "cancelled" if state == RunState.CANCELLED else "skipped"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.app import create_app
@@ -27,6 +28,7 @@ from live.events import RunEvent
 from live.publisher import EventPublisher
 from runner.host import WorkerHost
 from store.db import create_engine, migrate
+from store.models import Run, as_utc
 from store.new_runs import NewRun, TestMissing, TokenUnknown
 from store.queue import RunQueue
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
@@ -46,6 +48,12 @@ from tests.support.runs import poll
 from workflows.messages import RunInput
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+async def stored_row(session: AsyncSession, job_id: str) -> Run:
+    return (await session.exec(select(Run).where(Run.job_id == job_id))).one()
+
+
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
@@ -145,6 +153,30 @@ async def test_max_parallel_is_never_exceeded_and_a_full_project_holds_back_no_o
     other_run = (await wait_until_finished(api, other, [other_job]))[other_job]
     last_busy_start = max(moment(busy_runs[j]["startedAt"]) for j in busy_jobs)
     assert moment(other_run["startedAt"]) < last_busy_start, "the other project waited"
+
+
+async def test_a_run_frees_its_slot_when_its_context_closes_and_ends_then(
+    api: httpx.AsyncClient, api_settings: Settings, pages_url: str
+) -> None:
+    project = await new_project(api, max_parallel=1)
+    test_id = await create_test(api, project, wait_test(pages_url, 300))
+    queued = await queue_at_once(api, project, test_id, 3)
+    jobs = [q["jobId"] for q in sorted(queued, key=lambda q: q["position"])]
+    runs = await wait_until_finished(api, project, jobs)
+    assert most_at_once([runs[j] for j in jobs]) == 1, "a run ends before the next one starts"
+    engine = create_engine(api_settings.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            rows = {job_id: await stored_row(session, job_id) for job_id in jobs}
+    finally:
+        await engine.dispose()
+    for job_id in jobs:
+        row = rows[job_id]
+        assert row.state == "completed"
+        assert row.slot_freed_at is not None, "the worker freed the slot when the context closed"
+        assert row.finished_at is not None and as_utc(row.finished_at) <= as_utc(
+            row.slot_freed_at
+        ), "the run's end is its context's close, after which its slot was freed"
 
 
 async def test_max_parallel_can_be_raised_while_runs_wait(

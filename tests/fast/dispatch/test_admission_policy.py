@@ -23,9 +23,10 @@ from live.publisher import EventPublisher
 from store import run_transitions
 from store.admission import AdmissionStore
 from store.db import create_engine, migrate
-from store.models import Project, Run
+from store.models import Project, Run, utcnow
 from store.new_runs import NewRun, new_job_id
 from store.queue import RunQueue
+from store.runs import RunStore
 from store.workers import WorkerRegistry
 
 
@@ -143,6 +144,30 @@ async def test_paused_projects_and_a_global_pause_are_not_granted(queue: Queue) 
     assert await queue.granted() == []
     await admission.pause_all(False)
     assert await queue.granted() == [other_run]
+
+
+async def test_a_closed_context_frees_its_slot_and_project_room_before_the_result(
+    queue: Queue,
+) -> None:
+    project = await queue.project("a", max_parallel=1)
+    first, second = await queue.queue(project, 2)
+    await queue.workers.beat("worker-1", max_sessions=1)
+    assert await queue.granted() == [first]
+    runs = RunStore(queue.engine)
+    await runs.mark_started(first, utcnow())
+    await runs.free_slot(first)
+    assert await queue.granted() == [second], "the slot and the project's room are free"
+    checked = [run.job_id for run in await AdmissionStore(queue.engine).long_occupants(utcnow())]
+    assert first in checked, "an unfinished run is still checked on by the reconciler"
+    async with AsyncSession(queue.engine) as session:
+        counts = await RunQueue.counts(session, project)
+    assert counts == {RunState.WAITING: 1}, "the first is in no count until its result is in"
+    await queue.finish([first])
+    async with AsyncSession(queue.engine) as session:
+        assert await RunQueue.counts(session, project) == {
+            RunState.WAITING: 1,
+            RunState.COMPLETED: 1,
+        }
 
 
 async def test_a_lost_worker_s_slots_leave_the_capacity_at_once(queue: Queue) -> None:
