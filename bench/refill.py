@@ -2,12 +2,13 @@
 
 Start the service first (scripts/serve), then:  python -m bench.refill [--runs 20]
 A project with max_parallel 1 queues N one-step runs on the demo page while paused, then
-resumes. Each gap runs from a run's end (its result's time in the run history) to the next
-run's first step (the worker's `step_started` event, read from the run's live stream in
+resumes. Each gap runs from a run's end (`finishedOn`: its browser context's close) to the
+next run's first step (the worker's `step_started` event, read from the run's live stream in
 Redis): admission, the grant reaching the workflow, the session's opening and the step's
-dispatch. Printed beside it: the gap to the next run's start in the history (its browser
-context opened), and the runs' own duration (start to end), the time a slot is in use; the
-share of slot time lost is gap / (gap + duration).
+dispatch. Printed beside it: the gap from the run's last step's end (its last step event, a
+reference that does not depend on what a version calls the run's end), the gap to the next
+run's start in the history (its browser context opened), and the runs' own duration (start
+to end), the time a slot is in use; the share of slot time lost is gap / (gap + duration).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,21 +41,30 @@ def local_redis_url() -> str:
     return settings.effective_redis_url or f"redis://127.0.0.1:{settings.redis_port}"
 
 
-async def first_steps(job_ids: list[str], redis_url: str) -> dict[str, float]:
-    """When each run's first step started, from its live events."""
+@dataclass
+class StepTimes:
+    """When a run's first step started and its last step ended, from its live events."""
+
+    first_started: float
+    last_ended: float
+
+
+async def step_times(job_ids: list[str], redis_url: str) -> dict[str, StepTimes]:
+    """Each run's first step start and last step end, from its live stream."""
     redis = Redis.from_url(redis_url)
-    started: dict[str, float] = {}
+    found: dict[str, StepTimes] = {}
     try:
         for job in job_ids:
             entries: Any = await redis.xrange(job_stream(job))
-            for _, fields in entries:
-                event = RunEvent.from_fields(fields)
-                if event.type == "step_started" and event.data.get("index") == 0:
-                    started[job] = event.at.timestamp()
-                    break
+            events = [RunEvent.from_fields(fields) for _, fields in entries]
+            first = next(
+                e.at for e in events if e.type == "step_started" and e.data.get("index") == 0
+            )
+            last = max(e.at for e in events if e.type in ("step_passed", "step_failed"))
+            found[job] = StepTimes(first.timestamp(), last.timestamp())
     finally:
         await redis.aclose()
-    return started
+    return found
 
 
 def summary(label: str, gaps_ms: list[float]) -> str:
@@ -82,9 +93,13 @@ async def main(runs: int, base_url: str, redis_url: str, temporal: str) -> None:
             await asyncio.sleep(0.5)
     by_job = {run["jobId"]: run for run in history}
     ordered = sorted((by_job[job] for job in jobs), key=lambda run: moment(run["startedAt"]))
-    first_step = await first_steps(jobs, redis_url)
+    steps = await step_times(jobs, redis_url)
+    first_step = {job: times.first_started for job, times in steps.items()}
     pairs = list(zip(ordered, ordered[1:], strict=False))
     gaps = [first_step[later["jobId"]] - moment(earlier["finishedOn"]) for earlier, later in pairs]
+    step_to_step = [
+        first_step[later["jobId"]] - steps[earlier["jobId"]].last_ended for earlier, later in pairs
+    ]
     to_start = [
         moment(later["startedAt"]) - moment(earlier["finishedOn"]) for earlier, later in pairs
     ]
@@ -92,6 +107,12 @@ async def main(runs: int, base_url: str, redis_url: str, temporal: str) -> None:
     print(f"slot refill, {runs} one-step runs, max_parallel 1, {base_url}")
     print(summary("gap from a run's end to the next run's first step", [g * 1000 for g in gaps]))
     print("  (target p50 <= 50 ms)")
+    print(
+        summary(
+            "gap from a run's last step's end to the next run's first step",
+            [g * 1000 for g in step_to_step],
+        )
+    )
     print(
         summary(
             "gap from a run's end to the next run's context opened", [g * 1000 for g in to_start]
