@@ -110,11 +110,11 @@ class StepInProgress(BaseModel):
 
 class TeardownOutcome(BaseModel):
     """Artifacts that teardown wrote (the trace), the step it interrupted, if any, and when
-    the context closed (its slot was free from then on)."""
+    it began: the run's end, from which its slot was free."""
 
     artifacts: list[str] = Field(default_factory=list)
     interrupted: StepInProgress | None = None
-    closed_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 class SessionRunInput(BaseModel):
@@ -138,7 +138,7 @@ class SessionOutcome(BaseModel):
     error: str | None = None
     error_type: str | None = None
     artifacts: list[str] = Field(default_factory=list)
-    closed_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 class SessionWatch(BaseModel):
@@ -159,11 +159,13 @@ class SessionPulse(BaseModel):
 
 
 class RunFinished(BaseModel):
-    """The run ended; `result` is its final RunProgress."""
+    """The run ended; `result` is its final RunProgress. `slot_freed`: its context's close
+    freed its slot already (and rang the dispatcher's bell)."""
 
     job_id: str
     result: RunProgress
     project_id: str = "default"
+    slot_freed: bool = False
 
 
 class ScheduleFire(BaseModel):

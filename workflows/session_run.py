@@ -133,7 +133,7 @@ class SessionRunWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=CLOSE_RETRY,
         )
-        outcome.artifacts, outcome.closed_at = closed.artifacts, closed.closed_at
+        outcome.artifacts, outcome.ended_at = closed.artifacts, closed.ended_at
         return outcome
 
     async def _steps(self, input: SessionRunInput, outcome: SessionOutcome) -> None:

@@ -108,8 +108,8 @@ class TestRunWorkflow:
         self._progress = RunProgress(created_at=workflow.now())
         self._admitted = not input.admission
         self._pulsed_attempt: int | None = None
-        self._closed_at: datetime | None = None
-        """When the last session's context closed: the run's end (its slot was free then)."""
+        self._ended_at: datetime | None = None
+        """When the last session's teardown began: the run's end (its slot was free then)."""
         # Runs queued through the service carry search attributes; RunState follows the run.
         self._indexed = workflow.info().typed_search_attributes.get(RUN_STATE) is not None
 
@@ -338,7 +338,7 @@ class TestRunWorkflow:
 
     def _apply(self, outcome: SessionOutcome) -> None:
         """The session's step records become the run's; it ends as the steps ended."""
-        self._closed_at = outcome.closed_at
+        self._ended_at = outcome.ended_at
         self._progress.steps, self._progress.auth = outcome.steps, outcome.auth
         self._progress.flaky = self._progress.flaky or outcome.flaky
         self._progress.artifacts.extend(outcome.artifacts)
@@ -437,6 +437,7 @@ class TestRunWorkflow:
             job_id=workflow.info().workflow_id,
             result=self._progress.model_copy(deep=True),
             project_id=self._input.project_id,
+            slot_freed=self._ended_at is not None,
         )
         await self._store(contracts.record_finished, finished)
 
@@ -532,7 +533,7 @@ class TestRunWorkflow:
         if closing.cancelled() or closing.exception() is not None:
             return
         outcome = closing.result()
-        self._closed_at = outcome.closed_at
+        self._ended_at = outcome.ended_at
         self._progress.artifacts.extend(outcome.artifacts)
         if outcome.interrupted is not None and self._progress.state in UNFINISHED_STATES:
             self._show_step_in_progress(outcome.interrupted.index, outcome.interrupted.attempt)
@@ -584,7 +585,7 @@ class TestRunWorkflow:
         self._progress.state, self._progress.phase = state, "done"
         self._progress.error, self._progress.error_type = error, error_type
         self._progress.current_step = None
-        self._progress.finished_at = self._closed_at or workflow.now()
+        self._progress.finished_at = self._ended_at or workflow.now()
         if state == RunState.COMPLETED:
             self._progress.progress = 100
         interrupted: StepStatus = "cancelled" if state == RunState.CANCELLED else "skipped"
