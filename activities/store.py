@@ -56,7 +56,8 @@ class StoreActivities:
         when its workflow task is retried); the project's retention follows in the
         background, the run does not wait for it."""
         stored = await self._runs.record_result(event.job_id, event.result)
-        self._bell.ring()  # its slot is free: the dispatcher admits the next run at once
+        if not event.slot_freed:  # else its context's close rang already
+            self._bell.ring()  # its slot is free: the dispatcher admits the next run at once
         await self._cache.forget(queue_counts_key(event.project_id))
         if event.job_id not in self._announced:
             self._publish_outcome(event)
