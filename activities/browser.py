@@ -163,17 +163,15 @@ class BrowserActivities:
 
     @activity.defn
     async def close_session(self, input: TeardownInput) -> TeardownOutcome:
-        """Teardown: close the context; keep its trace if the run did not pass. Its start is
+        """Teardown: close the context; keep its trace if the run did not pass. The close is
         the run's end (`ended_at`), from which the run's slot is free."""
         name = f"trace-attempt-{input.session_attempt}.zip"
         trace_path = self._artifacts_dir / input.run_id / name if input.keep_trace else None
         interrupted = self._current_steps.get(input.session_id)
-        # The run ends here: its slot goes to the next run while the context closes (the next
-        # run's setup takes longer than the close, and this worker's own slots count it).
-        ended_at = datetime.now(UTC)
-        self._in_background(self._free_slot(input.run_id))
         saved = await self._pool.close(input.session_id, trace_path)
+        ended_at = datetime.now(UTC)  # the run's end: its slot is free from now on
         log.info("run %s: session %s closed", input.run_id, input.session_id)
+        self._in_background(self._free_slot(input.run_id))
         return TeardownOutcome(
             artifacts=[name] if saved else [], interrupted=interrupted, ended_at=ended_at
         )

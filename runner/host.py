@@ -42,7 +42,7 @@ the run cached) before any worker takes it: a dead worker delays its runs' workf
 
 
 async def free_slot(runs: RunStore, bell: DispatchBell, job_id: str) -> None:
-    """A run's teardown began: its slot leaves the occupied count, and the dispatcher hears."""
+    """A run's context closed: its slot leaves the occupied count, and the dispatcher hears."""
     await runs.free_slot(job_id)
     bell.ring()
 

@@ -2,7 +2,7 @@
 
 A run is *admitted* when the dispatcher grants it a session slot (admitted_at); from then on it
 counts against its project's max_parallel and the hosts' capacity until its browser context
-begins to close (slot_freed_at, a moment before its result is recorded) or it ends. The
+closes (slot_freed_at, a moment before its result is recorded) or it ends. The
 admission is *sent* once its workflow has received the grant (admission_sent).
 """
 
@@ -51,7 +51,7 @@ def admitted_unfinished() -> Any:
 
 def occupying() -> Any:
     """Runs that hold (or are about to hold) a session slot: admitted, unfinished, and their
-    teardown not begun."""
+    context not closed yet."""
     return admitted_unfinished() & col(Run.slot_freed_at).is_(None)
 
 

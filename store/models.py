@@ -138,7 +138,7 @@ class Run(SQLModel, table=True):
     admitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     admission_sent: bool = Field(default=False)
     slot_freed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    """When its teardown began: the slot is free before the result is recorded."""
+    """When its context closed: the slot is free before the result is recorded."""
     created_at: datetime = _timestamp(nullable=False, index=True)
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

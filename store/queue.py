@@ -158,7 +158,7 @@ class RunQueue:
     @staticmethod
     async def counts(session: AsyncSession, project_id: int) -> dict[str, int]:
         """Runs of the project by state. `active` counts the runs in a browser: a run whose
-        teardown has begun, in the moment it takes to record its result, is in no count (its
+        context has closed, in the moment it takes to record its result, is in no count (its
         slot may be the next run's already, and max_parallel holds for what is shown)."""
         recording = col(Run.state).in_(UNFINISHED_STATES) & col(Run.slot_freed_at).is_not(None)
         rows = await session.exec(

@@ -30,7 +30,7 @@ class RunStore:
             return await run_transitions.start(session, job_id, started_at)
 
     async def free_slot(self, job_id: str) -> None:
-        """The run's teardown began: its session slot is free for the next run now, before
+        """The run's context closed: its session slot is free for the next run now, before
         its result is recorded (an unfinished run's row only)."""
         async with self.session() as session:
             await session.exec(  # type: ignore[call-overload]

@@ -110,7 +110,7 @@ class StepInProgress(BaseModel):
 
 class TeardownOutcome(BaseModel):
     """Artifacts that teardown wrote (the trace), the step it interrupted, if any, and when
-    it began: the run's end, from which its slot was free."""
+    the context closed: the run's end, from which its slot was free."""
 
     artifacts: list[str] = Field(default_factory=list)
     interrupted: StepInProgress | None = None

@@ -109,7 +109,7 @@ class TestRunWorkflow:
         self._admitted = not input.admission
         self._pulsed_attempt: int | None = None
         self._ended_at: datetime | None = None
-        """When the last session's teardown began: the run's end (its slot was free then)."""
+        """When the last session's context closed: the run's end (its slot was free then)."""
         # Runs queued through the service carry search attributes; RunState follows the run.
         self._indexed = workflow.info().typed_search_attributes.get(RUN_STATE) is not None
 

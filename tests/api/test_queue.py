@@ -155,7 +155,7 @@ async def test_max_parallel_is_never_exceeded_and_a_full_project_holds_back_no_o
     assert moment(other_run["startedAt"]) < last_busy_start, "the other project waited"
 
 
-async def test_a_run_frees_its_slot_when_its_teardown_begins_and_ends_then(
+async def test_a_run_frees_its_slot_when_its_context_closes_and_ends_then(
     api: httpx.AsyncClient, api_settings: Settings, pages_url: str
 ) -> None:
     project = await new_project(api, max_parallel=1)
@@ -173,10 +173,10 @@ async def test_a_run_frees_its_slot_when_its_teardown_begins_and_ends_then(
     for job_id in jobs:
         row = rows[job_id]
         assert row.state == "completed"
-        assert row.slot_freed_at is not None, "the worker freed the slot when the teardown began"
+        assert row.slot_freed_at is not None, "the worker freed the slot when the context closed"
         assert row.finished_at is not None and as_utc(row.finished_at) <= as_utc(
             row.slot_freed_at
-        ), "the run's end is its teardown's start, after which its slot was freed"
+        ), "the run's end is its context's close, after which its slot was freed"
 
 
 async def test_max_parallel_can_be_raised_while_runs_wait(

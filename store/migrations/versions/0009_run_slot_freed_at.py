@@ -1,5 +1,5 @@
-"""run.slot_freed_at: when the run's teardown began and its session slot became free (before
-its result is recorded)
+"""run.slot_freed_at: when the run's browser context closed and its session slot became free
+(before its result is recorded)
 
 Revision ID: 0009
 Revises: 0008

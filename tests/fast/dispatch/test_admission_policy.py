@@ -146,7 +146,7 @@ async def test_paused_projects_and_a_global_pause_are_not_granted(queue: Queue) 
     assert await queue.granted() == [other_run]
 
 
-async def test_a_teardown_frees_its_slot_and_project_room_before_the_result(
+async def test_a_closed_context_frees_its_slot_and_project_room_before_the_result(
     queue: Queue,
 ) -> None:
     project = await queue.project("a", max_parallel=1)
