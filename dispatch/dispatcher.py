@@ -177,7 +177,7 @@ class Dispatcher:
         gone = await gone_workers(self._workers)
         if gone:
             client = await self._temporal.client()
-            occupants = [run.job_id for run in await self._admission.long_occupants(utcnow())]
+            occupants = [run.job_id for run in await self._admission.admitted_runs()]
             for worker_id in gone:
                 await let_go(self._workers, client, worker_id, occupants)
 
@@ -262,7 +262,7 @@ class Dispatcher:
         since = utcnow() - timedelta(seconds=older_than_s)
         client = await self._temporal.client()
         settled = 0
-        for run in await self._admission.long_occupants(since):
+        for run in await self._admission.admitted_runs(since):
             settled += await self._settle_if_closed(client, run)
         return settled
 

@@ -193,14 +193,14 @@ class AdmissionStore:
             await session.commit()
             return bool(changed.rowcount)
 
-    async def long_occupants(self, admitted_before: datetime) -> list[Run]:
-        """Unfinished runs admitted before `admitted_before` (to check on), their slot freed
-        or not."""
+    async def admitted_runs(self, admitted_before: datetime | None = None) -> list[Run]:
+        """Unfinished admitted runs, their slot freed or not (those admitted before
+        `admitted_before` if given: the ones to check on)."""
+        query = select(Run).where(admitted_unfinished())
+        if admitted_before is not None:
+            query = query.where(col(Run.admitted_at) < admitted_before)
         async with self.session() as session:
-            found = await session.exec(
-                select(Run).where(admitted_unfinished(), col(Run.admitted_at) < admitted_before)
-            )
-            return list(found.all())
+            return list((await session.exec(query)).all())
 
     async def settle(self, run_id: int, state: RunState, error: str) -> bool:
         """End a run whose workflow closed without recording its result (e.g. terminated)."""

@@ -157,7 +157,7 @@ async def test_a_closed_context_frees_its_slot_and_project_room_before_the_resul
     await runs.mark_started(first, utcnow())
     await runs.free_slot(first)
     assert await queue.granted() == [second], "the slot and the project's room are free"
-    checked = [run.job_id for run in await AdmissionStore(queue.engine).long_occupants(utcnow())]
+    checked = [run.job_id for run in await AdmissionStore(queue.engine).admitted_runs()]
     assert first in checked, "an unfinished run is still checked on by the reconciler"
     async with AsyncSession(queue.engine) as session:
         counts = await RunQueue.counts(session, project)
