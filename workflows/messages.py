@@ -149,13 +149,11 @@ class SessionWatch(BaseModel):
     session_attempt: int
 
 
-class SessionPulse(BaseModel):
-    """The step a session is on (index -1 is the login), sent to its run at most once a
-    second while a session runs long, so the progress query stays current."""
+class SessionPulse(StepInProgress):
+    """The step a session is on, sent to its run at most once a second while a session runs
+    long, so the progress query stays current."""
 
     session_attempt: int
-    index: int
-    attempt: int
 
 
 class RunFinished(BaseModel):
