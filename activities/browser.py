@@ -349,11 +349,14 @@ class BrowserActivities:
                 try:
                     async with untraced(session) if secrets else contextlib.nullcontext():
                         for step in steps:
-                            result = await perform(session.page, step, ctx)
+                            step_done = perform(session.page, step, ctx)
+                            result = await self._pool.while_open(session, step_done)
                             selector = result.selector_used
                             artifacts += result.artifacts
                 except StepError as error:
                     failure = error
+                except SessionNotFound as gone:  # closed by the run's teardown, or crashed
+                    failure = StepError(str(gone), errors.SESSION_LOST, False)
                 failure = _egress_failure(session.new_blocks()) or failure
                 if failure is not None:
                     if failure.error_type != errors.SESSION_LOST:

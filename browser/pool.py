@@ -7,9 +7,10 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from playwright.async_api import (
     Browser,
@@ -25,6 +26,8 @@ from browser.trace_redaction import redact_trace
 from core.chromium import LAUNCH_ARGS, chromium_environment, chromium_executable
 from core.definition import TraceMode
 from core.egress import EgressPolicy, refused_scheme
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +297,24 @@ class BrowserPool:
             why = self._lost.get(session_id, "it is not open here")
             raise SessionNotFound(f"browser session {session_id} lost: {why}") from None
 
+    async def while_open(self, session: Session, work: Awaitable[T]) -> T:
+        """`work`'s result, unless the session goes first (its run's teardown closed it, or
+        its browser was lost): then SessionNotFound at once, whatever the work was doing (a
+        pause, for one, would outlive its run)."""
+        task = asyncio.ensure_future(work)
+        gone = asyncio.ensure_future(session.gone.wait())
+        try:
+            await asyncio.wait([task, gone], return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                return task.result()
+        finally:
+            gone.cancel()
+            if not task.done():
+                task.cancel()
+                task.add_done_callback(_outcome_not_needed)
+        why = self._lost.get(session.session_id, "its run closed it")
+        raise SessionNotFound(f"browser session {session.session_id} lost: {why}")
+
     @contextlib.asynccontextmanager
     async def using(self, session_id: str):  # type: ignore[no-untyped-def]
         """Mark the session busy while an activity works in it (idle sessions get reaped)."""
@@ -375,3 +396,9 @@ async def _discard(blank: _Blank) -> None:
     with contextlib.suppress(Exception):
         await blank.context.close()
     blank.gate.close()
+
+
+def _outcome_not_needed(task: asyncio.Future[Any]) -> None:
+    """Retrieve the abandoned work's outcome, whatever it is (no "never retrieved" error)."""
+    if not task.cancelled():
+        task.exception()
