@@ -13,7 +13,7 @@ from temporalio.client import Client
 from core.run_ids import session_workflow_id
 
 PARTS = (
-    ("previous run's end to the grant's signal (result stored, bell, admission pass)", "grant"),
+    ("previous run's end to the grant's signal (slot freed, bell, admission pass)", "grant"),
     ("the signal to `open_session` scheduled (a workflow task)", "open_scheduled"),
     ("`open_session` scheduled to completed (dispatch, the warm context taken)", "opened"),
     ("that to `run_session` started (a workflow task, the activity's dispatch)", "session_started"),
