@@ -9,40 +9,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.run_result import RunProgress
 from core.run_state import RunState
 from store import run_transitions
-from store.db import create_engine, migrate
-from store.models import Project, Run
+from store.models import Run
+from tests.support.run_rows import new_run
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGES = ("api", "dispatch", "core", "live", "store", "activities", "workflows", "runner")
 
 
 @pytest.fixture
-async def session(tmp_path: Path) -> AsyncIterator[AsyncSession]:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    migrate(url)
-    engine = create_engine(url)
-    async with AsyncSession(engine, expire_on_commit=False) as opened:
-        project = Project(name="p", token_hash="h" * 64)
-        opened.add(project)
-        await opened.commit()
+async def session(one_project_db: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with AsyncSession(one_project_db, expire_on_commit=False) as opened:
         yield opened
-    await engine.dispose()
-
-
-async def new_run(session: AsyncSession, job_id: str) -> Run:
-    project_id = 1
-    row = run_transitions.waiting_row(
-        {"job_id": job_id, "project_id": project_id, "priority_key": 0, "run_input": {}}
-    )
-    run = Run(**row)
-    session.add(run)
-    await session.commit()
-    return run
 
 
 async def state_of(session: AsyncSession, run: Run) -> str:

@@ -3,12 +3,9 @@ dispatcher's bell rings once per run's end, from the context's close or from the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,11 +14,9 @@ from core.run_result import RunProgress
 from core.run_state import RunState
 from live.bell import DispatchBell
 from live.publisher import EventPublisher
-from store import run_transitions
-from store.db import create_engine, migrate
-from store.models import Project, Run
 from store.retention import Retention
 from store.runs import RunStore
+from tests.support.run_rows import new_run
 from workflows.messages import RunFinished
 
 
@@ -36,36 +31,18 @@ class CountingBell(DispatchBell):
         self.rings += 1
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A service database with one project and two unfinished runs."""
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    migrate(url)
-    engine = create_engine(url)
-    async with AsyncSession(engine) as session:
-        session.add(Project(name="p", token_hash="h" * 64))
-        await session.commit()
-        for job_id in ("freed", "held"):
-            fields: dict[str, Any] = {
-                "job_id": job_id,
-                "project_id": 1,
-                "priority_key": 0,
-                "run_input": {},
-            }
-            session.add(Run(**run_transitions.waiting_row(fields)))
-        await session.commit()
-    yield engine
-    await engine.dispose()
-
-
 def finished(job_id: str, slot_freed: bool) -> RunFinished:
     result = RunProgress(state=RunState.COMPLETED, progress=100, finished_at=datetime.now(UTC))
     return RunFinished(job_id=job_id, result=result, project_id="1", slot_freed=slot_freed)
 
 
 async def test_the_result_rings_the_bell_only_for_a_run_whose_close_did_not(
-    engine: AsyncEngine, tmp_path: Path
+    one_project_db: AsyncEngine, tmp_path: Path
 ) -> None:
+    engine = one_project_db
+    async with AsyncSession(engine) as session:
+        for job_id in ("freed", "held"):
+            await new_run(session, job_id)
     bell = CountingBell()
     store = StoreActivities(
         RunStore(engine), Retention(engine, tmp_path), EventPublisher(None), bell=bell
