@@ -103,6 +103,11 @@ class BrowserActivities:
             worker_id=self._worker_id,
         )
 
+    async def close(self) -> None:
+        """Let the background bookkeeping end (each task logs its own failure): called before
+        the database engine it writes through is disposed."""
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     def _in_background(self, work: Awaitable[None]) -> None:
         """Bookkeeping a step or a session need not wait for."""
         task = asyncio.ensure_future(work)

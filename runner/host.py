@@ -79,7 +79,7 @@ class WorkerHost:
         self.cache = ShortCache(connect_redis(settings))
         self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)
         self.bell = connect_bell(settings)
-        activities = BrowserActivities(
+        self.browser = BrowserActivities(
             pool=self.pool,
             worker_id=self.worker_id,
             session_queue=self.session_queue,
@@ -118,7 +118,7 @@ class WorkerHost:
         self._session_worker = Worker(
             client,
             task_queue=SESSION_TASK_QUEUE,
-            activities=[activities.open_session],
+            activities=[self.browser.open_session],
             tuner=WorkerTuner.create_composite(
                 workflow_supplier=FixedSizeSlotSupplier(2),
                 activity_supplier=self.slots,
@@ -133,11 +133,11 @@ class WorkerHost:
             task_queue=self.session_queue,
             workflows=[SessionRunWorkflow],
             activities=[
-                activities.run_step,
-                activities.run_auth,
-                activities.close_session,
-                activities.run_session,
-                activities.watch_session,
+                self.browser.run_step,
+                self.browser.run_auth,
+                self.browser.close_session,
+                self.browser.run_session,
+                self.browser.watch_session,
             ],
             max_concurrent_activities=settings.worker_max_sessions * 4 + 4,
             max_heartbeat_throttle_interval=timedelta(seconds=1),
@@ -227,6 +227,7 @@ class WorkerHost:
             if worker.is_running:
                 await worker.shutdown()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.browser.close()
         await self.store.close()
         await self.schedules.close()
         await self.events.close()
