@@ -14,6 +14,7 @@ their heartbeats alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
@@ -35,14 +36,24 @@ async def gone_workers(registry: WorkerRegistry) -> list[str]:
 
 
 async def let_go(
-    registry: WorkerRegistry, client: Client, worker_id: str, occupants: list[str]
+    registry: WorkerRegistry,
+    client: Client,
+    worker_id: str,
+    occupants: list[str],
+    successors: Sequence[str] = (),
 ) -> int:
     """Mark a gone worker lost (its slots leave the capacity) and end its sessions for their
     runs; how many sessions were ended. `occupants`: the runs holding slots, any of which the
-    gone worker may have had in its workflow cache."""
+    gone worker may have had in its workflow cache; `successors`: runs that were waiting on it
+    for a slot (they go back in line at once)."""
     await registry.mark_lost(worker_id)
     await _uncache(client, occupants)
     reason = f"worker {worker_id} is gone: its process exited"
+    for job_id in successors:
+        try:
+            await _fail_pending_activities(client, job_id, worker_id, reason)
+        except RPCError as error:  # it ended meanwhile; else the heartbeat timeout will do
+            log.info("successor %s on a gone worker: %s", job_id, error)
     ended = 0
     query = f"TaskQueue = '{worker_session_queue(worker_id)}' AND ExecutionStatus = 'Running'"
     async for session in client.list_workflows(query):

@@ -4,7 +4,8 @@ Queueing only writes a row; this loop does the rest, so that queueing never wait
 Two jobs, in one process at a time (a lease in the database picks it):
 - admission: while the live workers have free slots, grant them to queued runs in the order
   of `dispatch.fairness.choose`, within each project's max_parallel, skipping paused projects;
-  the grant is a signal-with-start, so the run's workflow need not exist yet;
+  the grant is a signal-with-start, so the run's workflow need not exist yet; with every slot
+  busy, each running run gets its successor ahead of time (dispatch.successors);
 - materialising: start the workflow of every waiting run, so that a waiting run is visible to
   (and cancellable from) `temporal workflow` and the Web UI; its workflow waits for the grant.
 Both are idempotent on the job ID, so a restart half-way starts and grants each run once.
@@ -31,12 +32,13 @@ from core.temporal_link import TemporalLink
 from dispatch.dead_workers import gone_workers, let_go
 from dispatch.fairness import choose
 from dispatch.positions import PositionNotifier
+from dispatch.successors import extra_room, pair
 from live.bell import DispatchBell
 from live.publisher import EventPublisher
 from store.admission import AdmissionStore
 from store.models import Run, utcnow
 from store.workers import WorkerRegistry
-from workflows.messages import RunInput
+from workflows.messages import RunInput, SlotHandover
 from workflows.test_run import TASK_TIMEOUT, TestRunWorkflow
 
 log = logging.getLogger(__name__)
@@ -177,9 +179,12 @@ class Dispatcher:
         gone = await gone_workers(self._workers)
         if gone:
             client = await self._temporal.client()
-            occupants = [run.job_id for run in await self._admission.admitted_runs()]
+            occupants = await self._admission.admitted_runs()
             for worker_id in gone:
-                await let_go(self._workers, client, worker_id, occupants)
+                successors = await self._admission.successors_on(worker_id)
+                await let_go(
+                    self._workers, client, worker_id, [r.job_id for r in occupants], successors
+                )
 
     async def _lead(self) -> bool:
         """Take or renew the lease; take it at once from a holder of this machine that died."""
@@ -213,8 +218,15 @@ class Dispatcher:
         if not unsent:
             return 0
         client = await self._temporal.client()
+        holders = await self._admission.holders(
+            [run.successor_of for run in unsent if run.successor_of is not None]
+        )
         outcomes = await asyncio.gather(
-            *(self._send_admission(client, run) for run in unsent), return_exceptions=True
+            *(
+                self._send_admission(client, run, _handover(holders.get(run.successor_of or 0)))
+                for run in unsent
+            ),
+            return_exceptions=True,
         )
         failed = 0
         for run, outcome in zip(unsent, outcomes, strict=True):
@@ -228,27 +240,60 @@ class Dispatcher:
     async def grant_once(self) -> list[Run]:
         """The admission policy, in the database alone: free capacity (live workers' slots
         less those held) granted to the heads of the unpaused projects' queues, within each
-        project's max_parallel, in fairness order. The runs granted (not yet told).
+        project's max_parallel, in fairness order; then a successor for each busy slot that
+        has none. The runs granted (not yet told).
 
         Reads that do not depend on each other go together (a refill waits for this pass)."""
         capacity, occupied = await asyncio.gather(
             self._workers.capacity(), self._admission.occupied()
         )
-        free = capacity - occupied
+        granted = await self._grant(capacity - occupied)
+        await self._release_successors(capacity - occupied - len(granted))
+        return granted + await self._grant_successors()
+
+    async def _grant(self, free: int, holders: list[Run] | None = None) -> list[Run]:
+        """Up to `free` queued runs admitted in fairness order; into the slots of `holders`
+        as their successors if given."""
         if free <= 0:
             return []
-        rooms = await self._admission.rooms()
+        extra = extra_room(holders) if holders else None
+        rooms = await self._admission.rooms(extra)
         queues = await asyncio.gather(
             *(self._admission.heads(room.project_id, min(free, room.room)) for room in rooms)
         )
         heads = {room.project_id: queue for room, queue in zip(rooms, queues, strict=True)}
-        return await self._admission.admit(choose(rooms, heads, free))
+        chosen = choose(rooms, heads, free)
+        return await self._admission.admit(chosen, pair(chosen, holders) if holders else None)
 
-    async def _send_admission(self, client: Client, run: Run) -> None:
-        """Signal-with-start: the grant reaches the workflow whether it runs already or not."""
+    async def _release_successors(self, free: int) -> None:
+        """Slots left free (a limit raised, a worker joined, a run lost): successors still
+        waiting for a busy slot take them instead (their run hears it by a signal)."""
+        if free <= 0:
+            return
+        released = await self._admission.releasable(free)
+        if not released:
+            return
+        await self._admission.release([run.id for run in released if run.id is not None])
+        told = [run for run in released if run.admission_sent]  # else its grant names no slot
+        if told:
+            client = await self._temporal.client()
+            for run in told:
+                with contextlib.suppress(RPCError):  # it ended meanwhile
+                    await client.get_workflow_handle(run.job_id).signal("release")
+
+    async def _grant_successors(self) -> list[Run]:
+        """A successor for each run holding a slot without one (dispatch.successors)."""
+        holders = await self._admission.without_successor(BATCH)
+        return await self._grant(len(holders), holders)
+
+    async def _send_admission(
+        self, client: Client, run: Run, handover: SlotHandover | None
+    ) -> None:
+        """Signal-with-start: the grant (with the slot to take over, for a successor) reaches
+        the workflow whether it runs already or not."""
         assert run.id is not None
         try:
-            await self._start(client, run, start_signal="admit")
+            await self._start(client, run, start_signal="admit", handover=handover)
         except WorkflowAlreadyStartedError:  # it ended already (e.g. terminated from the CLI)
             await self._settle_if_closed(client, run)
             return
@@ -319,7 +364,12 @@ class Dispatcher:
                 await self._start(client, run)
 
     @staticmethod
-    async def _start(client: Client, run: Run, start_signal: str | None = None) -> None:
+    async def _start(
+        client: Client,
+        run: Run,
+        start_signal: str | None = None,
+        handover: SlotHandover | None = None,
+    ) -> None:
         await client.start_workflow(
             TestRunWorkflow.run,
             RunInput.model_validate(run.run_input),
@@ -329,6 +379,7 @@ class Dispatcher:
             priority=Priority(priority_key=run.priority_key),
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             start_signal=start_signal,
+            start_signal_args=[handover] if handover is not None else [],
             search_attributes=run_attributes(
                 run.project_id,
                 run.test_id,
@@ -337,3 +388,11 @@ class Dispatcher:
                 trigger_of(run.suite_id, run.retry_of, run.priority),
             ),
         )
+
+
+def _handover(holder: Run | None) -> SlotHandover | None:
+    """Where a successor waits for its slot: its predecessor's worker (None: not a successor,
+    or its predecessor no longer holds a context anywhere)."""
+    if holder is None or holder.worker_id is None:
+        return None
+    return SlotHandover(after_run=holder.job_id, worker_id=holder.worker_id)

@@ -4,22 +4,29 @@ A run is *admitted* when the dispatcher grants it a session slot (admitted_at); 
 counts against its project's max_parallel and the hosts' capacity until its browser context
 closes (slot_freed_at, a moment before its result is recorded) or it ends. The
 admission is *sent* once its workflow has received the grant (admission_sent).
+
+A *successor* is admitted into a slot that a running run still holds (successor_of): it waits on
+that run's worker and opens its context there as soon as that run's closes. Until then it takes
+no capacity (the slot is counted once, for its holder), nor room in its project if its
+predecessor is of the same project (it replaces it there); in another project it counts at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.run_state import UNFINISHED_STATES, RunState
 from store import run_transitions
-from store.models import Project, QueueControl, Run, as_utc, utcnow
+from store.models import Project, QueueControl, Run, WorkerSlots, as_utc, utcnow
 from store.queue import QUEUE_ORDER, is_queued, queued_of
 
 
@@ -55,6 +62,33 @@ def occupying() -> Any:
     return admitted_unfinished() & col(Run.slot_freed_at).is_(None)
 
 
+_HOLDER = aliased(Run)
+_SUCCESSOR = aliased(Run)
+
+
+def waiting_successor(of_same_project: bool = False) -> Any:
+    """A successor whose predecessor still holds the slot (of the same project, if asked)."""
+    held = select(_HOLDER.id).where(
+        _HOLDER.id == Run.successor_of,
+        col(_HOLDER.slot_freed_at).is_(None),
+        col(_HOLDER.state).in_(UNFINISHED_STATES),
+    )
+    if of_same_project:
+        held = held.where(_HOLDER.project_id == Run.project_id)
+    return (col(Run.state) == RunState.WAITING) & held.exists()
+
+
+def holding_capacity() -> Any:
+    """Runs that take one of the hosts' slots: each slot is counted once, for its holder."""
+    return occupying() & ~waiting_successor()
+
+
+def holding_room() -> Any:
+    """Runs that take room under their project's max_parallel (a successor of the same
+    project takes its predecessor's)."""
+    return occupying() & ~waiting_successor(of_same_project=True)
+
+
 @dataclass(frozen=True)
 class Lease:
     """The dispatcher's lease: its holder and when it runs out unless renewed."""
@@ -75,11 +109,14 @@ class AdmissionStore:
     async def occupied(self) -> int:
         """Slots held by admitted or active runs, over all projects."""
         async with self.session() as session:
-            found = await session.exec(select(func.count()).select_from(Run).where(occupying()))
+            found = await session.exec(
+                select(func.count()).select_from(Run).where(holding_capacity())
+            )
             return int(found.one())
 
-    async def rooms(self) -> list[ProjectRoom]:
-        """Unpaused projects with queued runs and room under their max_parallel."""
+    async def rooms(self, extra: Mapping[int, int] | None = None) -> list[ProjectRoom]:
+        """Unpaused projects with queued runs and room under their max_parallel (plus
+        `extra` per project: the slots of its runs that successors may take over)."""
         async with self.session() as session:
             if await paused_all(session):
                 return []
@@ -95,7 +132,7 @@ class AdmissionStore:
                 (
                     await session.exec(
                         select(Run.project_id, func.count())
-                        .where(occupying(), col(Run.project_id).in_([p.id for p in projects]))
+                        .where(holding_room(), col(Run.project_id).in_([p.id for p in projects]))
                         .group_by(col(Run.project_id))
                     )
                 ).all()
@@ -104,6 +141,7 @@ class AdmissionStore:
         for project in projects:
             assert project.id is not None
             room = project.max_parallel - int(busy.get(project.id, 0))
+            room += (extra or {}).get(project.id, 0)
             if room > 0:
                 rooms.append(ProjectRoom(project.id, room, project.last_admitted_at))
         return rooms
@@ -119,16 +157,20 @@ class AdmissionStore:
             )
             return [Candidate(run_id, project_id, key) for run_id, key in rows.all() if run_id]
 
-    async def admit(self, chosen: list[Candidate]) -> list[Run]:
-        """Mark the chosen runs admitted (those still queued) and their projects served."""
+    async def admit(
+        self, chosen: list[Candidate], successor_of: Mapping[int, int] | None = None
+    ) -> list[Run]:
+        """Mark the chosen runs admitted (those still queued), each into the slot of the run
+        `successor_of` names for it if any, and their projects served."""
         now = utcnow()
         admitted = []
         async with self.session() as session:
             for offset, candidate in enumerate(chosen):
+                predecessor = (successor_of or {}).get(candidate.run_id)
                 changed = await session.exec(  # type: ignore[call-overload]
                     update(Run)
                     .where(col(Run.id) == candidate.run_id, is_queued())
-                    .values(admitted_at=now)
+                    .values(admitted_at=now, successor_of=predecessor)
                 )
                 if changed.rowcount:
                     admitted.append(candidate.run_id)
@@ -151,6 +193,94 @@ class AdmissionStore:
             if run_ids is not None:
                 query = query.where(col(Run.id).in_(run_ids))
             return list((await session.exec(query.order_by(*QUEUE_ORDER))).all())
+
+    async def without_successor(self, limit: int) -> list[Run]:
+        """Up to `limit` runs holding a slot on a live worker with no successor waiting for
+        it, those that started first first (they are likely to end first)."""
+        successor = select(_SUCCESSOR.id).where(
+            _SUCCESSOR.successor_of == Run.id, col(_SUCCESSOR.state).in_(UNFINISHED_STATES)
+        )
+        async with self.session() as session:
+            found = await session.exec(
+                select(Run)
+                .where(
+                    col(Run.state) == RunState.ACTIVE,
+                    col(Run.slot_freed_at).is_(None),
+                    col(Run.worker_id).in_(select(WorkerSlots.worker_id)),
+                    ~successor.exists(),
+                )
+                .order_by(col(Run.started_at), col(Run.id))
+                .limit(limit)
+            )
+            return list(found.all())
+
+    async def releasable(self, limit: int) -> list[Run]:
+        """Up to `limit` successors still waiting for a held slot whose project may run them
+        beside their predecessors (the project's slots held, theirs included, are within its
+        max_parallel), in queue order: with a slot free elsewhere, they need not wait."""
+        async with self.session() as session:
+            waiting = list(
+                (
+                    await session.exec(
+                        select(Run)
+                        .where(admitted_unfinished(), waiting_successor())
+                        .order_by(*QUEUE_ORDER)
+                        .limit(limit)
+                    )
+                ).all()
+            )
+            if not waiting:
+                return []
+            projects = {run.project_id for run in waiting}
+            held = dict(
+                (
+                    await session.exec(
+                        select(Run.project_id, func.count())
+                        .where(occupying(), col(Run.project_id).in_(projects))
+                        .group_by(col(Run.project_id))
+                    )
+                ).all()
+            )
+            limits = dict(
+                (
+                    await session.exec(
+                        select(Project.id, Project.max_parallel).where(
+                            col(Project.id).in_(projects)
+                        )
+                    )
+                ).all()
+            )
+        return [run for run in waiting if held.get(run.project_id, 0) <= limits[run.project_id]]
+
+    async def release(self, run_ids: list[int]) -> None:
+        """These successors no longer wait for their predecessors' slots: each counts as an
+        admitted run of its own from now on."""
+        async with self.session() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Run).where(col(Run.id).in_(run_ids)).values(successor_of=None)
+            )
+            await session.commit()
+
+    async def successors_on(self, worker_id: str) -> list[str]:
+        """The job IDs of successors waiting on this worker for their slots."""
+        async with self.session() as session:
+            found = await session.exec(
+                select(Run.job_id).where(
+                    waiting_successor(),
+                    select(_HOLDER.id)
+                    .where(_HOLDER.id == Run.successor_of, _HOLDER.worker_id == worker_id)
+                    .exists(),
+                )
+            )
+            return list(found.all())
+
+    async def holders(self, run_ids: list[int]) -> dict[int, Run]:
+        """The runs with these IDs (the predecessors named by successors), by ID."""
+        if not run_ids:
+            return {}
+        async with self.session() as session:
+            found = await session.exec(select(Run).where(col(Run.id).in_(run_ids)))
+            return {run.id: run for run in found.all() if run.id is not None}
 
     async def unstarted(self, limit: int) -> list[Run]:
         """Up to `limit` waiting runs whose workflow has not been started, in queue order."""

@@ -139,6 +139,11 @@ class Run(SQLModel, table=True):
     admission_sent: bool = Field(default=False)
     slot_freed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     """When its context closed: the slot is free before the result is recorded."""
+    worker_id: str | None = Field(default=None, max_length=200)
+    """The worker holding its browser context (its latest session's)."""
+    successor_of: int | None = Field(default=None, index=True)
+    """The run whose session slot it was admitted to take over, on that run's worker, as soon
+    as that run's context closes (dispatch.successors)."""
     created_at: datetime = _timestamp(nullable=False, index=True)
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -30,13 +30,28 @@ def waiting_row(fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "state": RunState.WAITING}
 
 
-async def start(session: AsyncSession, job_id: str, started_at: datetime) -> bool:
-    """The run got a browser: `active` (again, for a later session attempt)."""
+async def start(
+    session: AsyncSession,
+    job_id: str,
+    started_at: datetime,
+    worker_id: str | None = None,
+    took_over: str | None = None,
+) -> bool:
+    """The run got a browser (on `worker_id`): `active` (again, for a later session attempt).
+    In the slot of run `took_over`, if given, whose slot is free from then on: one write, so
+    that the dispatcher never counts that slot twice."""
+    if took_over is not None:
+        await session.exec(  # type: ignore[call-overload]
+            update(Run)
+            .where(col(Run.job_id) == took_over, col(Run.state).in_(UNFINISHED_STATES))
+            .values(slot_freed_at=func.coalesce(Run.slot_freed_at, started_at))
+        )
     return await _change(
         session,
         (col(Run.job_id) == job_id, col(Run.state).in_(UNFINISHED_STATES)),
         state=RunState.ACTIVE,
         started_at=func.coalesce(Run.started_at, started_at),
+        worker_id=worker_id,
     )
 
 

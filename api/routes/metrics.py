@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from api.deps import AdminDep, ServicesDep, SessionDep
-from store.admission import occupying
+from store.admission import holding_room
 from store.models import Project, Run
 from store.queue import is_queued
 from store.workers import WorkerRegistry
@@ -49,7 +49,7 @@ async def metrics(_: AdminDep, session: SessionDep, services: ServicesDep) -> Re
     )
     for project, count in (
         await session.exec(
-            select(Run.project_id, func.count()).where(occupying()).group_by(col(Run.project_id))
+            select(Run.project_id, func.count()).where(holding_room()).group_by(col(Run.project_id))
         )
     ).all():
         holding.labels(str(project)).set(count)

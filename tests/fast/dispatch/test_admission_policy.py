@@ -3,84 +3,15 @@ workers, each project's max_parallel, pauses, priorities and turns between proje
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-
-import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.config import Settings
-from core.run_result import RunProgress
 from core.run_state import RunState
-from core.temporal_link import TemporalLink
-from dispatch.dispatcher import Dispatcher
-from dispatch.group_commit import GroupCommit
-from live.publisher import EventPublisher
-from store import run_transitions
 from store.admission import AdmissionStore
-from store.db import create_engine, migrate
 from store.models import Project, Run, utcnow
-from store.new_runs import NewRun, new_job_id
 from store.queue import RunQueue
 from store.runs import RunStore
-from store.workers import WorkerRegistry
-
-
-@dataclass
-class Queue:
-    """A fresh SQLite service database, its dispatcher, and a way to queue runs."""
-
-    engine: AsyncEngine
-    dispatcher: Dispatcher
-    intake: GroupCommit
-    workers: WorkerRegistry
-
-    async def project(self, name: str, max_parallel: int = 2) -> int:
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
-            project = Project(name=name, token_hash=f"hash-{name}", max_parallel=max_parallel)
-            session.add(project)
-            await session.commit()
-            assert project.id is not None
-            return project.id
-
-    async def queue(self, project_id: int, count: int = 1, priority: str = "regular") -> list[str]:
-        runs = [NewRun(new_job_id(), project_id, None, {}, priority) for _ in range(count)]
-        await self.intake.enqueue(runs)
-        return [run.job_id for run in runs]
-
-    async def granted(self) -> list[str]:
-        return [run.job_id for run in await self.dispatcher.grant_once()]
-
-    async def finish(self, job_ids: list[str]) -> None:
-        """These runs ended: their slots are free again."""
-
-        async with AsyncSession(self.engine) as session:
-            for job_id in job_ids:
-                done = RunProgress(state=RunState.COMPLETED, progress=100)
-                await run_transitions.finish(session, job_id, done)
-
-
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file at the newest schema, copied for each test (migrating takes a second)."""
-    path = tmp_path_factory.mktemp("schema") / "service.db"
-    migrate(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-async def queue(migrated: Path, tmp_path: Path) -> AsyncIterator[Queue]:
-    url = f"sqlite:///{shutil.copy(migrated, tmp_path / 'service.db')}"
-    engine = create_engine(url)
-    dispatcher = Dispatcher.build(engine, TemporalLink(Settings(database_url=url)))
-    intake = GroupCommit(engine, RunQueue(), EventPublisher(None), dispatcher.wake)
-    yield Queue(engine, dispatcher, intake, WorkerRegistry(engine))
-    await intake.idle()
-    await engine.dispose()
+from tests.support.admission_queue import Queue
 
 
 async def test_no_run_is_granted_without_a_live_worker(queue: Queue) -> None:
