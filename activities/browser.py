@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from browser.actions import StepContext, StepError, failure_screenshot, perform
 from browser.egress_proxy import Blocked
+from browser.handover import HandoverMissed, SlotHandovers
 from browser.pool import BrowserPool, SessionNotFound, untraced
 from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
@@ -55,17 +56,19 @@ class BrowserActivities:
     def __init__(
         self,
         pool: BrowserPool,
+        handovers: SlotHandovers,
         worker_id: str,
         session_queue: str,
         artifacts_dir: Path,
         uploads_dir: Path,
         secrets: SecretBox,
-        run_started: Callable[[str, datetime], Awaitable[bool]],
+        run_started: Callable[[str, datetime, str, str | None], Awaitable[object]],
         slot_freed: Callable[[str], Awaitable[None]],
         events: EventPublisher,
         cache: ShortCache,
     ) -> None:
         self._pool = pool
+        self._handovers = handovers
         self._worker_id = worker_id
         self._session_queue = session_queue
         self._artifacts_dir = artifacts_dir
@@ -84,12 +87,19 @@ class BrowserActivities:
     async def open_session(self, request: SessionRequest) -> SessionInfo:
         """Setup: a fresh browser context, reachable from now on through this worker's queue."""
         session = await self._pool.open(request.run_id, request.trace, request.lifetime_s)
-        log.info("run %s: session %s opened", request.run_id, session.session_id)
-        # The run history shows the run active; done in the background so that setup does not
-        # wait for the database, and the final record repairs a miss here.
-        self._in_background(
-            self._record_start(request.run_id, request.project_id, datetime.now(UTC))
+        self._opened(request, session.session_id)
+        return SessionInfo(
+            session_id=session.session_id,
+            task_queue=self._session_queue,
+            worker_id=self._worker_id,
         )
+
+    def _opened(self, request: SessionRequest, session_id: str) -> None:
+        """A run's context is open here: said in the log and the live events, and recorded in
+        the background (setup does not wait for the database; the final record repairs a
+        miss here)."""
+        log.info("run %s: session %s opened", request.run_id, session_id)
+        self._in_background(self._record_start(request, datetime.now(UTC)))
         self._emit(
             "started",
             request.run_id,
@@ -97,11 +107,27 @@ class BrowserActivities:
             workerId=self._worker_id,
             sessionAttempt=request.session_attempt,
         )
-        return SessionInfo(
-            session_id=session.session_id,
-            task_queue=self._session_queue,
-            worker_id=self._worker_id,
-        )
+
+    async def _open_in_slot_of(self, request: SessionRequest, session_id: str) -> None:
+        """A successor's context, opened the moment its predecessor's closes (heartbeating
+        meanwhile, so that a cancel arrives and a dead worker shows); its run hears of it by
+        a signal. HANDOVER_MISSED if the predecessor's context is not here."""
+        assert request.after_run is not None
+        try:
+            async with _heartbeating(), self._handovers.slot_after(request.after_run):
+                await self._pool.open(
+                    request.run_id, request.trace, request.lifetime_s, session_id=session_id
+                )
+        except HandoverMissed as missed:
+            raise ApplicationError(
+                str(missed),
+                type=errors.HANDOVER_MISSED,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
+        self._opened(request, session_id)
+        run = activity.client().get_workflow_handle(request.run_id)
+        self._in_background(_told(run.signal("session_opened", request.session_attempt)))
 
     async def close(self) -> None:
         """Let the background bookkeeping end (each task logs its own failure): called before
@@ -114,12 +140,14 @@ class BrowserActivities:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _record_start(self, run_id: str, project_id: str, started_at: datetime) -> None:
+    async def _record_start(self, request: SessionRequest, started_at: datetime) -> None:
+        """The run is active here (and its predecessor's slot, if it took one over, free)."""
+        run_id = request.run_id
         try:
-            await self._run_started(run_id, started_at)
+            await self._run_started(run_id, started_at, self._worker_id, request.after_run)
         except Exception as error:
             log.warning("run %s: could not record its start: %s", run_id, error)
-        await self._cache.forget(queue_counts_key(project_id))
+        await self._cache.forget(queue_counts_key(request.project_id))
 
     async def _free_slot(self, run_id: str) -> None:
         """Admit the next run into this slot while the run records its result (if this fails,
@@ -176,7 +204,9 @@ class BrowserActivities:
         saved = await self._pool.close(input.session_id, trace_path)
         ended_at = datetime.now(UTC)  # the run's end: its slot is free from now on
         log.info("run %s: session %s closed", input.run_id, input.session_id)
-        self._in_background(self._free_slot(input.run_id))
+        handed_over = self._handovers.handed_over(input.run_id)  # its successor's start did
+        if input.frees_slot and not handed_over:
+            self._in_background(self._free_slot(input.run_id))
         return TeardownOutcome(
             artifacts=[name] if saved else [], interrupted=interrupted, ended_at=ended_at
         )
@@ -185,7 +215,18 @@ class BrowserActivities:
     async def run_session(self, input: SessionRunInput) -> SessionOutcome:
         """Start the session's SessionRun workflow on this worker's own queue (its steps are
         local activities here, beside the context) and return its outcome; heartbeat and tell
-        the run the step in progress meanwhile (see `_keep_alive`)."""
+        the run the step in progress meanwhile (see `_keep_alive`). A successor's context is
+        opened first (`input.opening`)."""
+        if input.opening is not None:
+            try:
+                await self._open_in_slot_of(input.opening, input.session.session_id)
+            except SessionNotFound as closed:  # its run closed it first (a cancel)
+                raise ApplicationError(
+                    str(closed),
+                    type=errors.SESSION_LOST,
+                    non_retryable=True,
+                    category=ApplicationErrorCategory.BENIGN,
+                ) from None
         session = await activity.client().start_workflow(
             SessionRunWorkflow.run,
             input,
@@ -390,6 +431,14 @@ def _run_ended() -> bool:
     traceback, so the watch ends with one INFO line and a benign failure instead."""
     details = activity.cancellation_details()
     return details is not None and details.not_found
+
+
+async def _told(signal: Awaitable[None]) -> None:
+    """Deliver a signal to a run that may have ended meanwhile (then nobody needs it)."""
+    try:
+        await signal
+    except Exception as error:
+        log.debug("signal not delivered: %s", error)
 
 
 async def _done_within(task: asyncio.Future[Any], timeout_s: float) -> bool:

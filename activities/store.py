@@ -77,6 +77,15 @@ class StoreActivities:
         log.warning("worker %s stopped answering: its sessions leave the capacity", worker_id)
         self._bell.ring()
 
+    @activity.defn
+    async def queue_again(self, job_id: str) -> bool:
+        """A successor whose slot was not handed over goes back to the head of its project's
+        line, and the dispatcher grants it again at once; False if it is no longer waiting
+        (its context opened after all)."""
+        requeued = await self._runs.requeue(job_id)
+        self._bell.ring()
+        return requeued
+
     def _publish_outcome(self, event: RunFinished) -> None:
         """The run's final live event, with a summary of its result."""
         result = event.result

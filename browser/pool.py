@@ -147,6 +147,7 @@ class BrowserPool:
         self._sessions: dict[str, Session] = {}
         self._lost: dict[str, str] = {}  # session -> why it vanished (recent ones only)
         self._listeners: list[Callable[[], None]] = []
+        self._end_listeners: list[tuple[Callable[[str], None], Callable[[str], None]]] = []
         self._reaper: asyncio.Task[None] | None = None
         self._keeps_spare = True  # until stop()
         self._spare: asyncio.Task[_Blank] | None = None
@@ -184,7 +185,11 @@ class BrowserPool:
             self._lost[session_id] = "Chromium exited or crashed"
             session.gate.close()
             session.gone.set()
+        ended = [session.run_id for session in self._sessions.values()]
         self._sessions.clear()
+        for run_id in ended:
+            self._leaving(run_id)
+            self._ended(run_id)
         self._spare = None  # its context went with the browser; the next open makes one
         self._notify()
 
@@ -197,14 +202,20 @@ class BrowserPool:
         """The runs whose contexts are open right now (one entry per context)."""
         return [session.run_id for session in self._sessions.values()]
 
-    async def open(self, run_id: str, trace: TraceMode, lifetime_s: float) -> Session:
-        """A fresh context with one page, traced as the test asks.
+    async def open(
+        self, run_id: str, trace: TraceMode, lifetime_s: float, session_id: str | None = None
+    ) -> Session:
+        """A fresh context with one page, traced as the test asks (under `session_id` if given:
+        SessionNotFound if its run has closed that session already).
 
         The context comes from the warm spare when there is one (opening a page starts a
         renderer, the largest part of a run's setup); the next spare is opened at once, in the
         background, while the run works."""
         blank = await self._take_blank()
         self._open_spare()
+        if session_id is not None and session_id in self._lost:  # its run closed it first
+            await _discard(blank)
+            self.get(session_id)  # raises, saying why
         try:
             if trace != "off":
                 snapshots = trace == "on-failure-with-snapshots"
@@ -215,7 +226,7 @@ class BrowserPool:
             await _discard(blank)
             raise
         session = Session(
-            session_id=uuid.uuid4().hex,
+            session_id=session_id or uuid.uuid4().hex,
             run_id=run_id,
             context=blank.context,
             page=blank.page,
@@ -330,10 +341,14 @@ class BrowserPool:
     async def close(self, session_id: str, trace_path: Path | None = None) -> bool:
         """Close a session, saving its trace to trace_path if given; False if it was not open."""
         session = self._sessions.pop(session_id, None)
-        if session is None:
+        if session is None:  # a successor's, not open yet: it never opens now
+            if len(self._lost) > 1000:
+                self._lost.clear()
+            self._lost.setdefault(session_id, "its run closed it")
             return False
         session.closed_on_purpose = True
         session.gone.set()
+        self._leaving(session.run_id)
         self._notify()
         try:
             if session.tracing:
@@ -350,15 +365,30 @@ class BrowserPool:
             with contextlib.suppress(Exception):
                 await session.context.close()
             session.gate.close()
+            self._ended(session.run_id)
         return trace_path is not None
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call listener whenever a session opens or closes."""
         self._listeners.append(listener)
 
+    def on_session_end(self, leaving: Callable[[str], None], ended: Callable[[str], None]) -> None:
+        """Call `leaving` with the run's ID as its context starts to close (before the
+        listeners of `on_change` hear that it no longer counts), and `ended` once it has
+        closed; both at once for a lost one."""
+        self._end_listeners.append((leaving, ended))
+
     def _notify(self) -> None:
         for listener in self._listeners:
             listener()
+
+    def _leaving(self, run_id: str) -> None:
+        for leaving, _ in self._end_listeners:
+            leaving(run_id)
+
+    def _ended(self, run_id: str) -> None:
+        for _, ended in self._end_listeners:
+            ended(run_id)
 
     async def _reap_forever(self) -> None:
         """Close orphaned contexts: never claimed by their run (it was cancelled while the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from temporalio.client import Client
@@ -13,6 +13,7 @@ from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
 from activities.browser import BrowserActivities
 from activities.schedules import ScheduleActivities
 from activities.store import StoreActivities
+from browser.handover import SlotHandovers
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.logs import JobLogContext
@@ -41,6 +42,20 @@ STICKY_FOR = timedelta(seconds=2)
 the run cached) before any worker takes it: a dead worker delays its runs' workflows no more."""
 
 
+async def start_run(
+    runs: RunStore,
+    bell: DispatchBell,
+    job_id: str,
+    started_at: datetime,
+    worker_id: str,
+    took_over: str | None,
+) -> None:
+    """A run's context opened here (in run `took_over`'s slot, if given): the run is active,
+    and the dispatcher may choose the run to take its slot after it (dispatch.successors)."""
+    await runs.mark_started(job_id, started_at, worker_id, took_over)
+    bell.ring()
+
+
 async def free_slot(runs: RunStore, bell: DispatchBell, job_id: str) -> None:
     """A run's context closed: its slot leaves the occupied count, and the dispatcher hears."""
     await runs.free_slot(job_id)
@@ -59,7 +74,8 @@ class WorkerHost:
     - the session worker polls the shared session queue, only while a slot is free;
     - the affinity worker serves this process's own queue, where its contexts live: the
       SessionRun workflows of its sessions, their steps (local activities), the activity that
-      runs each session (`run_session`) and close.
+      runs each session (`run_session`, which opens a successor's context first, in its
+      predecessor's slot) and close.
     """
 
     def __init__(self, client: Client, settings: Settings, worker_id: str | None = None) -> None:
@@ -77,16 +93,18 @@ class WorkerHost:
         )
         self.events = EventPublisher(connect_redis(settings), listeners=[self.metrics.observe])
         self.cache = ShortCache(connect_redis(settings))
-        self.slots = SessionSlotSupplier(self.pool, settings.worker_max_sessions)
+        self.handovers = SlotHandovers(self.pool)
+        self.slots = SessionSlotSupplier(self.pool, self.handovers, settings.worker_max_sessions)
         self.bell = connect_bell(settings)
         self.browser = BrowserActivities(
             pool=self.pool,
+            handovers=self.handovers,
             worker_id=self.worker_id,
             session_queue=self.session_queue,
             artifacts_dir=settings.artifacts_dir,
             uploads_dir=settings.uploads_dir,
             secrets=load_secret_box(settings),
-            run_started=runs.mark_started,
+            run_started=partial(start_run, runs, self.bell),
             slot_freed=partial(free_slot, runs, self.bell),
             events=self.events,
             cache=self.cache,
@@ -107,6 +125,7 @@ class WorkerHost:
             activities=[
                 self.store.record_finished,
                 self.store.forget_worker,
+                self.store.queue_again,
                 self.schedules.queue_scheduled_runs,
                 self.schedules.unfinished_runs,
                 self.schedules.cancel_runs,
@@ -211,6 +230,7 @@ class WorkerHost:
         timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
         await self._withdraw()
         self.slots.drain()
+        self.handovers.stop()
         await self._session_worker.shutdown()
         log.info("draining %d open sessions (up to %.0f s)", self.pool.open_count, timeout)
         deadline = asyncio.get_running_loop().time() + timeout
@@ -222,6 +242,7 @@ class WorkerHost:
         """Stop at once: close every context and the browser, stop all workers."""
         await self._withdraw()
         self.slots.drain()
+        self.handovers.stop()
         await self.pool.stop()
         for worker in (self._session_worker, self._affinity_worker, self._workflow_worker):
             if worker.is_running:

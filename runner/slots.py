@@ -12,27 +12,31 @@ from temporalio.worker import (
     SlotReserveContext,
 )
 
+from browser.handover import SlotHandovers
 from browser.pool import BrowserPool
 
 
 class SessionSlotSupplier(CustomSlotSupplier):
     """Grants an activity slot on the shared session queue only below WORKER_MAX_SESSIONS.
 
-    Open contexts and outstanding permits both count, so a worker never opens more than
-    `max_sessions` contexts, and a worker at capacity does not even poll: waiting runs stay
-    in the task queue for whichever worker frees a slot first.
+    Open contexts, slots promised to successors and outstanding permits all count, so a worker
+    never opens more than `max_sessions` contexts, and a worker at capacity does not even poll:
+    waiting runs stay in the task queue for whichever worker frees a slot first.
     """
 
-    def __init__(self, pool: BrowserPool, max_sessions: int) -> None:
+    def __init__(self, pool: BrowserPool, handovers: SlotHandovers, max_sessions: int) -> None:
         self._pool = pool
+        self._handovers = handovers
         self._max_sessions = max_sessions
         self._reserved = 0
         self._draining = False
         self._changed = asyncio.Event()
         pool.on_change(self._changed.set)
+        handovers.on_change(self._changed.set)
 
     def _has_room(self) -> bool:
-        return not self._draining and self._pool.open_count + self._reserved < self._max_sessions
+        taken = self._pool.open_count + self._handovers.promised + self._reserved
+        return not self._draining and taken < self._max_sessions
 
     async def reserve_slot(self, ctx: SlotReserveContext) -> SlotPermit:
         """Block until a context may be opened, then hold a permit for it."""

@@ -85,6 +85,12 @@ async def forget_worker(worker_id: str) -> None:
 
 
 @activity.defn
+async def queue_again(job_id: str) -> bool:
+    """A successor whose slot was not handed over goes back in line; whether it was waiting."""
+    raise NotCalledHere
+
+
+@activity.defn
 async def queue_scheduled_runs(request: FireRequest) -> list[str]:
     """Queue a schedule fire's runs; their job IDs."""
     raise NotCalledHere
@@ -111,6 +117,7 @@ CONTRACTS = (
     watch_session,
     record_finished,
     forget_worker,
+    queue_again,
     queue_scheduled_runs,
     unfinished_runs,
     cancel_runs,

@@ -36,14 +36,24 @@ class RunInput(BaseModel):
     )
 
 
+class SlotHandover(BaseModel):
+    """A successor's grant: the slot of run `after_run`, on `worker_id`, once its context
+    closes (dispatch.successors)."""
+
+    after_run: str
+    worker_id: str
+
+
 class SessionRequest(BaseModel):
-    """Ask a worker with a free slot for a fresh browser context."""
+    """Ask a worker with a free slot for a fresh browser context (or, with `after_run`, the
+    worker holding that run's context for its slot once it closes)."""
 
     run_id: str
     project_id: str = "default"
     session_attempt: int
     trace: TraceMode
     lifetime_s: float
+    after_run: str | None = None
 
 
 class SessionInfo(BaseModel):
@@ -99,6 +109,9 @@ class TeardownInput(BaseModel):
     run_id: str
     session_attempt: int
     keep_trace: bool
+    frees_slot: bool = True
+    """False when a released successor gives up a context it has not started in: the run
+    keeps its admission for the free slot it goes to."""
 
 
 class StepInProgress(BaseModel):
@@ -126,6 +139,9 @@ class SessionRunInput(BaseModel):
     auth: AuthInput | None = None
     session: SessionInfo
     session_attempt: int
+    opening: SessionRequest | None = None
+    """For a successor: the context is opened here first, in `opening.after_run`'s slot as
+    soon as that run's context closes (its ID is `session.session_id`)."""
 
 
 class SessionOutcome(BaseModel):

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
         TestDefinition,
         parse_test,
     )
-    from core.queues import SESSION_TASK_QUEUE
+    from core.queues import SESSION_TASK_QUEUE, worker_session_queue
     from core.run_ids import session_workflow_id
     from core.run_result import RunProgress, SessionAttempt, StepRecord, StepStatus
     from core.run_state import UNFINISHED_STATES, RunState
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SessionRequest,
         SessionRunInput,
         SessionWatch,
+        SlotHandover,
         TeardownInput,
         TeardownOutcome,
     )
@@ -72,10 +73,24 @@ whose heartbeats are the worker's liveness and whose result is the session's out
 database activities are local. Three workflow tasks and two activity tasks fewer per run.
 Runs started before it replay the child-and-watch path of STEPS_IN_SESSION_RUN."""
 
+HANDOVER_WAIT = timedelta(days=1, minutes=15)
+"""How long a successor may wait on its predecessor's worker: that run's longest possible life
+(the longest test timeout, with room for its close); the worker's heartbeats show it alive."""
+
 TASK_TIMEOUT = timedelta(seconds=3)
 """A run's workflow task taken by a worker that then dies goes to another worker after this long
 (Temporal's default is 10 s; a run's tasks take milliseconds, and a local activity inside one
 keeps it alive with heartbeats)."""
+
+
+class SlotNotHandedOver(Exception):
+    """A successor's slot was not handed over: it opens a session like any run."""
+
+
+class QueuedAgain(Exception):
+    """A successor's slot was not handed over and its worker put it back in line: it waits
+    for a new grant (within its project's limit)."""
+
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -107,6 +122,13 @@ class TestRunWorkflow:
         self._input = input
         self._progress = RunProgress(created_at=workflow.now())
         self._admitted = not input.admission
+        self._handover: SlotHandover | None = None
+        self._opened: int | None = None
+        """The session attempt whose context a successor's worker said is open."""
+        self._released = False
+        self._grants = 0
+        """Grants received (a successor put back in line waits for the next one)."""
+        """The dispatcher found a free slot for this waiting successor: it goes there."""
         self._pulsed_attempt: int | None = None
         self._ended_at: datetime | None = None
         """When the last session's context closed: the run's end (its slot was free then)."""
@@ -119,9 +141,12 @@ class TestRunWorkflow:
         return self._progress
 
     @workflow.signal
-    def admit(self) -> None:
-        """The dispatcher granted this queued run a session slot: it may start."""
+    def admit(self, handover: SlotHandover | None = None) -> None:
+        """The dispatcher granted this queued run a session slot: it may start (as the
+        successor of a running run, in that run's slot, if `handover` says so)."""
         self._admitted = True
+        self._handover = handover
+        self._grants += 1
 
     @workflow.run
     async def run(self, input: RunInput) -> RunProgress:
@@ -162,12 +187,7 @@ class TestRunWorkflow:
             record = SessionAttempt(attempt=attempt)
             self._progress.session_attempts.append(record)
             self._reset_steps()
-            session = await self._open_session(test, attempt)
-            record.worker_id, record.opened_at = session.worker_id, workflow.now()
-            if in_session_run:
-                lost = await self._session_run(test, session, attempt, by_worker)
-            else:
-                lost = await self._session_by_activities(test, session, attempt)
+            lost = await self._session_attempt(test, attempt, by_worker, in_session_run)
             if lost is None:
                 return
             record.lost_reason, record.lost_at = lost, workflow.now()
@@ -179,11 +199,62 @@ class TestRunWorkflow:
             errors.SESSIONS_EXHAUSTED,
         )
 
+    async def _session_attempt(
+        self, test: TestDefinition, attempt: int, by_worker: bool, in_session_run: bool
+    ) -> str | None:
+        """One session attempt: in a predecessor's slot if the grant named one (again, after
+        each new grant, while the slot is not handed over), else in any free slot. Why the
+        session was lost, or None."""
+        while True:
+            handover, self._handover = self._handover, None
+            try:
+                if handover is None or not by_worker:
+                    raise SlotNotHandedOver
+                return await self._successor_session_run(test, attempt, handover)
+            except QueuedAgain:
+                await self._next_grant()
+            except SlotNotHandedOver:
+                self._ended_at = None  # a released successor's close was not the run's end
+                break
+        session = await self._open_session(test, attempt)
+        if in_session_run:
+            return await self._session_run(test, session, attempt, by_worker)
+        return await self._session_by_activities(test, session, attempt)
+
+    async def _next_grant(self) -> None:
+        """A successor put back in line waits for the dispatcher's next grant."""
+        grants = self._grants
+        self._set_phase(RunState.WAITING, "queued", 0)
+        await workflow.wait_condition(lambda: self._grants > grants)
+
+    async def _successor_session_run(
+        self, test: TestDefinition, attempt: int, handover: SlotHandover
+    ) -> str | None:
+        """As `_session_run`, in the slot of the run the handover names: one activity on its
+        worker opens the context there as that run's closes and runs the steps at once.
+        QueuedAgain if the slot was not handed over; SlotNotHandedOver if the dispatcher
+        released the run to a free slot first."""
+        session = SessionInfo(
+            session_id=str(workflow.uuid4()),
+            task_queue=worker_session_queue(handover.worker_id),
+            worker_id=handover.worker_id,
+        )
+        opening = self._session_request(test, attempt).model_copy(
+            update={"after_run": handover.after_run}
+        )
+        return await self._session_run(test, session, attempt, True, opening)
+
     async def _session_run(
-        self, test: TestDefinition, session: SessionInfo, attempt: int, by_worker: bool
+        self,
+        test: TestDefinition,
+        session: SessionInfo,
+        attempt: int,
+        by_worker: bool,
+        opening: SessionRequest | None = None,
     ) -> str | None:
         """Run the steps in a SessionRun on the session's worker: started there by the
         `run_session` activity (`by_worker`), or as a child watched by `watch_session`.
+        With `opening`, that activity opens the context first (`_successor_session_run`).
 
         The run keeps the timeout and the cancel: either closes the context from here, which
         ends the step in progress at once. Returns why the session was lost, or None.
@@ -195,27 +266,37 @@ class TestRunWorkflow:
             auth=self._input.auth,
             session=session,
             session_attempt=attempt,
+            opening=opening,
         )
         running: list[asyncio.Future[Any]]
         if by_worker:
-            outcome_of_worker = asyncio.ensure_future(self._run_session(steps, test.timeout_s))
+            outcome_of_worker = asyncio.ensure_future(
+                self._run_session(steps, test.timeout_s, waits=opening is not None)
+            )
             running = [outcome_of_worker]
-            ending = self._session_result(outcome_of_worker, session)
+            ending = partial(self._session_result, outcome_of_worker, session)
         else:
             child = asyncio.ensure_future(self._child_session_run(steps, test.timeout_s))
             watch = asyncio.ensure_future(self._watch(session, attempt, test.timeout_s))
             running = [child, watch]
-            ending = self._session_outcome(child, watch, session)
-        self._pulsed_attempt = attempt
-        if self._input.auth:
-            self._set_phase(RunState.ACTIVE, "auth", SETUP_DONE)
-        else:
-            self._set_phase(RunState.ACTIVE, "steps", STEPS_START)
+            ending = partial(self._session_outcome, child, watch, session)
         outcome: SessionOutcome | None = None
         lost: str | None = None
-        dropped = False
+        dropped = released = False
+        missed: Exception | None = None
         try:
-            outcome = await asyncio.wait_for(ending, timeout=test.timeout_s)
+            if opening is not None:
+                missed, released = await self._until_opened(running[0], session, attempt)
+                if missed:
+                    raise missed
+                if released:
+                    raise SlotNotHandedOver
+            self._pulsed_attempt = attempt
+            if self._input.auth:
+                self._set_phase(RunState.ACTIVE, "auth", SETUP_DONE)
+            else:
+                self._set_phase(RunState.ACTIVE, "steps", STEPS_START)
+            outcome = await asyncio.wait_for(ending(), timeout=test.timeout_s)
         except SessionLost as error:
             lost = str(error)  # its worker or its browser is gone: nothing left to close
             if isinstance(error, WorkerLost):
@@ -235,33 +316,82 @@ class TestRunWorkflow:
                         _abandon(task)
                     else:
                         _forget(task)
-                if outcome is None and lost is None:
-                    await self._teardown(session, attempt, keep_trace=True)
+                if outcome is None and lost is None and missed is None:
+                    await self._teardown(session, attempt, keep_trace=True, frees=not released)
         if outcome is not None:
             self._apply(outcome)
         return lost
 
-    async def _run_session(self, steps: SessionRunInput, timeout_s: int) -> SessionOutcome:
-        """The session's outcome from its worker, which heartbeats while the steps run."""
+    async def _run_session(
+        self, steps: SessionRunInput, timeout_s: int, waits: bool = False
+    ) -> SessionOutcome:
+        """The session's outcome from its worker, which heartbeats while the steps run (and,
+        for a successor, while it `waits` for its slot)."""
         return await self._heartbeating(
-            contracts.run_session, steps, steps.session.task_queue, timeout_s
+            contracts.run_session,
+            steps,
+            steps.session.task_queue,
+            timeout_s,
+            HANDOVER_WAIT if waits else timedelta(0),
         )
 
     async def _heartbeating(
-        self, contract: Callable[[A], Awaitable[T]], arg: A, task_queue: str, timeout_s: int
+        self,
+        contract: Callable[[A], Awaitable[T]],
+        arg: A,
+        task_queue: str,
+        timeout_s: int,
+        more: timedelta = timedelta(0),
     ) -> T:
-        """An activity on the session's worker that heartbeats for the session's length: its
-        heartbeats (or nobody taking it) stopping for session_lost_timeout_s is a lost worker."""
+        """An activity on the session's worker that heartbeats for the session's length (and
+        `more`): its heartbeats (or nobody taking it) stopping for session_lost_timeout_s is a
+        lost worker."""
         lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
         return await workflow.execute_activity(
             contract,
             arg,
             task_queue=task_queue,
             schedule_to_start_timeout=lost_after,
-            start_to_close_timeout=timedelta(seconds=timeout_s + 120),
+            start_to_close_timeout=timedelta(seconds=timeout_s + 120) + more,
             heartbeat_timeout=lost_after,
             retry_policy=ONE_ATTEMPT,
         )
+
+    async def _until_opened(
+        self, running: asyncio.Future[SessionOutcome], session: SessionInfo, attempt: int
+    ) -> tuple[Exception | None, bool]:
+        """Wait until the successor's context is open (its worker signals `session_opened`).
+        If it never will be there (the predecessor's context was gone from that worker, or the
+        worker stopped answering), the run is put back in line to wait for a new grant within
+        its project's limit: QueuedAgain. Second: whether the dispatcher released the run to
+        a free slot first (the context, if it opened meanwhile, is closed)."""
+        self._set_phase(RunState.WAITING, "starting", 0)
+        await workflow.wait_condition(
+            lambda: self._opened == attempt or running.done() or self._released
+        )
+        if self._opened != attempt and not running.done():
+            workflow.logger.info("released from its predecessor's slot to a free one")
+            return None, True
+        if self._opened == attempt or running.exception() is None:
+            self._session_opened(session)  # (a late `session_opened` changes nothing)
+            return None, False
+        error = running.exception()
+        if isinstance(error, ActivityError):
+            raise_if_cancelled(error)
+        workflow.logger.info("the slot was not handed over: %s", _cause(error))
+        if await self._store(contracts.queue_again, workflow.info().workflow_id):
+            return QueuedAgain(), False
+        return None, False  # it opened after all: its session is lost, as `running` says
+
+    @workflow.signal
+    def release(self) -> None:
+        """A successor still waiting for its predecessor's slot may take any free one."""
+        self._released = True
+
+    @workflow.signal
+    def session_opened(self, attempt: int) -> None:
+        """A successor's worker opened its context in its predecessor's slot."""
+        self._opened = attempt
 
     async def _session_result(
         self, running: asyncio.Future[SessionOutcome], session: SessionInfo
@@ -411,13 +541,7 @@ class TestRunWorkflow:
         try:
             session = await workflow.execute_activity(
                 contracts.open_session,
-                SessionRequest(
-                    run_id=workflow.info().workflow_id,
-                    project_id=self._input.project_id,
-                    session_attempt=attempt,
-                    trace=test.trace,
-                    lifetime_s=test.timeout_s + 120,
-                ),
+                self._session_request(test, attempt),
                 task_queue=SESSION_TASK_QUEUE,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=SETUP_RETRY,
@@ -425,11 +549,26 @@ class TestRunWorkflow:
         except ActivityError as error:
             raise_if_cancelled(error)
             raise
+        self._session_opened(session)
+        return session
+
+    def _session_request(self, test: TestDefinition, attempt: int) -> SessionRequest:
+        return SessionRequest(
+            run_id=workflow.info().workflow_id,
+            project_id=self._input.project_id,
+            session_attempt=attempt,
+            trace=test.trace,
+            lifetime_s=test.timeout_s + 120,
+        )
+
+    def _session_opened(self, session: SessionInfo) -> None:
+        """The run is active in its attempt's context, on that context's worker."""
         if self._progress.started_at is None:
             self._progress.started_at = workflow.now()
+        record = self._progress.session_attempts[-1]
+        record.worker_id, record.opened_at = session.worker_id, workflow.now()
         self._set_phase(RunState.ACTIVE, "setup", 10)
         self._index_state(RunState.ACTIVE)
-        return session
 
     async def _record_finished(self) -> None:
         """Store the final result in the database (idempotent, so retries store it once)."""
@@ -505,8 +644,11 @@ class TestRunWorkflow:
                 raise WorkerLost(session.worker_id) from None
             raise  # a cancel, a lost session or a failed attempt: with_retries tells which
 
-    async def _teardown(self, session: SessionInfo, attempt: int, keep_trace: bool) -> None:
-        """Close the context, even while the run is being cancelled; never fails the run.
+    async def _teardown(
+        self, session: SessionInfo, attempt: int, keep_trace: bool, frees: bool = True
+    ) -> None:
+        """Close the context, even while the run is being cancelled; never fails the run
+        (nor, unless `frees`, its slot: a released successor keeps its admission).
 
         A step the close interrupted shows as running, so that a cancel records it as
         cancelled even when no pulse told of it (a session's first second)."""
@@ -518,6 +660,7 @@ class TestRunWorkflow:
                 run_id=workflow.info().workflow_id,
                 session_attempt=attempt,
                 keep_trace=keep_trace,
+                frees_slot=frees,
             ),
             task_queue=session.task_queue,
             schedule_to_start_timeout=timedelta(seconds=self._input.session_lost_timeout_s),
@@ -612,6 +755,11 @@ def _lost(error: ActivityError, session: SessionInfo) -> SessionLost:
     if isinstance(error.cause, ActivityTimeout):
         return WorkerLost(session.worker_id)
     return SessionLost(str(error.cause or error))
+
+
+def _cause(error: BaseException | None) -> BaseException | None:
+    """An activity's failure's cause (its error, or its timeout)."""
+    return error.cause if isinstance(error, ActivityError) and error.cause else error
 
 
 def _unless_lost(outcome: SessionOutcome) -> SessionOutcome:

@@ -179,6 +179,55 @@ async def test_a_run_frees_its_slot_when_its_context_closes_and_ends_then(
         ), "the run's end is its context's close, after which its slot was freed"
 
 
+async def test_each_next_run_takes_over_its_predecessor_s_slot_when_its_context_closes(
+    api: httpx.AsyncClient, api_settings: Settings, pages_url: str
+) -> None:
+    """With the project's only slot busy, the next run is admitted as the running run's
+    successor and opens its context on that run's worker once that context has closed."""
+    project = await new_project(api, max_parallel=1)
+    test_id = await create_test(api, project, wait_test(pages_url, 500))
+    queued = await queue_at_once(api, project, test_id, 3)
+    jobs = [q["jobId"] for q in sorted(queued, key=lambda q: q["position"])]
+    runs = await wait_until_finished(api, project, jobs)
+    assert all(runs[j]["state"] == "completed" for j in jobs)
+    assert most_at_once([runs[j] for j in jobs]) == 1, "max_parallel held through handovers"
+    engine = create_engine(api_settings.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            rows = [await stored_row(session, job_id) for job_id in jobs]
+    finally:
+        await engine.dispose()
+    assert [row.successor_of for row in rows] == [None, rows[0].id, rows[1].id]
+    assert len({row.worker_id for row in rows}) == 1, "each in its predecessor's worker"
+
+
+async def test_a_successor_cancelled_while_it_waits_ends_and_leaves_the_slot_to_the_next(
+    api: httpx.AsyncClient, api_settings: Settings, pages_url: str
+) -> None:
+    project = await new_project(api, max_parallel=1)
+    test_id = await create_test(api, project, wait_test(pages_url, 3000))
+    queued = await queue_at_once(api, project, test_id, 2)
+    first, second = (q["jobId"] for q in sorted(queued, key=lambda q: q["position"]))
+    engine = create_engine(api_settings.database_url)
+
+    async def successor_of() -> int | None:
+        async with AsyncSession(engine) as session:
+            return (await stored_row(session, second)).successor_of
+
+    try:
+        await poll(successor_of, lambda found: found is not None, str, timeout=20)
+        cancelled = await api.post(f"/api/execution/job/{second}/cancel", headers=project.headers)
+        assert cancelled.status_code == 200
+        await wait_for_job(api, project, second, ("cancelled",), timeout=10)
+        assert (await job(api, project, first))["state"] == "active", "its predecessor runs on"
+        [third] = [q["jobId"] for q in await queue_at_once(api, project, test_id, 1)]
+        runs = await wait_until_finished(api, project, [first, third])
+    finally:
+        await engine.dispose()
+    assert runs[first]["state"] == runs[third]["state"] == "completed"
+    assert moment(runs[third]["startedAt"]) >= moment(runs[first]["finishedOn"])
+
+
 async def test_max_parallel_can_be_raised_while_runs_wait(
     api: httpx.AsyncClient, pages_url: str
 ) -> None:
@@ -187,7 +236,7 @@ async def test_max_parallel_can_be_raised_while_runs_wait(
     queued = await queue_at_once(api, project, test_id, 2)
     first, second = (q["jobId"] for q in sorted(queued, key=lambda q: q["position"]))
     await wait_for_job(api, project, first, ("active",))
-    assert (await job(api, project, second))["position"] == 1
+    assert (await job(api, project, second))["state"] == "waiting"
     changed = await api.patch("/api/projects/me", json={"max_parallel": 2}, headers=project.headers)
     assert changed.status_code == 200 and changed.json()["max_parallel"] == 2
     await wait_for_job(api, project, second, ("active",), timeout=10)

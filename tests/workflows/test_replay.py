@@ -6,7 +6,8 @@ commands, for the run and for the session workflow that ran its steps. Histories
 earlier versions (tests/workflows/histories) must replay too: runs in flight when a new version
 is deployed finish on it. `v1_*`: each step an activity of its own; `v2_*`: the steps as local
 activities of a SessionRun child, watched by a heartbeating activity, the result recorded by an
-activity.
+activity; `v3_*`: the SessionRun started by the worker's `run_session` activity, the database
+activities local (recorded before successors took over busy slots).
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from temporalio.worker import Replayer
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.run_ids import session_workflow_id
 from core.temporal import CLEAR_CONVERTER
-from tests.support.runs import outcome, start_run
-from workflows.messages import RunInput
+from tests.support.runs import outcome, poll, start_run
+from workflows.messages import RunInput, SlotHandover
 from workflows.session_run import SessionRunWorkflow
 from workflows.test_run import TestRunWorkflow
 
 EARLIER_HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 """Recorded with payloads in clear (no codec; the failure converter as in service), and the
-worker's host name and file paths in stack traces replaced; a v2 history's run and session ids
-are its file's name."""
+worker's host name and file paths in stack traces replaced; a v2 or v3 history's run and
+session ids are its file's name."""
 
 
 async def test_histories_with_retries_failures_and_admission_replay(
@@ -82,6 +83,58 @@ async def test_histories_with_retries_failures_and_admission_replay(
         )
 
 
+async def test_a_successor_takes_over_its_predecessor_s_slot_and_its_history_replays(
+    client, worker_host, pages_url: str
+) -> None:
+    """A run granted the slot of a running run (dispatch.successors): one activity on that
+    run's worker opens its context as that run's closes and runs its steps; no open_session."""
+    key = uuid.uuid4().hex
+
+    async def admitted(run_id: str, test: dict, handover: SlotHandover | None = None):
+        return await client.start_workflow(
+            TestRunWorkflow.run,
+            RunInput(test=test, admission=True),
+            id=run_id,
+            task_queue=WORKFLOW_TASK_QUEUE,
+            start_signal="admit",
+            start_signal_args=[handover] if handover else [],
+        )
+
+    hold = {
+        "name": "hold",
+        "start_url": pages_url + "shop.html",
+        "steps": [{"action": "wait", "value": 1500}],
+    }
+    first = await admitted(f"replay-first-{key}", hold)
+
+    async def open_runs() -> list[str]:
+        return worker_host.pool.open_runs()
+
+    await poll(open_runs, lambda runs: first.id in runs, str, timeout=30)
+    shop = {
+        "name": "shop",
+        "start_url": pages_url + "shop.html",
+        "steps": [{"action": "click", "selector": "#buy"}],
+    }
+    handover = SlotHandover(after_run=first.id, worker_id=worker_host.worker_id)
+    successor = await admitted(f"replay-successor-{key}", shop, handover)
+    before, after = await outcome(first), await outcome(successor)
+    assert before.state == after.state == "completed"
+    assert before.finished_at is not None and after.started_at is not None
+    assert after.started_at >= before.finished_at, "it opened once the first had closed"
+    history = await successor.fetch_history()
+    events = history.events
+    signals = [e.workflow_execution_signaled_event_attributes.signal_name for e in events]
+    activities = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events]
+    assert "session_opened" in signals
+    assert "open_session" not in activities and "run_session" in activities
+    replayer = Replayer(
+        workflows=[TestRunWorkflow, SessionRunWorkflow], data_converter=client.data_converter
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
 @pytest.mark.parametrize("path", EARLIER_HISTORIES, ids=lambda p: p.stem)
 async def test_runs_started_by_the_earlier_version_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
@@ -96,4 +149,4 @@ async def test_runs_started_by_the_earlier_version_replay(path: Path) -> None:
 
 
 def test_earlier_histories_are_present() -> None:
-    assert len(EARLIER_HISTORIES) >= 6, "the recorded histories of the earlier versions"
+    assert len(EARLIER_HISTORIES) >= 9, "the recorded histories of the earlier versions"
