@@ -43,8 +43,10 @@ def local_redis_url() -> str:
 
 @dataclass
 class StepTimes:
-    """When a run's first step started and its last step ended, from its live events."""
+    """When a run's context opened, its first step started and its last step ended, from its
+    live events."""
 
+    opened: float
     first_started: float
     last_ended: float
 
@@ -61,7 +63,8 @@ async def step_times(job_ids: list[str], redis_url: str) -> dict[str, StepTimes]
                 e.at for e in events if e.type == "step_started" and e.data.get("index") == 0
             )
             last = max(e.at for e in events if e.type in ("step_passed", "step_failed"))
-            found[job] = StepTimes(first.timestamp(), last.timestamp())
+            opened = next(e.at for e in events if e.type == "started")
+            found[job] = StepTimes(opened.timestamp(), first.timestamp(), last.timestamp())
     finally:
         await redis.aclose()
     return found
@@ -122,7 +125,8 @@ async def main(runs: int, base_url: str, redis_url: str, temporal: str) -> None:
     nexts = [await moments(client, later["jobId"]) for _, later in pairs]
     print("where the gap to the first step goes (p50 of each part):")
     ends = [moment(earlier["finishedOn"]) for earlier, _ in pairs]
-    print(breakdown(ends, nexts, [first_step[later["jobId"]] for _, later in pairs]))
+    opened = [steps[later["jobId"]].opened for _, later in pairs]
+    print(breakdown(ends, nexts, opened, [first_step[later["jobId"]] for _, later in pairs]))
     run_ms = statistics.median(durations) * 1000
     lost = statistics.median(gaps) / (statistics.median(gaps) + statistics.median(durations))
     print(f"run duration (slot in use), p50: {run_ms:.0f} ms; slot time lost: {lost:.0%}")
