@@ -119,12 +119,7 @@ class BrowserActivities:
                     request.run_id, request.trace, request.lifetime_s, session_id=session_id
                 )
         except HandoverMissed as missed:
-            raise ApplicationError(
-                str(missed),
-                type=errors.HANDOVER_MISSED,
-                non_retryable=True,
-                category=ApplicationErrorCategory.BENIGN,
-            ) from None
+            raise _expected(str(missed), errors.HANDOVER_MISSED) from None
         self._opened(request, session_id)
         run = activity.client().get_workflow_handle(request.run_id)
         self._in_background(_told(run.signal("session_opened", request.session_attempt)))
@@ -221,12 +216,7 @@ class BrowserActivities:
             try:
                 await self._open_in_slot_of(input.opening, input.session.session_id)
             except SessionNotFound as closed:  # its run closed it first (a cancel)
-                raise ApplicationError(
-                    str(closed),
-                    type=errors.SESSION_LOST,
-                    non_retryable=True,
-                    category=ApplicationErrorCategory.BENIGN,
-                ) from None
+                raise _expected(str(closed), errors.SESSION_LOST) from None
         session = await activity.client().start_workflow(
             SessionRunWorkflow.run,
             input,
@@ -293,11 +283,8 @@ class BrowserActivities:
                 watch.run_id,
                 extra={"job_id": watch.run_id},
             )
-            raise ApplicationError(
-                "the run no longer waits for this session",
-                type=errors.SESSION_LOST,
-                non_retryable=True,
-                category=ApplicationErrorCategory.BENIGN,
+            raise _expected(
+                "the run no longer waits for this session", errors.SESSION_LOST
             ) from None
 
     async def _reported(
@@ -422,6 +409,14 @@ class BrowserActivities:
             selector_used=selector,
             artifacts=artifacts,
         )
+
+
+def _expected(message: str, error_type: str) -> ApplicationError:
+    """A session activity's end that is no fault (no retry, and the SDK logs it at DEBUG
+    without a traceback)."""
+    return ApplicationError(
+        message, type=error_type, non_retryable=True, category=ApplicationErrorCategory.BENIGN
+    )
 
 
 def _run_ended() -> bool:

@@ -25,14 +25,21 @@ async def successor_of(queue: Queue, job_id: str) -> str | None:
         return holder.job_id
 
 
-async def test_a_busy_slot_gets_one_successor_which_takes_it_over(queue: Queue) -> None:
+async def one_busy_slot(queue: Queue, queued: int) -> tuple[int, list[str]]:
+    """A project with max_parallel 1 and `queued` runs, the first running on worker-1 (one
+    slot); the successor not chosen yet."""
     project = await queue.project("a", max_parallel=1)
-    first, second, third = await queue.queue(project, 3)
+    runs = await queue.queue(project, queued)
     await queue.workers.beat("worker-1", max_sessions=1)
-    assert await queue.granted() == [first]
+    assert await queue.granted() == [runs[0]]
     assert await queue.granted() == [], "no successor for a run that has no context yet"
+    await RunStore(queue.engine).mark_started(runs[0], utcnow(), "worker-1")
+    return project, runs
+
+
+async def test_a_busy_slot_gets_one_successor_which_takes_it_over(queue: Queue) -> None:
+    _, (first, second, third) = await one_busy_slot(queue, 3)
     runs, admission = RunStore(queue.engine), AdmissionStore(queue.engine)
-    await runs.mark_started(first, utcnow(), "worker-1")
     assert await queue.granted() == [second]
     assert await successor_of(queue, second) == first
     assert await queue.granted() == [], "one successor per slot"
@@ -59,11 +66,7 @@ async def test_a_successor_of_another_project_takes_room_in_its_own_at_once(
 
 
 async def test_a_run_on_a_worker_that_left_gets_no_successor(queue: Queue) -> None:
-    project = await queue.project("a", max_parallel=1)
-    first, _second = await queue.queue(project, 2)
-    await queue.workers.beat("worker-1", max_sessions=1)
-    assert await queue.granted() == [first]
-    await RunStore(queue.engine).mark_started(first, utcnow(), "worker-1")
+    await one_busy_slot(queue, 2)
     await queue.workers.remove("worker-1")
     assert await queue.granted() == []
 
@@ -83,11 +86,7 @@ def test_a_successor_takes_the_slot_of_a_run_of_its_own_project_first() -> None:
 async def test_a_waiting_successor_takes_a_slot_that_frees_elsewhere_if_its_project_may(
     queue: Queue,
 ) -> None:
-    project = await queue.project("a", max_parallel=1)
-    first, second = await queue.queue(project, 2)
-    await queue.workers.beat("worker-1", max_sessions=1)
-    assert await queue.granted() == [first]
-    await RunStore(queue.engine).mark_started(first, utcnow(), "worker-1")
+    project, (first, second) = await one_busy_slot(queue, 2)
     assert await queue.granted() == [second]
     await queue.workers.beat("worker-2", max_sessions=1)
     await queue.granted()
@@ -106,11 +105,7 @@ async def test_a_waiting_successor_takes_a_slot_that_frees_elsewhere_if_its_proj
 async def test_a_waiting_successor_keeps_its_place_at_the_head_of_its_project_s_line(
     queue: Queue,
 ) -> None:
-    project = await queue.project("a", max_parallel=1)
-    first, second, third = await queue.queue(project, 3)
-    await queue.workers.beat("worker-1", max_sessions=1)
-    await queue.granted()
-    await RunStore(queue.engine).mark_started(first, utcnow(), "worker-1")
+    project, (first, second, third) = await one_busy_slot(queue, 3)
     assert await queue.granted() == [second]
     [fourth] = await queue.queue(project, 1)
     async with AsyncSession(queue.engine) as session:
