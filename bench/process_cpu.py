@@ -1,8 +1,13 @@
 """CPU time per part of the running service (Temporal, Redis, API, dispatcher, worker, its
-browser), so that a benchmark can say where its machine CPU went, not only how much."""
+browser), so that a benchmark can say where its machine CPU went, not only how much.
+
+Start the service first (scripts/serve), then, for its idle CPU:
+python -m bench.process_cpu [--seconds 60]"""
 
 from __future__ import annotations
 
+import argparse
+import time
 from collections import defaultdict
 
 import psutil
@@ -74,3 +79,28 @@ def report(used: dict[str, float], runs: int) -> str:
         for role, seconds in sorted(used.items(), key=lambda item: -item[1])
     ]
     return "\n".join(lines)
+
+
+SERVICE_ROLES = ("API", "dispatcher", "worker (Python)", BROWSER)
+"""The service's own processes, whose idle CPU has a target (Temporal's server has not)."""
+
+
+def idle(seconds: float) -> str:
+    """Each part's CPU over `seconds` of a running service with nothing queued, in percent of
+    one core, and the service's own (API, dispatcher, worker with its browser) against 2 %."""
+    before = snapshot()
+    time.sleep(seconds)
+    used = used_between(before, snapshot())
+    lines = [
+        f"  {role:40}{cpu / seconds * 100:6.2f} %"
+        for role, cpu in sorted(used.items(), key=lambda item: -item[1])
+    ]
+    service = sum(used.get(role, 0.0) for role in SERVICE_ROLES) / seconds * 100
+    lines.append(f"API + dispatcher + worker: {service:.2f} % of a core (target < 2 %)")
+    return "\n".join([f"idle CPU over {seconds:.0f} s, nothing queued:", *lines])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Idle CPU of the running service.")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    print(idle(parser.parse_args().seconds))
