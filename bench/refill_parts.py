@@ -89,7 +89,7 @@ def breakdown(
                 continue
             at = {**vars(moment), "opened": open_at, "first_step": first_step}
             marks = [end, *(at[key] for _, key in parts)]
-            for (_, key), start, stop in zip(parts, marks, marks[1:], strict=True):
+            for (_, key), start, stop in zip(parts, marks[:-1], marks[1:], strict=True):
                 spans[key].append((stop - start) * 1000)
         count = len(spans[parts[0][1]])
         if count:
