@@ -88,8 +88,8 @@ class SlotNotHandedOver(Exception):
 
 
 class QueuedAgain(Exception):
-    """A successor's slot was not handed over and its worker put it back in line: it waits
-    for a new grant (within its project's limit)."""
+    """A successor's slot was not handed over and it is back in line (`queue_again`): it
+    waits for a new grant (within its project's limit)."""
 
 
 T = TypeVar("T")
@@ -126,9 +126,9 @@ class TestRunWorkflow:
         self._opened: int | None = None
         """The session attempt whose context a successor's worker said is open."""
         self._released = False
+        """The dispatcher found a free slot for this waiting successor: it goes there."""
         self._grants = 0
         """Grants received (a successor put back in line waits for the next one)."""
-        """The dispatcher found a free slot for this waiting successor: it goes there."""
         self._pulsed_attempt: int | None = None
         self._ended_at: datetime | None = None
         """When the last session's context closed: the run's end (its slot was free then)."""
@@ -147,6 +147,7 @@ class TestRunWorkflow:
         self._admitted = True
         self._handover = handover
         self._grants += 1
+        self._released = False  # a release before this grant is not for it
 
     @workflow.run
     async def run(self, input: RunInput) -> RunProgress:
@@ -371,6 +372,7 @@ class TestRunWorkflow:
         )
         if self._opened != attempt and not running.done():
             workflow.logger.info("released from its predecessor's slot to a free one")
+            self._released = False
             return None, True
         if self._opened == attempt or running.exception() is None:
             self._session_opened(session)  # (a late `session_opened` changes nothing)
