@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -214,7 +214,8 @@ class BrowserActivities:
         opened first (`input.opening`)."""
         if input.opening is not None:
             try:
-                await self._open_in_slot_of(input.opening, input.session.session_id)
+                with _quiet_once_its_run_ended(input.run_id, "its wait for a slot"):
+                    await self._open_in_slot_of(input.opening, input.session.session_id)
             except SessionNotFound as closed:  # its run closed it first (a cancel)
                 raise _expected(str(closed), errors.SESSION_LOST) from None
         session = await activity.client().start_workflow(
@@ -257,7 +258,7 @@ class BrowserActivities:
         (a short session never does)."""
         run = activity.client().get_workflow_handle(watch.run_id)
         told: StepInProgress | None = None
-        try:
+        with _quiet_once_its_run_ended(watch.run_id, "its session's watch"):
             while True:
                 activity.heartbeat()
                 if await ended_within(HEARTBEAT_INTERVAL_S):
@@ -275,17 +276,6 @@ class BrowserActivities:
                     await run.signal("session_pulse", pulse)
                 except Exception as error:  # the run ended meanwhile: nothing to tell
                     log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
-        except asyncio.CancelledError:
-            if not _run_ended():
-                raise  # the run asked for the cancel: it stays a cancel
-            log.info(
-                "run %s: the run has ended, so its session's watch stops",
-                watch.run_id,
-                extra={"job_id": watch.run_id},
-            )
-            raise _expected(
-                "the run no longer waits for this session", errors.SESSION_LOST
-            ) from None
 
     async def _reported(
         self,
@@ -417,6 +407,19 @@ def _expected(message: str, error_type: str) -> ApplicationError:
     return ApplicationError(
         message, type=error_type, non_retryable=True, category=ApplicationErrorCategory.BENIGN
     )
+
+
+@contextlib.contextmanager
+def _quiet_once_its_run_ended(run_id: str, what: str) -> Iterator[None]:
+    """A session activity cancelled because its run ended (see `_run_ended`) stops with one
+    INFO line and a benign failure; a cancel its run asked for stays a cancel."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not _run_ended():
+            raise
+        log.info("run %s: the run has ended, so %s stops", run_id, what, extra={"job_id": run_id})
+        raise _expected("the run no longer waits for this session", errors.SESSION_LOST) from None
 
 
 def _run_ended() -> bool:

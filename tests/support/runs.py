@@ -26,7 +26,7 @@ from core.run_ids import session_workflow_id
 from core.run_result import RunProgress
 from store.db import create_engine
 from store.models import Project, Run
-from workflows.messages import RunInput
+from workflows.messages import RunInput, SlotHandover
 from workflows.test_run import TestRunWorkflow
 
 T = TypeVar("T")
@@ -63,6 +63,21 @@ async def start_run(
         RunInput(test=test, **extra),
         id=run_id,
         task_queue=WORKFLOW_TASK_QUEUE,
+    )
+
+
+async def start_admitted(
+    client: Client, run_id: str, test: dict[str, Any], handover: SlotHandover | None = None
+) -> WorkflowHandle:
+    """Start a queued run with its grant, as the dispatcher does (into the slot of the run
+    that `handover` names, as its successor, if given)."""
+    return await client.start_workflow(
+        TestRunWorkflow.run,
+        RunInput(test=test, admission=True),
+        id=run_id,
+        task_queue=WORKFLOW_TASK_QUEUE,
+        start_signal="admit",
+        start_signal_args=[handover] if handover else [],
     )
 
 

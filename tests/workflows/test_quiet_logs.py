@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from core.logs import job_of
 from core.run_ids import session_workflow_id
@@ -16,10 +16,12 @@ from tests.support.runs import (
     pause_test,
     poll,
     progress,
+    start_admitted,
     start_run,
     stuck_test,
     wait_for_progress,
 )
+from workflows.messages import SlotHandover
 
 
 def lines_of(caplog: pytest.LogCaptureFixture, run_id: str) -> list[logging.LogRecord]:
@@ -116,3 +118,40 @@ async def test_a_step_longer_than_five_seconds_logs_no_warning(
     # core's lines reach Python's logging a few milliseconds late
     lines = await poll(long_task_lines, bool, lambda _: "core's line never came through", 5)
     assert {r.levelno for r in lines} == {logging.DEBUG}, [r.getMessage() for r in lines]
+
+
+async def test_a_successor_cancelled_while_it_waits_for_its_slot_stops_quietly(
+    client, worker_host, pages_url: str, run_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its run ends at once; its worker hears of the cancel with its next heartbeat, when the
+    run is gone already: one INFO line, no warning from the SDK about an activity nobody
+    waits for."""
+    caplog.set_level(logging.INFO)
+    first = await start_admitted(client, f"{run_id}-first", pause_test(pages_url, 8000))
+
+    async def open_runs() -> list[str]:
+        return worker_host.pool.open_runs()
+
+    await poll(open_runs, lambda runs: first.id in runs, str, timeout=30)
+    handover = SlotHandover(after_run=first.id, worker_id=worker_host.worker_id)
+    successor = await start_admitted(client, run_id, pause_test(pages_url, 100), handover)
+    await wait_for_progress(successor, lambda p: p.phase == "starting")
+    await successor.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await successor.result()
+    assert (await progress(successor)).state == "cancelled"
+
+    def stopped(records: list[logging.LogRecord]) -> bool:
+        return any("its wait for a slot stops" in r.getMessage() for r in records)
+
+    async def lines() -> list[logging.LogRecord]:
+        return lines_of(caplog, run_id)
+
+    await poll(lines, stopped, lambda r: str([x.getMessage() for x in r]), timeout=15)
+    await first.cancel()
+    records = lines_of(caplog, run_id)
+    assert not [r for r in records if r.levelno >= logging.WARNING], [
+        r.getMessage() for r in records if r.levelno >= logging.WARNING
+    ]
+    assert not [r for r in records if r.exc_info], "no traceback"
+    assert first.id not in worker_host.handovers._waiting, "its wait is over"

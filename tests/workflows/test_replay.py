@@ -23,7 +23,7 @@ from temporalio.worker import Replayer
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.run_ids import session_workflow_id
 from core.temporal import CLEAR_CONVERTER
-from tests.support.runs import outcome, poll, start_run
+from tests.support.runs import outcome, poll, start_admitted, start_run
 from workflows.messages import RunInput, SlotHandover
 from workflows.session_run import SessionRunWorkflow
 from workflows.test_run import TestRunWorkflow
@@ -89,23 +89,12 @@ async def test_a_successor_takes_over_its_predecessor_s_slot_and_its_history_rep
     """A run granted the slot of a running run (dispatch.successors): one activity on that
     run's worker opens its context as that run's closes and runs its steps; no open_session."""
     key = uuid.uuid4().hex
-
-    async def admitted(run_id: str, test: dict, handover: SlotHandover | None = None):
-        return await client.start_workflow(
-            TestRunWorkflow.run,
-            RunInput(test=test, admission=True),
-            id=run_id,
-            task_queue=WORKFLOW_TASK_QUEUE,
-            start_signal="admit",
-            start_signal_args=[handover] if handover else [],
-        )
-
     hold = {
         "name": "hold",
         "start_url": pages_url + "shop.html",
         "steps": [{"action": "wait", "value": 1500}],
     }
-    first = await admitted(f"replay-first-{key}", hold)
+    first = await start_admitted(client, f"replay-first-{key}", hold)
 
     async def open_runs() -> list[str]:
         return worker_host.pool.open_runs()
@@ -117,7 +106,7 @@ async def test_a_successor_takes_over_its_predecessor_s_slot_and_its_history_rep
         "steps": [{"action": "click", "selector": "#buy"}],
     }
     handover = SlotHandover(after_run=first.id, worker_id=worker_host.worker_id)
-    successor = await admitted(f"replay-successor-{key}", shop, handover)
+    successor = await start_admitted(client, f"replay-successor-{key}", shop, handover)
     before, after = await outcome(first), await outcome(successor)
     assert before.state == after.state == "completed"
     assert before.finished_at is not None and after.started_at is not None
