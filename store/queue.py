@@ -40,42 +40,41 @@ def queued_of(project_id: Any, runs: Any = Run) -> Any:
 
 def awaits_handover(runs: Any = Run) -> Any:
     """A successor waiting for its slot (dispatch.successors): admitted, but still in its
-    project's line, ahead of every queued run (`runs`: Run or an alias)."""
+    project's line (`runs`: Run or an alias)."""
     return (runs.state == RunState.WAITING) & col(runs.successor_of).is_not(None)
 
 
-def _successors_in_line(project_id: Any, before_id: Any = None) -> Any:
-    """How many successors of the project wait for their slots (with a smaller ID than
-    `before_id`, if given): a count to add to positions."""
-    other = _OTHER
-    mine = (other.project_id == project_id) & awaits_handover(other)
-    if before_id is not None:
-        mine = mine & (col(other.id) < before_id)
-    return select(func.count()).where(mine).scalar_subquery()
+def in_line(runs: Any = Run) -> Any:
+    """A run with a position: queued, or a successor waiting for its slot."""
+    return is_queued(runs) | awaits_handover(runs)
 
 
 def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
-    """How many runs of the project come before a queued one at (priority_key, run_id): the
-    successors waiting for their slots, those queued at a higher priority and those of the
-    same priority that arrived earlier (index range counts). The arguments are values, or
-    columns of the outer query (correlated)."""
+    """How many runs of the project's line come before (priority_key, run_id): those of a
+    higher priority plus those of the same priority that arrived earlier, queued (two index
+    range counts) or successors waiting for their slots (a handful). The arguments are
+    values, or columns of the outer query (correlated)."""
     other = _OTHER
+    ahead = (other.priority_key < priority_key) | (
+        (other.priority_key == priority_key) & (col(other.id) < run_id)
+    )
     mine = queued_of(project_id, other)
     higher = select(func.count()).where(mine, other.priority_key < priority_key)
     earlier = select(func.count()).where(
         mine, other.priority_key == priority_key, col(other.id) < run_id
     )
-    return higher.scalar_subquery() + earlier.scalar_subquery() + _successors_in_line(project_id)
+    successors = select(func.count()).where(
+        other.project_id == project_id, awaits_handover(other), ahead
+    )
+    return higher.scalar_subquery() + earlier.scalar_subquery() + successors.scalar_subquery()
 
 
 @functools.cache
 def position_column() -> Any:
     """The position of each selected run as a column (NULL unless it is in its project's
-    line: queued, or a successor waiting for its slot); built once, as building it costs
-    milliseconds."""
+    line); built once, as building it costs milliseconds."""
     ahead = _ahead_count(col(Run.project_id), col(Run.priority_key), col(Run.id))
-    successors_ahead = _successors_in_line(col(Run.project_id), col(Run.id))
-    return case((is_queued(), ahead + 1), (awaits_handover(), successors_ahead + 1), else_=None)
+    return case((in_line(), ahead + 1), else_=None)
 
 
 _OTHER = aliased(Run)
@@ -188,21 +187,14 @@ class RunQueue:
         return {state: int(count) for state, count in rows.all()}
 
 
-SUCCESSORS_KEY = -1
-"""Successors waiting for their slots, counted as if their priority key came before all."""
-
-
 async def _queued_by_key(session: AsyncSession, project_id: int) -> dict[int, int]:
-    """The project's runs in line, counted by priority key (SUCCESSORS_KEY: the successors)."""
+    """The project's runs in line, counted by priority key."""
     rows = await session.exec(
         select(col(Run.priority_key), func.count())
-        .where(queued_of(project_id))
+        .where(Run.project_id == project_id, in_line())
         .group_by(col(Run.priority_key))
     )
-    found = {int(key): int(count) for key, count in rows.all()}
-    successors = await session.exec(select(_successors_in_line(project_id)))
-    found[SUCCESSORS_KEY] = int(successors.one())
-    return found
+    return {int(key): int(count) for key, count in rows.all()}
 
 
 def _positions_of_new(
@@ -228,16 +220,13 @@ def _positions_of_new(
 
 
 async def queue_heads(session: AsyncSession, depth: int) -> list[tuple[str, int, int]]:
-    """(job ID, project ID, position) of the first `depth` runs in every project's line: the
-    successors waiting for their slots, then the queued runs."""
-    queued_last = case((col(Run.successor_of).is_(None), 1), else_=0)
+    """(job ID, project ID, position) of the first `depth` runs in every project's line."""
     position = (
         func.row_number()
-        .over(partition_by=col(Run.project_id), order_by=(queued_last, *QUEUE_ORDER))
+        .over(partition_by=col(Run.project_id), order_by=QUEUE_ORDER)
         .label("position")
     )
-    in_line = is_queued() | awaits_handover()
-    ranked = select(col(Run.job_id), col(Run.project_id), position).where(in_line).subquery()
+    ranked = select(col(Run.job_id), col(Run.project_id), position).where(in_line()).subquery()
     found = await session.exec(
         select(ranked.c.job_id, ranked.c.project_id, ranked.c.position).where(
             ranked.c.position <= depth
@@ -249,34 +238,21 @@ async def queue_heads(session: AsyncSession, depth: int) -> list[tuple[str, int,
 async def queued_page(
     session: AsyncSession, project_id: int, offset: int, limit: int
 ) -> list[tuple[int, Run]]:
-    """A page of the project's runs in line, each with its position: the successors waiting
-    for their slots first, then the queued runs in queue order."""
-    successors = list(
-        (
-            await session.exec(
-                select(Run)
-                .where(Run.project_id == project_id, awaits_handover())
-                .order_by(col(Run.id))
-            )
-        ).all()
-    )
-    queued = await session.exec(
+    """A page of the project's runs in line, in queue order, each with its position."""
+    found = await session.exec(
         select(Run)
-        .where(queued_of(project_id))
+        .where(Run.project_id == project_id, in_line())
         .order_by(*QUEUE_ORDER)
-        .offset(max(0, offset - len(successors)))
+        .offset(offset)
         .limit(limit)
     )
-    line = [*successors[offset:], *queued.all()][:limit]
-    return [(offset + index + 1, run) for index, run in enumerate(line)]
+    return [(offset + index + 1, run) for index, run in enumerate(found.all())]
 
 
 async def queued_count(session: AsyncSession, project_id: int) -> int:
     """How many of the project's runs are in line (queued, or successors waiting for their
     slots)."""
     found = await session.exec(
-        select(func.count())
-        .select_from(Run)
-        .where((Run.project_id == project_id) & (is_queued() | awaits_handover()))
+        select(func.count()).select_from(Run).where(Run.project_id == project_id, in_line())
     )
     return int(found.one())

@@ -108,17 +108,24 @@ async def test_a_waiting_successor_keeps_its_place_at_the_head_of_its_project_s_
     project, (first, second, third) = await one_busy_slot(queue, 3)
     assert await queue.granted() == [second]
     [fourth] = await queue.queue(project, 1)
+
+    async def positions() -> list[int | None]:
+        async with AsyncSession(queue.engine) as session:
+            found = await session.exec(
+                select(Run.job_id, position_column()).where(Run.project_id == project)
+            )
+            at = dict(found.all())
+        return [at[job] for job in (first, second, third, fourth)]
+
+    assert await positions() == [None, 1, 2, 3]
     async with AsyncSession(queue.engine) as session:
-        found = await session.exec(
-            select(Run.job_id, position_column()).where(Run.project_id == project)
-        )
-        positions = dict(found.all())
         page = await queued_page(session, project, 0, 10)
         total = await queued_count(session, project)
-    assert [positions[job] for job in (first, second, third, fourth)] == [None, 1, 2, 3]
     assert [(position, run.job_id) for position, run in page] == [
         (1, second),
         (2, third),
         (3, fourth),
     ]
     assert total == 3
+    await RunStore(queue.engine).requeue(second)  # its slot was not handed over
+    assert await positions() == [None, 1, 2, 3], "back in line, its position does not rise"
