@@ -114,6 +114,7 @@ class Run(SQLModel, table=True):
         UniqueConstraint("job_id"),
         Index("ix_run_queue_order", "project_id", "state", "admitted_at", "priority_key", "id"),
         Index("ix_run_state_admitted", "state", "admitted_at"),
+        Index("ix_run_successor_line", "project_id", "state", "successor_of", "priority_key", "id"),
         NEVER_REUSED_IDS,
     )
 

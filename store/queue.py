@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, insert, update
+from sqlalchemy import Table, case, func, insert, union_all, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -188,13 +188,17 @@ class RunQueue:
 
 
 async def _queued_by_key(session: AsyncSession, project_id: int) -> dict[int, int]:
-    """The project's runs in line, counted by priority key."""
-    rows = await session.exec(
-        select(col(Run.priority_key), func.count())
-        .where(Run.project_id == project_id, in_line())
-        .group_by(col(Run.priority_key))
-    )
-    return {int(key): int(count) for key, count in rows.all()}
+    """The project's runs in line, counted by priority key (queued runs and successors
+    apart: each count reads its own index)."""
+    found: Counter[int] = Counter()
+    for kind in (is_queued(), awaits_handover()):
+        rows = await session.exec(
+            select(col(Run.priority_key), func.count())
+            .where(Run.project_id == project_id, kind)
+            .group_by(col(Run.priority_key))
+        )
+        found.update({int(key): int(count) for key, count in rows.all()})
+    return dict(found)
 
 
 def _positions_of_new(
@@ -221,12 +225,16 @@ def _positions_of_new(
 
 async def queue_heads(session: AsyncSession, depth: int) -> list[tuple[str, int, int]]:
     """(job ID, project ID, position) of the first `depth` runs in every project's line."""
+    columns = (col(Run.job_id), col(Run.project_id), col(Run.priority_key), col(Run.id))
+    line = union_all(
+        select(*columns).where(is_queued()), select(*columns).where(awaits_handover())
+    ).subquery()
     position = (
         func.row_number()
-        .over(partition_by=col(Run.project_id), order_by=QUEUE_ORDER)
+        .over(partition_by=line.c.project_id, order_by=(line.c.priority_key, line.c.id))
         .label("position")
     )
-    ranked = select(col(Run.job_id), col(Run.project_id), position).where(in_line()).subquery()
+    ranked = select(line.c.job_id, line.c.project_id, position).subquery()
     found = await session.exec(
         select(ranked.c.job_id, ranked.c.project_id, ranked.c.position).where(
             ranked.c.position <= depth
@@ -252,7 +260,10 @@ async def queued_page(
 async def queued_count(session: AsyncSession, project_id: int) -> int:
     """How many of the project's runs are in line (queued, or successors waiting for their
     slots)."""
-    found = await session.exec(
-        select(func.count()).select_from(Run).where(Run.project_id == project_id, in_line())
-    )
-    return int(found.one())
+    total = 0
+    for kind in (is_queued(), awaits_handover()):
+        found = await session.exec(
+            select(func.count()).select_from(Run).where(Run.project_id == project_id, kind)
+        )
+        total += int(found.one())
+    return total

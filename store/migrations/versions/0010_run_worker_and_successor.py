@@ -20,10 +20,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("worker_id", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("successor_of", sa.Integer(), nullable=True))
         batch.create_index("ix_run_successor_of", ["successor_of"])
+        batch.create_index(
+            "ix_run_successor_line",
+            ["project_id", "state", "successor_of", "priority_key", "id"],
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("run") as batch:
+        batch.drop_index("ix_run_successor_line")
         batch.drop_index("ix_run_successor_of")
         batch.drop_column("successor_of")
         batch.drop_column("worker_id")
