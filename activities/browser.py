@@ -272,10 +272,7 @@ class BrowserActivities:
                     index=current.index,
                     attempt=current.attempt,
                 )
-                try:
-                    await run.signal("session_pulse", pulse)
-                except Exception as error:  # the run ended meanwhile: nothing to tell
-                    log.debug("run %s: pulse not delivered: %s", watch.run_id, error)
+                await _told(run.signal("session_pulse", pulse))
 
     async def _reported(
         self,
@@ -432,7 +429,8 @@ def _run_ended() -> bool:
 
 
 async def _told(signal: Awaitable[None]) -> None:
-    """Deliver a signal to a run that may have ended meanwhile (then nobody needs it)."""
+    """Deliver a signal to a run that may have ended meanwhile (then nobody needs it: a pulse,
+    a session opened)."""
     try:
         await signal
     except Exception as error:

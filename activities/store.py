@@ -79,9 +79,9 @@ class StoreActivities:
 
     @activity.defn
     async def queue_again(self, job_id: str) -> bool:
-        """A successor whose slot was not handed over goes back to the head of its project's
-        line, and the dispatcher grants it again at once; False if it is no longer waiting
-        (its context opened after all)."""
+        """A successor whose slot was not handed over goes back in line, in its place, and the
+        dispatcher grants it again at once; False if it is no longer waiting (its context
+        opened after all)."""
         requeued = await self._runs.requeue(job_id)
         self._bell.ring()
         return requeued

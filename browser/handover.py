@@ -18,7 +18,7 @@ from browser.pool import BrowserPool
 
 class HandoverMissed(LookupError):
     """The predecessor's context is not open here (closed already, or the worker is stopping):
-    the successor waits for a free slot like any run."""
+    the successor goes back in line for a new grant."""
 
 
 @dataclass

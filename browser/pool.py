@@ -179,10 +179,8 @@ class BrowserPool:
         """Chromium crashed or was killed: every context it held is gone."""
         if self._sessions:
             log.error("chromium disconnected with %d open sessions", len(self._sessions))
-        if len(self._lost) > 1000:
-            self._lost.clear()
         for session_id, session in self._sessions.items():
-            self._lost[session_id] = "Chromium exited or crashed"
+            self._remember_lost(session_id, "Chromium exited or crashed")
             session.gate.close()
             session.gone.set()
         ended = [session.run_id for session in self._sessions.values()]
@@ -300,6 +298,12 @@ class BrowserPool:
             await asyncio.wait_for(session.gone.wait(), timeout_s)
         return session.gone.is_set()
 
+    def _remember_lost(self, session_id: str, why: str) -> None:
+        """Why a session is gone (or may never open), kept for the recent ones only."""
+        if len(self._lost) > 1000:
+            self._lost.clear()
+        self._lost.setdefault(session_id, why)
+
     def get(self, session_id: str) -> Session:
         """The open session, or SessionNotFound."""
         try:
@@ -342,9 +346,7 @@ class BrowserPool:
         """Close a session, saving its trace to trace_path if given; False if it was not open."""
         session = self._sessions.pop(session_id, None)
         if session is None:  # a successor's, not open yet: it never opens now
-            if len(self._lost) > 1000:
-                self._lost.clear()
-            self._lost.setdefault(session_id, "its run closed it")
+            self._remember_lost(session_id, "its run closed it")
             return False
         session.closed_on_purpose = True
         session.gone.set()

@@ -3,7 +3,7 @@
 SESSION_LOST = "SessionLost"
 """The browser context or its worker is gone; the run starts again from setup."""
 HANDOVER_MISSED = "HandoverMissed"
-"""A successor found its predecessor's context gone from that worker: it takes any free slot."""
+"""A successor found its predecessor's context gone from that worker: it goes back in line."""
 
 SELECTOR_NOT_FOUND = "SelectorNotFound"
 ASSERTION_FAILED = "AssertionFailed"

@@ -13,7 +13,7 @@ predecessor is of the same project (it replaces it there); in another project it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.run_state import UNFINISHED_STATES, RunState
 from store import run_transitions
 from store.models import Project, QueueControl, Run, WorkerSlots, as_utc, utcnow
-from store.queue import QUEUE_ORDER, is_queued, queued_of
+from store.queue import QUEUE_ORDER, awaits_handover, is_queued, queued_of
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,9 @@ _HOLDER = aliased(Run)
 _SUCCESSOR = aliased(Run)
 
 
-def waiting_successor(of_same_project: bool = False) -> Any:
-    """A successor whose predecessor still holds the slot (of the same project, if asked)."""
+def waiting_successor(of_same_project: bool = False, on_worker: str | None = None) -> Any:
+    """A successor whose predecessor still holds the slot (of the same project, or on that
+    worker, if asked)."""
     held = select(_HOLDER.id).where(
         _HOLDER.id == Run.successor_of,
         col(_HOLDER.slot_freed_at).is_(None),
@@ -75,7 +76,9 @@ def waiting_successor(of_same_project: bool = False) -> Any:
     )
     if of_same_project:
         held = held.where(_HOLDER.project_id == Run.project_id)
-    return (col(Run.state) == RunState.WAITING) & held.exists()
+    if on_worker is not None:
+        held = held.where(_HOLDER.worker_id == on_worker)
+    return awaits_handover() & held.exists()
 
 
 def holding_capacity() -> Any:
@@ -128,15 +131,7 @@ class AdmissionStore:
             ).all()
             if not projects:
                 return []
-            busy = dict(
-                (
-                    await session.exec(
-                        select(Run.project_id, func.count())
-                        .where(holding_room(), col(Run.project_id).in_([p.id for p in projects]))
-                        .group_by(col(Run.project_id))
-                    )
-                ).all()
-            )
+            busy = await _count_by_project(session, holding_room(), [p.id for p in projects])
         rooms = []
         for project in projects:
             assert project.id is not None
@@ -232,15 +227,7 @@ class AdmissionStore:
             if not waiting:
                 return []
             projects = {run.project_id for run in waiting}
-            held = dict(
-                (
-                    await session.exec(
-                        select(Run.project_id, func.count())
-                        .where(occupying(), col(Run.project_id).in_(projects))
-                        .group_by(col(Run.project_id))
-                    )
-                ).all()
-            )
+            held = await _count_by_project(session, occupying(), projects)
             limits = dict(
                 (
                     await session.exec(
@@ -265,12 +252,7 @@ class AdmissionStore:
         """The job IDs of successors waiting on this worker for their slots."""
         async with self.session() as session:
             found = await session.exec(
-                select(Run.job_id).where(
-                    waiting_successor(),
-                    select(_HOLDER.id)
-                    .where(_HOLDER.id == Run.successor_of, _HOLDER.worker_id == worker_id)
-                    .exists(),
-                )
+                select(Run.job_id).where(waiting_successor(on_worker=worker_id))
             )
             return list(found.all())
 
@@ -388,3 +370,15 @@ async def paused_all(session: AsyncSession) -> bool:
     """Whether the admin paused every project's queue."""
     control = await session.get(QueueControl, 1)
     return bool(control and control.paused)
+
+
+async def _count_by_project(
+    session: AsyncSession, condition: Any, project_ids: Iterable[int | None]
+) -> dict[int, int]:
+    """How many runs meeting `condition` each of these projects has (none: absent)."""
+    found = await session.exec(
+        select(Run.project_id, func.count())
+        .where(condition, col(Run.project_id).in_(list(project_ids)))
+        .group_by(col(Run.project_id))
+    )
+    return {int(project): int(count) for project, count in found.all()}

@@ -41,17 +41,41 @@ async def start(
     In the slot of run `took_over`, if given, whose slot is free from then on: one write, so
     that the dispatcher never counts that slot twice."""
     if took_over is not None:
-        await session.exec(  # type: ignore[call-overload]
-            update(Run)
-            .where(col(Run.job_id) == took_over, col(Run.state).in_(UNFINISHED_STATES))
-            .values(slot_freed_at=func.coalesce(Run.slot_freed_at, started_at))
-        )
+        await session.exec(_freeing_slot(took_over, started_at))  # type: ignore[call-overload]
     return await _change(
         session,
         (col(Run.job_id) == job_id, col(Run.state).in_(UNFINISHED_STATES)),
         state=RunState.ACTIVE,
         started_at=func.coalesce(Run.started_at, started_at),
         worker_id=worker_id,
+    )
+
+
+async def free_slot(session: AsyncSession, job_id: str, at: datetime) -> None:
+    """The run's context closed at `at`: its session slot is free for the next run before
+    its result is recorded (an unfinished run's row only; a slot freed before stays so)."""
+    await session.exec(_freeing_slot(job_id, at))  # type: ignore[call-overload]
+    await session.commit()
+
+
+def _freeing_slot(job_id: str, at: datetime) -> Any:
+    return (
+        update(Run)
+        .where(col(Run.job_id) == job_id, col(Run.state).in_(UNFINISHED_STATES))
+        .values(slot_freed_at=func.coalesce(Run.slot_freed_at, at))
+    )
+
+
+async def queue_again(session: AsyncSession, job_id: str) -> bool:
+    """A successor whose slot was not handed over goes back in line, in its place (its
+    admission undone) for the dispatcher to grant it again; False if it is no longer
+    waiting."""
+    return await _change(
+        session,
+        (col(Run.job_id) == job_id, col(Run.state) == RunState.WAITING),
+        admitted_at=None,
+        admission_sent=False,
+        successor_of=None,
     )
 
 
