@@ -10,16 +10,22 @@ it, in the same script, plain Playwright runs the same 30 tests with `sessions` 
 time in one Chromium. Machine CPU is every process's CPU time on this machine over each
 interval (the service's idle processes included, Temporal's server too), divided by the runs;
 the service's share is also shown per process (bench/process_cpu.py).
+
+Two lines between them say where the gap lies: the service's own browser path alone (its
+BrowserPool, with the egress gate and the trace, and `perform`, driven from this script with
+no Temporal), and Temporal's floor (bench/temporal_floor.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import psutil
@@ -29,8 +35,12 @@ from bench import process_cpu
 from bench.burst import paused_project
 from bench.temporal_floor import run_floor
 from bench.workload import TWENTY_STEPS
+from browser.actions import StepContext, perform
+from browser.pool import BrowserPool
 from core.chromium import LAUNCH_ARGS, chromium_executable
-from devstack.demo import demo_url
+from core.definition import Step
+from core.egress import EgressPolicy
+from devstack.demo import allow_demo_site, demo_url
 
 RUNS = 30
 POLL_S = 0.5
@@ -134,6 +144,32 @@ async def run_plain(tests: list[dict], sessions: int) -> Measured:
     return measured
 
 
+async def run_browser_path(tests: list[dict], sessions: int) -> Measured:
+    """The same tests through the service's own BrowserPool and `perform` (a warm context,
+    the egress gate, the trace as the test asks), `sessions` at a time, with no Temporal."""
+    pending = series(tests)
+    pool = BrowserPool(None, egress=EgressPolicy.from_setting(allow_demo_site("")))
+    await pool.start()
+    await pool.warm()
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        scratch = Path(folder)
+
+        async def runner() -> None:
+            while pending:
+                test = pending.pop()
+                session = await pool.open("bench", test["trace"], 600)
+                steps = [Step(action="navigate", value=test["start_url"])]
+                steps += [Step.model_validate(step) for step in test["steps"]]
+                where = StepContext(test["start_url"], 10_000, scratch, "step", scratch)
+                for step in steps:
+                    await pool.while_open(session, perform(session.page, step, where))
+                await pool.close(session.session_id)
+
+        measured = await measure(asyncio.gather(*(runner() for _ in range(sessions))))
+    await pool.stop()
+    return measured
+
+
 async def run_temporal_floor(tests: list[dict], sessions: int, address: str) -> Measured:
     """The same tests as bare Temporal workflows, a local activity per step."""
     async with async_playwright() as playwright:
@@ -181,15 +217,18 @@ async def main(sessions: int, base_url: str, trace: str, temporal: str) -> None:
     tests = short_tests(demo_url(), trace)
     await run_plain(tests[:1], 1)  # warm-up: Chromium's files in the page cache
     plain = await run_plain(tests, sessions)
+    browser_path = await run_browser_path(tests, sessions)
     floor = await run_temporal_floor(tests, sessions, temporal)
     service = await run_service(base_url, tests, sessions)
     print(
         f"throughput, {RUNS} tests of 3 to 6 steps, {sessions} sessions, trace {trace}, {base_url}"
     )
     print(plain.line("plain Playwright (baseline)"))
+    print(browser_path.line("the service's browser path"))
     print(floor.line("bare Temporal (floor)"))
     print(service.line("through the service"))
-    for label, measured in (("the floor", floor), ("the service", service)):
+    compared = (("the browser path", browser_path), ("the floor", floor), ("the service", service))
+    for label, measured in compared:
         speed = plain.seconds / measured.seconds
         cpu = measured.cpu_seconds / plain.cpu_seconds
         print(f"{label}: runs per second {speed:.2f}x, machine CPU per run {cpu:.2f}x the baseline")
