@@ -20,11 +20,12 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from browser.actions import StepContext, StepError, failure_screenshot, perform
 from browser.egress_proxy import Blocked
 from browser.handover import HandoverMissed, SlotHandovers
-from browser.pool import BrowserPool, SessionNotFound, untraced
+from browser.pool import BrowserPool, SessionNotFound
 from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
+from core.redaction import redact
 from core.run_ids import session_workflow_id
-from core.secrets import SealedDataInvalid, SecretBox, credential_forms, redact
+from core.secrets import SealedDataInvalid, SecretBox, credential_secrets
 from live.cache import ShortCache, queue_counts_key
 from live.events import EventType, RunEvent
 from live.publisher import EventPublisher
@@ -364,15 +365,16 @@ class BrowserActivities:
                 selector, artifacts = None, []
                 failure: StepError | None = None
                 if secrets is not None:
-                    session.redactions |= credential_forms(secrets)
+                    session.redactions |= credential_secrets(secrets)
+                else:
+                    await self._pool.trace_from_now(session)
                 ctx.redactions = session.redactions
                 try:
-                    async with untraced(session) if secrets else contextlib.nullcontext():
-                        for step in steps:
-                            step_done = perform(session.page, step, ctx)
-                            result = await self._pool.while_open(session, step_done)
-                            selector = result.selector_used
-                            artifacts += result.artifacts
+                    for step in steps:
+                        step_done = perform(session.page, step, ctx)
+                        result = await self._pool.while_open(session, step_done)
+                        selector = result.selector_used
+                        artifacts += result.artifacts
                 except StepError as error:
                     failure = error
                 except SessionNotFound as gone:  # closed by the run's teardown, or crashed

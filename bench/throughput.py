@@ -158,6 +158,7 @@ async def run_browser_path(tests: list[dict], sessions: int) -> Measured:
             while pending:
                 test = pending.pop()
                 session = await pool.open("bench", test["trace"], 600)
+                await pool.trace_from_now(session)
                 steps = [Step(action="navigate", value=test["start_url"])]
                 steps += [Step.model_validate(step) for step in test["steps"]]
                 where = StepContext(test["start_url"], 10_000, scratch, "step", scratch)

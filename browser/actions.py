@@ -14,7 +14,7 @@ from playwright.async_api import Locator, Page, expect
 from core import errors
 from core.definition import Step
 from core.egress import refused_scheme
-from core.secrets import redact
+from core.redaction import redact
 
 POLL_INTERVAL_S = 0.1
 

@@ -52,12 +52,14 @@ class Session:
     run_id: str
     context: BrowserContext
     page: Page
-    tracing: bool
+    trace: TraceMode
     expires_at: float
     gate: EgressGate
     busy: int = 0
     claimed: bool = False
     last_used: float = field(default_factory=time.monotonic)
+    tracing: bool = False
+    """Its trace has started (at its first test step: the login is never recorded)."""
     blocks_reported: int = 0
     redactions: set[str] = field(default_factory=set)
     """Spellings of secrets this session saw (auth credentials), removed from its trace."""
@@ -88,26 +90,6 @@ def _note_local_resource(gate: EgressGate, console_text: str) -> None:
         url = console_text.removeprefix(LOCAL_RESOURCE_REFUSED).strip()[:200]
         refusal = refused_scheme(url.split(":", 1)[0]) or "not a web address"
         gate.record(Blocked(url, f"{url}: {refusal}"))
-
-
-@contextlib.asynccontextmanager
-async def untraced(session: Session):  # type: ignore[no-untyped-def]
-    """Record nothing of what happens inside (the login): the trace chunk so far is dropped
-    (it holds only the empty context) and a new one starts after."""
-    if not session.tracing:
-        yield
-        return
-    try:
-        await session.context.tracing.stop_chunk()
-    except Exception as error:  # a lost browser fails the step itself; the trace is redacted
-        log.warning("trace of session %s not paused: %s", session.session_id, error)
-    try:
-        yield
-    finally:
-        try:
-            await session.context.tracing.start_chunk()
-        except Exception as error:
-            log.warning("trace of session %s not resumed: %s", session.session_id, error)
 
 
 @dataclass
@@ -214,21 +196,12 @@ class BrowserPool:
         if session_id is not None and session_id in self._lost:  # its run closed it first
             await _discard(blank)
             self.get(session_id)  # raises, saying why
-        try:
-            if trace != "off":
-                snapshots = trace == "on-failure-with-snapshots"
-                await blank.context.tracing.start(
-                    screenshots=False, snapshots=snapshots, sources=False
-                )
-        except BaseException:
-            await _discard(blank)
-            raise
         session = Session(
             session_id=session_id or uuid.uuid4().hex,
             run_id=run_id,
             context=blank.context,
             page=blank.page,
-            tracing=trace != "off",
+            trace=trace,
             expires_at=time.monotonic() + lifetime_s,
             gate=blank.gate,
         )
@@ -236,6 +209,24 @@ class BrowserPool:
         self.max_open_seen = max(self.max_open_seen, len(self._sessions))
         self._notify()
         return session
+
+    async def trace_from_now(self, session: Session) -> None:
+        """Start the session's trace as its test asks, if it has not started: called before a
+        test step, never before the login, so that no request, snapshot or value of the login
+        is in any trace (Playwright keeps a trace's network log across its chunks)."""
+        if session.tracing or session.trace == "off":
+            return
+        session.tracing = True
+        try:
+            await session.context.tracing.start(
+                screenshots=False,
+                snapshots=session.trace == "on-failure-with-snapshots",
+                sources=False,
+            )
+        except Exception as error:  # a lost browser fails the step itself
+            session.tracing = False
+            session.trace = "off"
+            log.warning("trace of session %s not started: %s", session.session_id, error)
 
     async def _take_blank(self) -> _Blank:
         """The warm spare if it opened well (waiting for it if it is opening), else a new one."""

@@ -10,6 +10,7 @@ from urllib.parse import urljoin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from core.egress import EgressPolicy, refused_scheme
+from core.redaction import MIN_SECRET_LENGTH
 
 Action = Literal[
     "navigate",
@@ -188,6 +189,12 @@ class AuthFlowDefinition(BaseModel):
     def _login_url_is_http(self) -> AuthFlowDefinition:
         if not ABSOLUTE_HTTP_URL.match(self.login_url):
             raise ValueError("login_url: must be an absolute http(s) URL")
+        for name in ("username", "password"):
+            if len(getattr(self.credentials, name)) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"credentials.{name}: must be at least {MIN_SECRET_LENGTH} characters"
+                    " (a shorter secret cannot be told from ordinary text to be redacted)"
+                )
         return self
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -53,22 +52,6 @@ def load_secret_box(settings: Settings) -> SecretBox:
     return SecretBox(read_or_create(path, lambda: Fernet.generate_key().decode()))
 
 
-REDACTED = "***"
-
-
-def credential_forms(credentials: Credentials) -> set[str]:
-    """Every spelling in which a credential can reach a page, a request or a file: plain,
-    URL-encoded (path and form style) and JSON-escaped."""
-    forms: set[str] = set()
-    for value in (credentials.password, credentials.username):
-        forms |= {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
-        forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
-    return {form for form in forms if form}
-
-
-def redact(text: str, credentials: Credentials | set[str]) -> str:
-    """`text` with every form of the credentials replaced by ***, longest forms first."""
-    forms = credential_forms(credentials) if isinstance(credentials, Credentials) else credentials
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, REDACTED)
-    return text
+def credential_secrets(credentials: Credentials) -> set[str]:
+    """The values that must never leave the login (see `core.redaction` for their spellings)."""
+    return {value for value in (credentials.password, credentials.username) if value}

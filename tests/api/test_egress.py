@@ -180,7 +180,7 @@ async def test_a_login_url_that_can_never_pass_is_refused(
         "name": "login",
         "login_url": "http://127.0.0.1:8233/namespaces/default/workflows",
         "steps": [{"action": "click", "selector": "#submit"}],
-        "credentials": {"username": "u", "password": "p"},
+        "credentials": {"username": "user", "password": "pass-word"},
     }
     refused = await live.post("/api/auth-flows", json=flow, headers=project.headers)
     assert refused.status_code == 422, refused.text

@@ -106,7 +106,7 @@ async def test_a_run_of_a_test_whose_auth_flow_is_gone_is_refused_alike(
         "name": "f",
         "login_url": pages_url + "login.html",
         "steps": [{"action": "click", "selector": "#submit"}],
-        "credentials": {"username": "u", "password": "p"},
+        "credentials": {"username": "user", "password": "pass-word"},
     }
     flow_id = (await api.post("/api/auth-flows", json=flow, headers=project.headers)).json()["id"]
     definition = shop_test(pages_url, auth_flow_id=flow_id)

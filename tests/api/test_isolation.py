@@ -26,7 +26,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         "name": "f",
         "login_url": pages_url + "login.html",
         "steps": [{"action": "click", "selector": "#submit"}],
-        "credentials": {"username": "u", "password": "p"},
+        "credentials": {"username": "user", "password": "pass-word"},
     }
     flow_id = (await api.post("/api/auth-flows", json=flow, headers=a)).json()["id"]
     schedule = {"name": "hourly", "test_id": test_id, "interval_s": 3600}

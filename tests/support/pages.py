@@ -56,8 +56,10 @@ class TestPageHandler(QuietHandler):
             form = f"<form method='post' action='{action}'><button id='send'>Send</button></form>"
             return self._send(f"<html><body>{form}</body></html>")
         if parts.path == "/whoami":
-            padding = int(parse_qs(parts.query).get("pad", ["0"])[0])
-            return self._send(whoami_page(self.headers.get("Cookie", ""), padding))
+            query = parse_qs(parts.query)
+            padding = int(query.get("pad", ["0"])[0])
+            shout = "shout" in query
+            return self._send(whoami_page(self.headers.get("Cookie", ""), padding, shout))
         if parts.path == "/sw.js":
             script = SERVICE_WORKER.format(to_js=repr(target))
             return self._send(script, content_type="text/javascript")
@@ -103,9 +105,9 @@ class TestPageHandler(QuietHandler):
         self.wfile.write(body)
 
 
-def whoami_page(cookie_header: str, padding: int = 0) -> str:
-    """The form that /echo kept, decoded (after `padding` dots), or a login form if there is
-    none."""
+def whoami_page(cookie_header: str, padding: int = 0, shout: bool = False) -> str:
+    """The form that /echo kept, decoded (after `padding` dots; with `shout`, upper-cased by
+    CSS and with a space between its characters), or a login form if there is none."""
     cookie = SimpleCookie(cookie_header)
     if "echo" not in cookie:
         return (
@@ -114,10 +116,13 @@ def whoami_page(cookie_header: str, padding: int = 0) -> str:
             "<input id='username' name='username'><input id='password' name='password'>"
             "<button id='submit'>Log in</button></form></body></html>"
         )
-    shown = "." * padding + html.escape(unquote(cookie["echo"].value))
+    echoed = unquote(cookie["echo"].value)
+    shown = "." * padding + html.escape(" ".join(echoed) if shout else echoed)
     head = "<head><meta charset='utf-8'></head>"
+    style = " style='text-transform: uppercase'" if shout else ""
     return (
-        f"<html>{head}<body><p id='welcome'>Welcome</p><pre id='echo'>{shown}</pre></body></html>"
+        f"<html>{head}<body><p id='welcome'>Welcome</p>"
+        f"<pre id='echo'{style}>{shown}</pre></body></html>"
     )
 
 

@@ -15,6 +15,7 @@ from core.secrets import SecretBox
 from tests.support.definitions import LOGIN_STEPS
 from tests.support.history import decoded_history
 from tests.support.runs import outcome, start_run
+from tests.support.secrets import spellings
 from workflows.messages import AuthInput
 
 PASSWORD = "pw-Zebra-7731"
@@ -150,3 +151,61 @@ async def test_credentials_in_every_spelling_stay_out_of_the_trace_and_the_raw_h
     assert "." * 490 + "***:***" in error, "the page's text is in the error, the login is not"
     assert "mallo" not in error, "not even the part of it before the cut"
     assert "not what the page shows" not in raw, "the failure is stored only encrypted"
+
+
+async def test_the_login_is_in_no_trace_and_no_spelling_of_a_credential_leaves_the_run(
+    client, worker_host, pages_url: str, run_id: str, settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The login posts its form (Chromium writes `~` as %7E); a later page shows the login
+    upper-cased by CSS with spaces between its characters, and the step that reads it fails,
+    so its trace, with snapshots, is kept."""
+    caplog.set_level(logging.DEBUG)
+    username, password = f"mallory-{run_id[-8:]}", "Tr0ub4dor*3~"
+    sealed = SecretBox(settings.secret_key).seal_credentials(
+        Credentials(username=username, password=password)
+    )
+    steps = [
+        {"action": "type", "selector": "#username", "value": "{{username}}"},
+        {"action": "type", "selector": "#password", "value": "{{password}}"},
+        {"action": "click", "selector": "#submit"},
+        {"action": "assert", "selector": "#welcome", "value": "Welcome"},
+    ]
+    auth = AuthInput(
+        name="echo",
+        login_url=pages_url + "whoami?the-login=1",
+        steps=steps,
+        sealed_credentials=sealed,
+    )
+    test = {
+        "name": "shouts the login",
+        "start_url": pages_url + "whoami?shout=1",
+        "trace": "on-failure-with-snapshots",
+        "retry": {"max_attempts": 1},
+        "step_timeout_ms": 2000,
+        "steps": [
+            {"action": "assert", "selector": "#welcome", "value": "Welcome"},
+            {"action": "assert", "selector": "#echo", "value": "not what the page shows"},
+        ],
+    }
+    result = await outcome(await start_run(client, run_id, test, auth=auth))
+    assert result.state == "failed" and result.auth.status == "passed", result.error
+    error = result.steps[1].error
+    assert error.startswith("expected #echo to contain 'not what the page shows', found '***"), (
+        error
+    )
+
+    trace_name = next(name for name in result.artifacts if name.endswith(".zip"))
+    with zipfile.ZipFile(settings.artifacts_dir / run_id / trace_name) as trace:
+        files = {name: trace.read(name) for name in trace.namelist()}
+    everything = b"\n".join(files.values())
+    assert b"whoami?shout=1" in everything and b"#echo" in everything, "a real trace was read"
+    assert b"the-login=1" not in everything, "nothing of the login is traced"
+    assert b"/echo" not in files.get("trace.network", b""), "the login's form post is not traced"
+
+    forms = set(spellings(password, username).values()) | {username, username.upper()}
+    record = result.model_dump_json()
+    for form in forms:
+        for name, content in files.items():
+            assert form.encode() not in content, f"{form!r} is in the trace's {name}"
+        assert form not in record, f"{form!r} is in the run's record"
+        assert form not in caplog.text, f"{form!r} is in the log"
