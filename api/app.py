@@ -82,7 +82,7 @@ def create_app(
         },
     )
     install_error_handlers(app, ui.error_page)
-    ui.install(app)
+    ui.install(app, settings.public_origin)
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: it reads whole bodies
     app.add_middleware(
         BodySizeLimit,

@@ -201,6 +201,16 @@ class Done(BaseModel):
     message: str
 
 
+class DashboardSessionPublic(BaseModel):
+    """A live dashboard session (its cookie is never shown)."""
+
+    id: str = Field(description="the first characters of the session's stored hash")
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    user_agent: str
+
+
 class CleanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

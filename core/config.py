@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     uploads_dir: Path = Path("data/uploads")
     data_dir: Path = Path("data")
     port: int = 8000
+    # The address people reach the service at (links in reports and the dashboard's own
+    # origin); unset: http://127.0.0.1:PORT. Never taken from a request's Host header.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+/?$")
     max_body_bytes: int = Field(default=1_000_000, ge=1_000)
     max_upload_bytes: int = Field(default=10_000_000, ge=1_000)
     admin_token: str | None = None
@@ -83,6 +86,11 @@ class Settings(BaseSettings):
     def limits_for(self, overrides: dict[str, Any] | None) -> ProjectLimits:
         """The limits of a project with these admin overrides (its `limits` column)."""
         return limits_of(self.default_limits, overrides)
+
+    @property
+    def public_origin(self) -> str:
+        """PUBLIC_URL without a trailing slash, or the local default."""
+        return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def egress_policy(self) -> EgressPolicy:

@@ -198,3 +198,21 @@ class IdempotentRequest(SQLModel, table=True):
     status_code: int | None = None
     response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = _timestamp(nullable=False, index=True)
+
+
+class DashboardSession(SQLModel, table=True):
+    """A signed-in dashboard session: its cookie holds only a random ID, whose hash is kept
+    here, so that sign-out, a token's rotation or the admin ends it at once."""
+
+    __tablename__ = "dashboard_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    project_id: int | None = Field(default=None, index=True)
+    """None for the admin's sessions."""
+    token_tag: str = Field(max_length=64)
+    """A tag of the token it signed in with: a rotated token no longer matches."""
+    created_at: datetime = _timestamp(nullable=False)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_seen_at: datetime = _timestamp(nullable=False)
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    user_agent: str = Field(default="", max_length=200)

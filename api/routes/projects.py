@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from api.deps import AdminDep, ProjectDep, ServicesDep, SessionDep, hash_token
 from api.errors import ApiError, not_found
 from api.schemas import (
+    DashboardSessionPublic,
+    Done,
     ProjectAdminChange,
     ProjectCreate,
     ProjectCreated,
@@ -20,6 +22,7 @@ from api.schemas import (
 )
 from core.config import Settings
 from core.limits import ProjectLimits, merged_overrides
+from store import dashboard_sessions
 from store.models import Project
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -80,6 +83,7 @@ async def rotate_my_token(project: ProjectDep, session: SessionDep) -> ProjectTo
     token = secrets.token_urlsafe(32)
     project.token_hash = hash_token(token)
     session.add(project)
+    await dashboard_sessions.end_all(session, project.id, commit=False)
     await session.commit()
     return ProjectToken(token=token)
 
@@ -93,9 +97,7 @@ async def change_project(
     services: ServicesDep,
 ) -> ProjectPublic:
     """Set a project's limits (a null limit restores the default) or its max_parallel."""
-    project = await session.get(Project, project_id) if 0 < project_id < 2**62 else None
-    if project is None:
-        raise not_found("project", project_id)
+    project = await _existing(session, project_id)
     if body.limits is not None:
         project.limits = merged_overrides(project.limits, body.limits)
     if body.max_parallel is not None:
@@ -108,6 +110,39 @@ async def change_project(
     await session.commit()
     services.dispatcher.wake()
     return public(project, services.settings)
+
+
+@admin_router.get("/{project_id}/sessions", response_model=list[DashboardSessionPublic])
+async def project_sessions(
+    project_id: int, _admin: AdminDep, session: SessionDep
+) -> list[DashboardSessionPublic]:
+    """The project's live dashboard sessions, newest first."""
+    await _existing(session, project_id)
+    return [
+        DashboardSessionPublic(
+            id=row.id_hash[:12],
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+        )
+        for row in await dashboard_sessions.live_of(session, project_id)
+    ]
+
+
+@admin_router.delete("/{project_id}/sessions", response_model=Done)
+async def end_project_sessions(project_id: int, _admin: AdminDep, session: SessionDep) -> Done:
+    """End every dashboard session of the project at once (its token keeps working)."""
+    await _existing(session, project_id)
+    ended = await dashboard_sessions.end_all(session, project_id)
+    return Done(message=f"{ended} dashboard session(s) ended")
+
+
+async def _existing(session: SessionDep, project_id: int) -> Project:
+    project = await session.get(Project, project_id) if 0 < project_id < 2**62 else None
+    if project is None:
+        raise not_found("project", project_id)
+    return project
 
 
 def _within_limits(project: Project, limits: ProjectLimits) -> None:

@@ -7,18 +7,24 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.ui import library, pages
-from api.ui.pages import HERE, SignInNeeded, error_page, trace_viewer_dir
+from api.ui import library, pages, trace_viewer
+from api.ui.pages import HERE, SignInNeeded, error_page
+from api.ui.protection import DashboardProtection
+from api.ui.trace_viewer import trace_viewer_dir
 
 __all__ = ["error_page", "install"]
 
 
-def install(app: FastAPI) -> None:
-    """The pages, their script and style, the trace viewer, and sign-in redirects."""
+def install(app: FastAPI, public_origin: str) -> None:
+    """The pages, their script and style, the trace viewer, sign-in redirects, and the
+    headers and origin check of every dashboard response."""
     app.include_router(pages.router)
     app.include_router(library.router)
+    app.include_router(trace_viewer.router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     app.mount("/ui/trace", StaticFiles(directory=trace_viewer_dir(), html=True), name="ui-trace")
+
+    app.add_middleware(DashboardProtection, public_origin=public_origin)
 
     @app.exception_handler(SignInNeeded)
     async def to_sign_in(_request: Request, _error: SignInNeeded) -> Response:

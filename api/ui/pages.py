@@ -25,6 +25,7 @@ from api.ui.sessions import UiSession
 from core.run_result import RunProgress
 from core.run_state import FINAL_STATES, RunState
 from live.events import job_stream, project_stream
+from store import dashboard_sessions
 from store.admission import paused_all
 from store.models import Project, Run
 from store.queue import position_column, queued_count, queued_page
@@ -39,13 +40,6 @@ CookieDep = Annotated[str | None, Cookie(alias=sessions.COOKIE)]
 CsrfField = Annotated[str | None, Form()]
 """The session's CSRF token, in every action's form."""
 PageNumber = Annotated[int, Query(alias="page", ge=0, le=100_000)]
-
-
-def trace_viewer_dir() -> Path:
-    """Playwright's own trace viewer, as shipped inside the installed package."""
-    import playwright
-
-    return Path(playwright.__file__).parent / "driver/package/lib/vite/traceViewer"
 
 
 class SignInNeeded(Exception):
@@ -64,8 +58,8 @@ def error_page(request: Request, status: int, detail: str) -> Response | None:
 async def signed_in(
     services: ServicesDep, session: SessionDep, cookie: CookieDep = None
 ) -> UiSession:
-    """The caller's session, if its token is still the project's (or the admin's)."""
-    found = sessions.read(services.secrets, cookie)
+    """The caller's live session, if its token is still the project's (or the admin's)."""
+    found = await sessions.read(session, cookie)
     if found is None:
         raise SignInNeeded
     if found.is_admin:
@@ -119,8 +113,8 @@ def back(to: str, note: str | None = None) -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, services: ServicesDep, cookie: CookieDep = None) -> Response:
-    found = sessions.read(services.secrets, cookie)
+async def home(request: Request, session: SessionDep, cookie: CookieDep = None) -> Response:
+    found = await sessions.read(session, cookie)
     if found is None:
         return page(request, "sign_in.html", None)
     if found.is_admin:
@@ -135,11 +129,13 @@ async def sign_in(
     services: ServicesDep,
     session: SessionDep,
 ) -> Response:
-    """Exchange a project or admin token for a session cookie (the token is not kept)."""
+    """Exchange a project or admin token for a session cookie (the token is not kept). Only
+    the dashboard's own sign-in page may post here (`api/ui/protection.py`)."""
     admin = services.settings.admin_token
     token = token.strip()
+    agent = request.headers.get("user-agent", "")
     if admin and same_secret(token, admin):
-        cookie = sessions.issue(services.secrets, None, hash_token(admin))
+        cookie = await sessions.issue(session, None, hash_token(admin), agent)
     else:
         found = await session.exec(select(Project).where(Project.token_hash == hash_token(token)))
         project = found.first()
@@ -148,7 +144,7 @@ async def sign_in(
             refused = page(request, "sign_in.html", None, error=error)
             refused.status_code = 401
             return refused
-        cookie = sessions.issue(services.secrets, project.id, project.token_hash)
+        cookie = await sessions.issue(session, project.id, project.token_hash, agent)
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(
         sessions.COOKIE,
@@ -163,8 +159,10 @@ async def sign_in(
 
 
 @router.post("/sign-out")
-async def sign_out(ui: UiSessionDep, csrf: CsrfField = None) -> Response:
+async def sign_out(ui: UiSessionDep, session: SessionDep, csrf: CsrfField = None) -> Response:
+    """End the session on the server (its cookie is worth nothing from now on)."""
     checked(ui, csrf)
+    await dashboard_sessions.end(session, ui.id_hash)
     response = RedirectResponse("/ui/", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/ui")
     return response

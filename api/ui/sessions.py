@@ -1,19 +1,23 @@
-"""Dashboard sessions: a token is exchanged once for a sealed, HttpOnly, SameSite=Strict
-cookie; every form carries a CSRF token derived from that cookie.
+"""Dashboard sessions: a token is exchanged once for an HttpOnly, SameSite=Strict cookie that
+holds only a random session ID; the session itself lives on the server
+(`store.dashboard_sessions`), so sign-out, a token's rotation and the admin end it at once.
+Every form carries a CSRF token derived from the cookie.
 
-The cookie holds the project (none for the admin), a tag of the token's hash (a rotated token
-ends its sessions) and an expiry, sealed with the service's secret key: it cannot be read or
-forged, and the token itself is never stored or echoed.
+The token itself is never stored or echoed: the session keeps a tag of the token's hash, and a
+session whose project token (or admin token) changed no longer counts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import same_secret
-from core.secrets import SealedDataInvalid, SecretBox
+from store import dashboard_sessions
 
 COOKIE = "ui_session"
 LIFETIME_S = 8 * 3600
@@ -33,6 +37,10 @@ class UiSession:
         return self.project_id is None
 
     @property
+    def id_hash(self) -> str:
+        return id_hash(self.cookie)
+
+    @property
     def csrf(self) -> str:
         """The token every form of this session carries."""
         return hashlib.sha256(b"csrf:" + self.cookie.encode()).hexdigest()[:32]
@@ -48,22 +56,25 @@ def token_tag(token_hash: str) -> str:
     return token_hash[:TAG_CHARS]
 
 
-def issue(box: SecretBox, project_id: int | None, token_hash: str) -> str:
-    """A new session's cookie value."""
-    expires = str(int(time.time()) + LIFETIME_S)
-    project = "" if project_id is None else str(project_id)
-    return box.seal({"project": project, "tag": token_tag(token_hash), "expires": expires})
+def id_hash(cookie: str) -> str:
+    """Sessions are stored under the SHA-256 of their cookie, never the cookie itself."""
+    return hashlib.sha256(cookie.encode()).hexdigest()
 
 
-def read(box: SecretBox, cookie: str | None) -> UiSession | None:
-    """The session of a cookie, or None if it is missing, forged or expired."""
-    if not cookie:
+async def issue(db: AsyncSession, project_id: int | None, token_hash: str, user_agent: str) -> str:
+    """Start a session on the server; its cookie's value."""
+    cookie = secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=LIFETIME_S)
+    tag = token_tag(token_hash)
+    await dashboard_sessions.start(db, id_hash(cookie), project_id, tag, lifetime, user_agent)
+    return cookie
+
+
+async def read(db: AsyncSession, cookie: str | None) -> UiSession | None:
+    """The live session of a cookie, or None if it is missing, unknown, ended or expired."""
+    if not cookie or len(cookie) > 200:
         return None
-    try:
-        fields = box.open(cookie)
-    except SealedDataInvalid:  # forged, damaged, or sealed under another key
+    row = await dashboard_sessions.live(db, id_hash(cookie))
+    if row is None:
         return None
-    if not fields.get("expires", "").isdigit() or int(fields["expires"]) < time.time():
-        return None
-    project = fields.get("project", "")
-    return UiSession(int(project) if project.isdigit() else None, fields.get("tag", ""), cookie)
+    return UiSession(row.project_id, row.token_tag, cookie)

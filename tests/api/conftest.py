@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from api.app import create_app
+from core.chromium import LAUNCH_ARGS, chromium_executable
 from core.config import Settings
 from core.temporal import connect
 from runner.host import WorkerHost
@@ -120,3 +122,14 @@ async def every_second_project(api: httpx.AsyncClient) -> ProjectAccess:
 async def other_project(api: httpx.AsyncClient) -> ProjectAccess:
     """A second project, to prove isolation."""
     return await new_project(api)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """A Chromium for the dashboard's tests (one per module)."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=chromium_executable(None), args=LAUNCH_ARGS
+        )
+        yield chromium
+        await chromium.close()

@@ -5,37 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from core.chromium import LAUNCH_ARGS, chromium_executable
 from core.config import Settings
 from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
+from tests.api.dashboard_browser import signed_in
 from tests.api.jobs import create_test, queue, wait_for_job
 from tests.api.live_server import served
 from tests.conftest import free_port
 from tests.support.definitions import shop_test
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=chromium_executable(None), args=LAUNCH_ARGS
-        )
-        yield chromium
-        await chromium.close()
-
-
-async def signed_in(browser: Browser, base_url: str, token: str) -> Page:
-    page = await (await browser.new_context()).new_page()
-    await page.goto(f"{base_url}/ui/")
-    await page.fill("#token", token)
-    await page.click("button:has-text('Sign in')")
-    return page
 
 
 async def paused_project(live: httpx.AsyncClient, pages_url: str) -> tuple[ProjectAccess, int]:

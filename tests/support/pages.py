@@ -36,7 +36,8 @@ _hits_lock = threading.Lock()
 class TestPageHandler(QuietHandler):
     """Static pages, plus /flaky/<key>/<n> (the first n requests get HTTP 503),
     /redirect?to=URL, /probe/<kind>?to=URL (a page that tries to reach URL) and /big/<n>
-    (a page with n characters of text). /form-to/<path> is a form whose button posts there."""
+    (a page with n characters of text). /form-to/<path> is a form whose button posts there;
+    /form-post?to=URL a form that posts to URL."""
 
     __test__ = False
 
@@ -51,6 +52,9 @@ class TestPageHandler(QuietHandler):
             return None
         if parts.path.startswith("/probe/") and parts.path[7:] in PROBES:
             return self._send(probe_page(parts.path[7:], target))
+        if parts.path == "/form-post" and target:  # a form that posts to any address
+            form = f"<form method='post' action='{html.escape(target)}'><input name='x'></form>"
+            return self._send(f"<html><body>{form}</body></html>")
         if parts.path.startswith("/form-to/"):
             action = html.escape(parts.path[8:] + ("?" + parts.query if parts.query else ""))
             form = f"<form method='post' action='{action}'><button id='send'>Send</button></form>"
