@@ -445,12 +445,13 @@ async def _done_within(task: asyncio.Future[Any], timeout_s: float) -> bool:
     return task.done()
 
 
-def _egress_failure(blocked: list[Blocked]) -> StepError | None:
+def _egress_failure(blocked: tuple[Blocked | None, int]) -> StepError | None:
     """A destination the egress policy refused during the step fails it; no retry helps."""
-    if not blocked:
+    first, count = blocked
+    if first is None:
         return None
-    more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
-    return StepError(blocked[0].message + more, errors.EGRESS_BLOCKED, False)
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return StepError(first.message + more, errors.EGRESS_BLOCKED, False)
 
 
 def _with_credentials(step: Step, credentials: Credentials) -> Step:

@@ -26,6 +26,10 @@ from core.egress import EgressPolicy, IPAddress, describe_block, literal_address
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 15.0
+BLOCKS_KEPT = 50
+"""Refusals a gate keeps in full (the first ones); later ones are counted."""
+BLOCKS_LOGGED = 5
+"""Refusals a gate logs one line each for; the rest are counted in one line at its close."""
 PIPE_CHUNK = 64 * 1024
 HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
 
@@ -52,13 +56,18 @@ class Refused(Exception):
 
 
 class EgressGate:
-    """One context's proxy listener; remembers every destination it refused."""
+    """One context's proxy listener; remembers the destinations it refused (the first
+    BLOCKS_KEPT in full, the rest as a count and the latest), and logs them under its run."""
 
     def __init__(self, policy: EgressPolicy) -> None:
         self._policy = policy
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self.run_id = ""
+        """The run whose context this is (set when a run takes the warm context)."""
         self.blocked: list[Blocked] = []
+        self.blocked_total = 0
+        self.latest_blocked: Blocked | None = None
 
     async def start(self) -> str:
         """Listen on a free loopback port; return the proxy URL for the browser context."""
@@ -67,11 +76,25 @@ class EgressGate:
         return f"http://127.0.0.1:{port}"
 
     def record(self, blocked: Blocked) -> None:
-        """Remember a refusal made elsewhere (a scheme Chromium refused on its own)."""
-        self.blocked.append(blocked)
+        """Remember a refusal (this gate's, or a scheme Chromium refused on its own), logging
+        the first few under the run."""
+        self.blocked_total += 1
+        self.latest_blocked = blocked
+        if len(self.blocked) < BLOCKS_KEPT:
+            self.blocked.append(blocked)
+        if self.blocked_total <= BLOCKS_LOGGED:
+            log.info("run %s: egress: %s", self.run_id, blocked.message, extra=self._extra())
 
     def close(self) -> None:
         """Stop listening and cut every open tunnel."""
+        unlogged = self.blocked_total - BLOCKS_LOGGED
+        if unlogged > 0 and self._server is not None and self._server.is_serving():
+            log.info(
+                "run %s: egress: %d more blocked requests were not logged",
+                self.run_id,
+                unlogged,
+                extra=self._extra(),
+            )
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
@@ -111,8 +134,7 @@ class EgressGate:
                 upstream[1].write(_forwarded_head(method, origin_form, version, header_lines))
         except Refused as refused:
             if refused.blocked is not None:
-                self.blocked.append(refused.blocked)
-                log.info("egress: %s", refused.blocked.message)
+                self.record(refused.blocked)
             return await _answer(writer, refused.status, str(refused))
         up_reader, up_writer = upstream
         try:
@@ -129,8 +151,12 @@ class EgressGate:
             return await asyncio.wait_for(
                 asyncio.open_connection(str(address), port), CONNECT_TIMEOUT_S
             )
-        except (OSError, TimeoutError) as error:
-            raise Refused(502, f"could not connect to {host}:{port}: {error}") from None
+        except (OSError, TimeoutError) as error:  # the cause would tell open from closed ports
+            log.debug("egress: %s:%s: %s", host, port, error, extra=self._extra())
+            raise Refused(502, f"could not connect to {host}:{port}") from None
+
+    def _extra(self) -> dict[str, str]:
+        return {"job_id": self.run_id} if self.run_id else {}
 
     async def _choose(self, host: str, port: int) -> IPAddress:
         addresses = await _resolve(host, port)

@@ -21,11 +21,12 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from browser.console_capture import ConsoleCapture
 from browser.egress_proxy import Blocked, EgressGate
 from browser.trace_redaction import redact_trace
 from core.chromium import LAUNCH_ARGS, chromium_environment, chromium_executable
 from core.definition import TraceMode
-from core.egress import EgressPolicy, refused_scheme
+from core.egress import EgressPolicy
 
 T = TypeVar("T")
 
@@ -41,7 +42,6 @@ EGRESS_LAUNCH_ARGS = [
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
-LOCAL_RESOURCE_REFUSED = "Not allowed to load local resource: "
 
 
 @dataclass
@@ -68,11 +68,17 @@ class Session:
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the context is closed or lost."""
 
-    def new_blocks(self) -> list[Blocked]:
-        """Destinations refused since the last call (each is reported once)."""
-        fresh = self.gate.blocked[self.blocks_reported :]
-        self.blocks_reported = len(self.gate.blocked)
-        return fresh
+    def new_blocks(self) -> tuple[Blocked | None, int]:
+        """The first destination refused since the last call, and how many were (each is
+        reported once)."""
+        fresh = self.gate.blocked_total - self.blocks_reported
+        first = None
+        if fresh:
+            kept = self.gate.blocked
+            first = kept[self.blocks_reported] if self.blocks_reported < len(kept) else None
+            first = first or self.gate.latest_blocked
+        self.blocks_reported = self.gate.blocked_total
+        return first, fresh
 
 
 OWNER_SWITCH = "--testrun-worker"
@@ -81,15 +87,6 @@ OWNER_SWITCH = "--testrun-worker"
 def owner_args(owner: str) -> list[str]:
     """A harmless switch naming the worker, so `ps` shows which worker a Chromium belongs to."""
     return [f"{OWNER_SWITCH}={owner}"] if owner else []
-
-
-def _note_local_resource(gate: EgressGate, console_text: str) -> None:
-    """Chromium refuses file: URLs from web pages on its own and says so on the console; the
-    refusal is the egress policy's too, and fails the step like a refused connection."""
-    if console_text.startswith(LOCAL_RESOURCE_REFUSED):
-        url = console_text.removeprefix(LOCAL_RESOURCE_REFUSED).strip()[:200]
-        refusal = refused_scheme(url.split(":", 1)[0]) or "not a web address"
-        gate.record(Blocked(url, f"{url}: {refusal}"))
 
 
 @dataclass
@@ -196,6 +193,7 @@ class BrowserPool:
         if session_id is not None and session_id in self._lost:  # its run closed it first
             await _discard(blank)
             self.get(session_id)  # raises, saying why
+        blank.gate.run_id = run_id  # what the gate logs and counts is this run's from now on
         session = Session(
             session_id=session_id or uuid.uuid4().hex,
             run_id=run_id,
@@ -257,8 +255,8 @@ class BrowserPool:
         except BaseException:
             gate.close()
             raise
-        context.on("console", lambda message: _note_local_resource(gate, message.text))
         try:
+            await ConsoleCapture(context, gate).limit_pages()
             page = await context.new_page()
         except BaseException:
             await context.close()

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 from sqlmodel import col, select
 
@@ -83,15 +83,15 @@ JUNIT_RESPONSE: dict[int | str, dict[str, Any]] = {
 MAX_REPORT_RUNS = 500
 
 
-def _junit(name: str, runs: list[Run], project: Project, request: Request) -> Response:
-    base_url = str(request.base_url).rstrip("/")
-    body = junit.report(name, runs, project.name, base_url)
+def _junit(name: str, runs: list[Run], project: Project, services: ServicesDep) -> Response:
+    """The report, its links built on PUBLIC_URL (never on the request's Host header)."""
+    body = junit.report(name, runs, project.name, services.settings.public_origin)
     return Response(body, media_type="application/xml")
 
 
 @router.get("/junit.xml", response_class=Response, responses=JUNIT_RESPONSE)
 async def runs_report(
-    request: Request,
+    services: ServicesDep,
     project: ProjectDep,
     session: SessionDep,
     job: Annotated[
@@ -111,16 +111,16 @@ async def runs_report(
     [suite_id, *others] = list({run.suite_id for run in runs})
     suite = await session.get(Suite, suite_id) if suite_id is not None and not others else None
     name = suite.name if suite is not None else f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
-    return _junit(name, runs, project, request)
+    return _junit(name, runs, project, services)
 
 
 @router.get("/{job_id}/junit.xml", response_class=Response, responses=JUNIT_RESPONSE)
 async def run_report(
-    job_id: str, request: Request, project: ProjectDep, session: SessionDep
+    job_id: str, services: ServicesDep, project: ProjectDep, session: SessionDep
 ) -> Response:
     """A JUnit report of one run."""
     run = await find_run(session, project, job_id)
-    return _junit(junit.test_name(run), [run], project, request)
+    return _junit(junit.test_name(run), [run], project, services)
 
 
 @router.get("/{job_id}", response_model=RunDetail)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import re
+import time
+import uuid
 from pathlib import Path
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from starlette.datastructures import FormData
 
 from api.deps import ProjectDep, ServicesDep
@@ -16,6 +20,8 @@ from core.definition import UPLOAD_NAME
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 CHUNK = 64 * 1024
+LOCK_NAME = ".lock"
+STALE_PART_S = 3600
 
 
 def sanitise(name: str) -> str:
@@ -76,26 +82,57 @@ async def upload(request: Request, project: ProjectDep, services: ServicesDep) -
 
 async def save_upload(form: FormData, folder: Path, limit: int, total: int) -> UploadPublic:
     """Write the form's `file` into the folder under its sanitised name; 413 past `limit`, or
-    past `total` bytes for the folder as a whole (a file it replaces does not count)."""
+    past `total` bytes for the folder as a whole (a file it replaces does not count). The room
+    is checked and reserved in one step under the folder's lock, so parallel uploads cannot
+    pass the quota together."""
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise ApiError(422, "invalid_request", "file: a file field named 'file' is required")
     name = sanitise(file.filename or "")
-    target = folder / name
-    used = sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name != name)
-    room = min(limit, total - used)
-    partial = target.with_name(f".{name}.part")
-    size = 0
-    with partial.open("wb") as out:
-        while chunk := await file.read(CHUNK):
-            size += len(chunk)
-            if size > room:
-                out.close()
-                partial.unlink(missing_ok=True)
-                raise _too_large(limit, total, used)
-            out.write(chunk)
-    partial.replace(target)
+    size = file.size if file.size is not None else len(await file.read())
+    await file.seek(0)
+    partial = await asyncio.to_thread(reserve, folder, name, size, limit, total)
+    try:
+        with partial.open("r+b") as out:
+            while chunk := await file.read(CHUNK):
+                out.write(chunk)
+        partial.replace(folder / name)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return UploadPublic(name=name, size=size)
+
+
+def reserve(folder: Path, name: str, size: int, limit: int, total: int) -> Path:
+    """A partial file of `size` bytes (counted by every other upload from now on), if the
+    file fits; else 413. Checked under an exclusive lock on the folder."""
+    with (folder / LOCK_NAME).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        used = sum(size_of(path) for path in folder.iterdir() if counts(path, name))
+        if size > min(limit, total - used):
+            raise _too_large(limit, total, used)
+        partial = folder / f".{name}.{uuid.uuid4().hex[:12]}.part"
+        with partial.open("wb") as out:
+            out.truncate(size)  # the reservation: its size counts at once
+        return partial
+
+
+def counts(path: Path, replaced: str) -> bool:
+    """Whether a file of the folder counts toward its quota: every upload but the one being
+    replaced, and every reservation younger than an hour (an older one was abandoned)."""
+    if path.name == LOCK_NAME or path.name == replaced or not path.is_file():
+        return False
+    if path.name.endswith(".part") and time.time() - path.stat().st_mtime > STALE_PART_S:
+        path.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # renamed or removed meanwhile
+        return 0
 
 
 def _too_large(limit: int, total: int, used: int) -> ApiError:
@@ -116,3 +153,20 @@ async def list_uploads(project: ProjectDep, services: ServicesDep) -> list[Uploa
         for path in sorted(folder.iterdir())
         if path.is_file() and not path.name.startswith(".")
     ]
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_upload(name: str, project: ProjectDep, services: ServicesDep) -> Response:
+    """Delete one of the project's uploaded files (its room in the quota is free at once)."""
+    assert project.id is not None
+    missing = ApiError(404, "upload_not_found", f"upload {name!r} not found")
+    try:
+        if sanitise(name) != name:
+            raise missing
+    except ApiError:
+        raise missing from None
+    path = project_folder(services, project.id) / name
+    if not path.is_file():
+        raise missing
+    path.unlink(missing_ok=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

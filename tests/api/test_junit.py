@@ -17,7 +17,9 @@ SCHEMA = xmlschema.XMLSchema(Path(__file__).parents[1] / "support" / "junit.xsd"
 
 
 async def report(api: httpx.AsyncClient, project: ProjectAccess, path: str) -> ElementTree.Element:
-    answer = await api.get(path, headers=project.headers)
+    """The report, asked for with a forged Host header (links must not follow it)."""
+    answer = await api.get(path, headers={**project.headers, "Host": "evil.example"})
+    assert "evil.example" not in answer.text
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("application/xml")
     SCHEMA.validate(answer.text)  # raises with the offending element if it is not valid
@@ -75,6 +77,7 @@ async def test_a_suite_run_reports_each_test_with_the_failure_s_message_and_type
     assert any(
         link.endswith(".png") and f"/api/runs/{jobs[1]}/artifacts/" in link for link in links
     )
+    assert all(link.startswith("http://127.0.0.1:8000/api/runs/") for link in links), links
 
 
 async def test_one_run_s_report_and_a_cancelled_run_is_skipped(

@@ -3,6 +3,7 @@ project's own token can change none of them, and it can replace itself."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -174,6 +175,35 @@ async def test_uploads_count_against_the_project_s_total_and_a_streamed_body_is_
         headers={**project.headers, "Content-Type": "multipart/form-data; boundary=b"},
     )
     assert streamed.status_code == 413, streamed.text
+
+
+async def test_parallel_uploads_never_pass_the_project_s_quota_together_and_one_is_deleted(
+    live: httpx.AsyncClient,
+) -> None:
+    """Five 1.5 MB uploads at once into a 5 MB quota: at most three are stored."""
+    project = await new_project(live, limits={"max_upload_bytes": 5_000_000})
+    size = 1_500_000
+
+    async def upload(name: str) -> httpx.Response:
+        files = {"file": (name, b"x" * size, "application/octet-stream")}
+        return await live.post("/api/uploads", files=files, headers=project.headers)
+
+    answers = await asyncio.gather(*(upload(f"part-{n}.bin") for n in range(5)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [201, 201, 201, 413, 413], codes
+    listed = (await live.get("/api/uploads", headers=project.headers)).json()
+    assert len(listed) == 3 and sum(item["size"] for item in listed) == 3 * size
+
+    deleted = await live.delete(f"/api/uploads/{listed[0]['name']}", headers=project.headers)
+    assert deleted.status_code == 204
+    assert (await upload("after-delete.bin")).status_code == 201, "its room is free again"
+    missing = await live.delete("/api/uploads/no-such.bin", headers=project.headers)
+    assert missing.status_code == 404 and missing.json()["code"] == "upload_not_found"
+    escape = await live.delete("/api/uploads/..%2F..%2Fsecret.key", headers=project.headers)
+    assert escape.status_code == 404
+    other = await new_project(live)
+    theirs = await live.delete(f"/api/uploads/{listed[1]['name']}", headers=other.headers)
+    assert theirs.status_code == 404, "another project's upload is not there for it"
 
 
 async def test_a_rotated_token_works_at_once_and_the_old_one_never_again(

@@ -37,7 +37,8 @@ class TestPageHandler(QuietHandler):
     """Static pages, plus /flaky/<key>/<n> (the first n requests get HTTP 503),
     /redirect?to=URL, /probe/<kind>?to=URL (a page that tries to reach URL) and /big/<n>
     (a page with n characters of text). /form-to/<path> is a form whose button posts there;
-    /form-post?to=URL a form that posts to URL."""
+    /form-post?to=URL a form that posts to URL; /noisy?to=URL&fetches=N&logs=M a page that
+    fetches URL N times and floods its console with M messages."""
 
     __test__ = False
 
@@ -52,6 +53,10 @@ class TestPageHandler(QuietHandler):
             return None
         if parts.path.startswith("/probe/") and parts.path[7:] in PROBES:
             return self._send(probe_page(parts.path[7:], target))
+        if parts.path == "/noisy":
+            query = parse_qs(parts.query)
+            fetches, logs = (int(query.get(k, ["0"])[0]) for k in ("fetches", "logs"))
+            return self._send(noisy_page(target, min(fetches, 5000), min(logs, 100_000)))
         if parts.path == "/form-post" and target:  # a form that posts to any address
             form = f"<form method='post' action='{html.escape(target)}'><input name='x'></form>"
             return self._send(f"<html><body>{form}</body></html>")
@@ -128,6 +133,20 @@ def whoami_page(cookie_header: str, padding: int = 0, shout: bool = False) -> st
         f"<html>{head}<body><p id='welcome'>Welcome</p>"
         f"<pre id='echo'{style}>{shown}</pre></body></html>"
     )
+
+
+def noisy_page(target: str, fetches: int, logs: int) -> str:
+    """A page that fetches `target` `fetches` times and logs `logs` console messages of 2 KB,
+    then shows #done."""
+    script = (
+        f"const line = 'x'.repeat(2000);"
+        f"for (let i = 0; i < {logs}; i++) console.log(line, i);"
+        f"Promise.allSettled(Array.from({{length: {fetches}}}, (_, i) => "
+        f"fetch({target!r} + '?n=' + i))).then(() => {{"
+        f"const done = document.createElement('p'); done.id = 'done';"
+        f"done.textContent = 'done'; document.body.append(done); }});"
+    )
+    return f"<html><body><p>noisy</p><script>{script}</script></body></html>"
 
 
 def probe_page(kind: str, target: str) -> str:

@@ -155,3 +155,30 @@ async def test_a_successor_cancelled_while_it_waits_for_its_slot_stops_quietly(
     ]
     assert not [r for r in records if r.exc_info], "no traceback"
     assert first.id not in worker_host.handovers._waiting, "its wait is over"
+
+
+async def test_a_tenant_s_flood_of_blocked_requests_and_console_messages_is_logged_in_bounds(
+    client, worker_host, pages_url: str, run_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """1000 blocked fetches and 20,000 console messages: a handful of egress lines and one
+    console line, each naming this run (its context was the worker's warm spare)."""
+    caplog.set_level(logging.INFO)
+    blocked = "http://127.0.0.1:3/x"  # a port of this machine no run may reach
+    test = {
+        "name": "noisy page",
+        "start_url": f"{pages_url}noisy?to={blocked}&fetches=1000&logs=20000",
+        "step_timeout_ms": 20_000,
+        "retry": {"max_attempts": 1},
+        "steps": [{"action": "wait", "selector": "#done"}],
+    }
+    result = await outcome(await start_run(client, run_id, test))
+    assert result.state == "failed" and result.error_type == "EgressBlocked", result.error
+    assert "(and 999 more)" in result.steps[0].error
+
+    everyone = [r for r in caplog.records if ": egress: " in r.getMessage()]
+    assert all(job_of(r) == run_id for r in everyone), [r.getMessage() for r in everyone]
+    egress = [r.getMessage() for r in lines_of(caplog, run_id) if ": egress: " in r.getMessage()]
+    assert len(egress) == 6, egress
+    assert egress[-1].endswith("egress: 995 more blocked requests were not logged")
+    console = [r for r in caplog.records if "console capture" in r.getMessage()]
+    assert [job_of(r) for r in console] == [run_id], [r.getMessage() for r in console]

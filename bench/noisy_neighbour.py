@@ -1,0 +1,130 @@
+"""A noisy neighbour on one worker: a page flooding the console (500 messages of 2 KB per tick
+for 8 s) in one browser context, a quiet run in another context of the same pool, and the
+worker's memory (its Playwright driver and its Python) before and after the flood.
+
+Both runs go through the service's browser path (`BrowserPool` with its egress gate and
+console capture, and `perform`), in one process like a worker's. Printed: the quiet run's
+duration alone and beside the flood (target: within 20 %), and the driver's and the Python
+process's RSS before the flood, after it, and after a second one (target: growth <= 100 MiB).
+
+Usage: python -m bench.noisy_neighbour [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from browser.actions import StepContext, perform
+from browser.pool import BrowserPool
+from core.definition import Step
+from core.egress import EgressPolicy
+from devstack.static_server import StaticServer
+from tests.support.pages import PAGES_DIR
+
+MIB = 1024 * 1024
+FLOOD_S = 8
+FLOOD_PAGE = """<html><body><p id="state">flooding</p><script>
+const line = "x".repeat(2000);
+const end = Date.now() + {ms};
+function tick() {{
+  for (let i = 0; i < 500; i++) console.log(line, i);
+  if (Date.now() < end) setTimeout(tick, 0);
+  else document.getElementById("state").textContent = "done";
+}}
+tick();
+</script></body></html>"""
+QUIET_STEPS = [
+    {"action": "click", "selector": "#buy"},
+    {"action": "assert", "selector": "#total", "value": "42"},
+    {"action": "type", "selector": "#email", "value": "a@b.c"},
+    {"action": "assert", "selector": "#echo", "value": "a@b.c"},
+    {"action": "select", "selector": "#color", "value": "g"},
+    {"action": "hover", "selector": "#hover"},
+    {"action": "check", "selector": "#news"},
+    {"action": "scroll", "selector": "#bottom"},
+] * 4
+
+
+def driver_rss_mib() -> float:
+    """RSS of the Playwright driver (node) below this process."""
+    me = psutil.Process()
+    total = 0
+    for child in me.children(recursive=False):
+        if any(part.endswith("/driver/package/cli.js") for part in child.cmdline()):
+            total += child.memory_info().rss
+    return total / MIB
+
+
+def python_rss_mib() -> float:
+    return psutil.Process().memory_info().rss / MIB
+
+
+async def run_steps(pool: BrowserPool, url: str, steps: list[dict], scratch: Path) -> float:
+    """Open a context, run the steps, close it; seconds from open to close."""
+    started = time.perf_counter()
+    session = await pool.open("bench", "off", 600)
+    where = StepContext(url, 30_000, scratch, "step", scratch)
+    for step in [{"action": "navigate", "value": url}, *steps]:
+        await pool.while_open(session, perform(session.page, Step.model_validate(step), where))
+    await pool.close(session.session_id)
+    return time.perf_counter() - started
+
+
+async def flood(pool: BrowserPool, url: str, scratch: Path) -> float:
+    wait = {"action": "assert", "selector": "#state", "value": "done", "timeout_ms": 60_000}
+    return await run_steps(pool, url, [wait], scratch)
+
+
+async def main(rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="noisy-") as folder:
+        scratch = Path(folder)
+        (scratch / "flood.html").write_text(FLOOD_PAGE.format(ms=FLOOD_S * 1000))
+        with StaticServer(PAGES_DIR) as pages, StaticServer(scratch) as own:
+            hosts = f"{pages.split('/')[2]},{own.split('/')[2]}"
+            pool = BrowserPool(None, egress=EgressPolicy.from_setting(hosts))
+            await pool.start()
+            await pool.warm()
+            quiet_url, flood_url = pages + "shop.html", own + "flood.html"
+            await run_steps(pool, quiet_url, QUIET_STEPS, scratch)  # warm up
+            alone = [await run_steps(pool, quiet_url, QUIET_STEPS, scratch) for _ in range(rounds)]
+            gc.collect()
+            await asyncio.sleep(2)
+            before = driver_rss_mib(), python_rss_mib()
+            beside: list[float] = []
+            after: list[tuple[float, float]] = []
+            for _ in range(2):
+                flooding = asyncio.ensure_future(flood(pool, flood_url, scratch))
+                await asyncio.sleep(1)  # the flood is under way
+                while not flooding.done():
+                    beside.append(await run_steps(pool, quiet_url, QUIET_STEPS, scratch))
+                flood_s = await flooding
+                gc.collect()
+                await asyncio.sleep(2)
+                after.append((driver_rss_mib(), python_rss_mib()))
+            await pool.stop()
+    quiet, noisy = statistics.median(alone), statistics.median(beside)
+    print(f"quiet run alone: median {quiet:.2f} s over {len(alone)} runs")
+    print(
+        f"quiet run beside the flood: median {noisy:.2f} s over {len(beside)} runs "
+        f"({noisy / quiet:.2f}x; target <= 1.20x); the flood run took {flood_s:.1f} s"
+    )
+    print(f"before the floods: driver {before[0]:.0f} MiB, worker's Python {before[1]:.0f} MiB")
+    for number, (driver, python) in enumerate(after, 1):
+        print(
+            f"after flood {number}: driver {driver:.0f} MiB ({driver - before[0]:+.0f}), "
+            f"worker's Python {python:.0f} MiB ({python - before[1]:+.0f}); target <= +100 each"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    asyncio.run(main(parser.parse_args().rounds))
