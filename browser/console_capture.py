@@ -29,9 +29,8 @@ MAX_PER_SECOND = 200
 PAGE_BUDGET = 500
 """Console calls a document passes on to the browser's console; later ones are dropped in the
 page itself, before the browser, the driver or the worker spend anything on them."""
-PAGE_BUDGET_SCRIPT = (
-    """(() => {
-  let left = %d;
+PAGE_BUDGET_SCRIPT = """(() => {
+  let left = PAGE_BUDGET;
   const methods = ["log", "info", "warn", "error", "debug", "trace", "dir", "dirxml",
                    "table", "count", "assert", "group", "groupCollapsed", "timeLog"];
   for (const name of methods) {
@@ -41,9 +40,7 @@ PAGE_BUDGET_SCRIPT = (
       if (left > 0) { left--; return original.apply(this, args); }
     };
   }
-})();"""
-    % PAGE_BUDGET
-)
+})();""".replace("PAGE_BUDGET", str(PAGE_BUDGET))
 
 
 @dataclass
