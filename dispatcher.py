@@ -32,7 +32,9 @@ async def main() -> None:
     prepare_service_process(settings)
     engine = create_engine(settings.database_url, pool_size=5, max_overflow=5)
     events = EventPublisher(connect_redis(settings))
-    dispatcher = Dispatcher.build(engine, TemporalLink(settings), events, connect_bell(settings))
+    dispatcher = Dispatcher.build(
+        engine, TemporalLink(settings), events, connect_bell(settings), settings.max_slot_share
+    )
     dispatcher.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

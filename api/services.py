@@ -55,7 +55,9 @@ class Services:
         queue = RunQueue()
         events = EventPublisher(connect_redis(settings))
         cache = ShortCache(connect_redis(settings))
-        dispatcher = Dispatcher.build(engine, temporal, events, connect_bell(settings))
+        dispatcher = Dispatcher.build(
+            engine, temporal, events, connect_bell(settings), settings.max_slot_share
+        )
 
         async def forget_counts(project_ids: set[int]) -> None:
             await cache.forget(*(queue_counts_key(project_id) for project_id in project_ids))

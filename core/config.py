@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Destinations a run's browser may reach besides the public web (core/egress.py): host
     # names, host:port, addresses, address:port and networks, separated by commas.
     egress_allow: str = ""
+    # While another project has runs waiting, no project holds more than this share of the
+    # service's session slots (at least one), whatever its max_parallel and priorities.
+    max_slot_share: float = Field(default=0.5, gt=0, le=1)
     # Default limits of every project (core/limits.py); the admin overrides them per project.
     limit_max_waiting: int = Field(default=1000, ge=0)
     limit_max_parallel: int = Field(default=10, ge=1)

@@ -85,8 +85,10 @@ class Dispatcher:
         temporal: TemporalLink,
         positions: PositionNotifier,
         bell: DispatchBell | None = None,
+        max_slot_share: float = 0.5,
     ) -> None:
         self._admission = admission
+        self._max_slot_share = max_slot_share
         self._positions = positions
         self._workers = workers
         self._temporal = temporal
@@ -105,12 +107,15 @@ class Dispatcher:
         temporal: TemporalLink,
         events: EventPublisher | None = None,
         bell: DispatchBell | None = None,
+        max_slot_share: float = 0.5,
     ) -> Dispatcher:
         """A dispatcher on this database (publishing position events if given a publisher,
-        ringing and hearing the other processes through the bell if given one)."""
+        ringing and hearing the other processes through the bell if given one; no project
+        holds more than `max_slot_share` of the slots while another has runs waiting)."""
         admission = AdmissionStore(engine)
         notifier = PositionNotifier(admission, events or EventPublisher(None))
-        return cls(admission, WorkerRegistry(engine), temporal, notifier, bell)
+        workers = WorkerRegistry(engine)
+        return cls(admission, workers, temporal, notifier, bell, max_slot_share)
 
     def start(self) -> None:
         self._tasks = [
@@ -247,17 +252,24 @@ class Dispatcher:
         capacity, occupied = await asyncio.gather(
             self._workers.capacity(), self._admission.occupied()
         )
-        granted = await self._grant(capacity - occupied)
+        share_cap = self.share_cap(capacity)
+        granted = await self._grant(capacity - occupied, share_cap)
         await self._release_successors(capacity - occupied - len(granted))
-        return granted + await self._grant_successors()
+        return granted + await self._grant_successors(share_cap)
 
-    async def _grant(self, free: int, holders: list[Run] | None = None) -> list[Run]:
+    def share_cap(self, capacity: int) -> int:
+        """The most slots one project holds while another has runs waiting (at least 1)."""
+        return max(1, int(capacity * self._max_slot_share))
+
+    async def _grant(
+        self, free: int, share_cap: int, holders: list[Run] | None = None
+    ) -> list[Run]:
         """Up to `free` queued runs admitted in fairness order; into the slots of `holders`
         as their successors if given."""
         if free <= 0:
             return []
         extra = extra_room(holders) if holders else None
-        rooms = await self._admission.rooms(extra)
+        rooms = await self._admission.rooms(extra, share_cap)
         queues = await asyncio.gather(
             *(self._admission.heads(room.project_id, min(free, room.room)) for room in rooms)
         )
@@ -281,10 +293,10 @@ class Dispatcher:
                 with contextlib.suppress(RPCError):  # it ended meanwhile
                     await client.get_workflow_handle(run.job_id).signal("release")
 
-    async def _grant_successors(self) -> list[Run]:
+    async def _grant_successors(self, share_cap: int) -> list[Run]:
         """A successor for each run holding a slot without one (dispatch.successors)."""
         holders = await self._admission.without_successor(BATCH)
-        return await self._grant(len(holders), holders)
+        return await self._grant(len(holders), share_cap, holders)
 
     async def _send_admission(
         self, client: Client, run: Run, handover: SlotHandover | None

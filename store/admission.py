@@ -117,9 +117,13 @@ class AdmissionStore:
             )
             return int(found.one())
 
-    async def rooms(self, extra: Mapping[int, int] | None = None) -> list[ProjectRoom]:
+    async def rooms(
+        self, extra: Mapping[int, int] | None = None, share_cap: int | None = None
+    ) -> list[ProjectRoom]:
         """Unpaused projects with queued runs and room under their max_parallel (plus
-        `extra` per project: the slots of its runs that successors may take over)."""
+        `extra` per project: the slots of its runs that successors may take over). While
+        another project has runs waiting, a project's room is also under `share_cap` slots
+        (its share of the service's)."""
         async with self.session() as session:
             if await paused_all(session):
                 return []
@@ -132,10 +136,12 @@ class AdmissionStore:
             if not projects:
                 return []
             busy = await _count_by_project(session, holding_room(), [p.id for p in projects])
+        cap = share_cap if share_cap is not None and len(projects) > 1 else None
         rooms = []
         for project in projects:
             assert project.id is not None
-            room = project.max_parallel - int(busy.get(project.id, 0))
+            allowed = project.max_parallel if cap is None else min(project.max_parallel, cap)
+            room = allowed - int(busy.get(project.id, 0))
             room += (extra or {}).get(project.id, 0)
             if room > 0:
                 rooms.append(ProjectRoom(project.id, room, project.last_admitted_at))

@@ -119,3 +119,24 @@ async def test_a_granted_run_is_granted_once(queue: Queue) -> None:
     async with AsyncSession(queue.engine) as session:
         [run] = (await session.exec(select(Run))).all()
         assert run.job_id == only and run.admitted_at is not None
+
+
+async def test_while_another_project_waits_no_project_holds_more_than_its_share_of_slots(
+    queue: Queue,
+) -> None:
+    """A long-running tenant with a high max_parallel and live priority takes every slot only
+    while nobody else waits; then it goes down to half as its runs end."""
+    greedy, other = await queue.project("greedy", max_parallel=10), await queue.project("other")
+    await queue.workers.beat("worker-1", max_sessions=4)
+    first = await queue.queue(greedy, 4, "live")
+    assert sorted(await queue.granted()) == sorted(first), "alone, it may use every slot"
+    more = await queue.queue(greedy, 4, "live")
+    theirs = await queue.queue(other, 3)
+    await queue.finish(first[:1])
+    assert await queue.granted() == theirs[:1], "the waiting project's run, not the live one"
+    await queue.finish(first[1:2])
+    assert await queue.granted() == theirs[1:2], "the greedy project is over its share (2)"
+    await queue.finish(first[2:3])
+    assert await queue.granted() == more[:1], "the other project holds its share: 2 of 4"
+    await queue.finish(theirs[:1])
+    assert await queue.granted() == theirs[2:3], "each holds 2 while the other waits"
