@@ -6,14 +6,14 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page, expect
 
 from core import errors
 from core.definition import Step
-from core.egress import refused_scheme
+from core.egress import refused_scheme, resolve_like_browser
 from core.redaction import redact
 
 POLL_INTERVAL_S = 0.1
@@ -62,7 +62,7 @@ async def perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
 async def _perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
     if step.action == "navigate":
         timeout_ms = step.timeout_ms or ctx.timeout_ms
-        await _navigate(page, urljoin(ctx.start_url, step.value or ""), timeout_ms)
+        await _navigate(page, resolve_like_browser(ctx.start_url, step.value or ""), timeout_ms)
         return StepResult(selector_used=None, artifacts=[])
     if not step.selectors:
         return StepResult(selector_used=None, artifacts=await _page_action(page, step, ctx))

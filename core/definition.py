@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
-from urllib.parse import urljoin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from core.egress import EgressPolicy, refused_scheme
+from core.egress import EgressPolicy, refused_scheme, resolve_like_browser
 from core.redaction import MIN_SECRET_LENGTH
 
 Action = Literal[
@@ -207,10 +206,10 @@ def refused_urls(
         base, field = definition.start_url, "start_url"
     else:
         base, field = definition.login_url, "login_url"
-    urls: list[tuple[tuple[str | int, ...], str]] = [((field,), base)]
+    urls: list[tuple[tuple[str | int, ...], str]] = [((field,), resolve_like_browser(None, base))]
     for index, step in enumerate(definition.steps):
         if step.action == "navigate" and step.value:
-            urls.append((("steps", index, "value"), urljoin(base, step.value)))
+            urls.append((("steps", index, "value"), resolve_like_browser(base, step.value)))
     problems = []
     for where, url in urls:
         reason = policy.refuse_url(url)

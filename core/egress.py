@@ -11,9 +11,10 @@ address, a name that changes its answer) gets around it. Pure functions: the pro
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -175,6 +176,27 @@ class EgressPolicy:
                 return None
         decision = self.decide(host, port, address)
         return None if decision.allowed else describe_block(host, port, address, decision.reason)
+
+
+SPECIAL_SCHEME = re.compile(r"^(https?):(.*)$", re.IGNORECASE | re.DOTALL)
+C0_OR_SPACE = "".join(chr(code) for code in range(0x21))
+
+
+def resolve_like_browser(base: str | None, url: str) -> str:
+    """`url` (absolute, or relative to `base`) as a browser's URL parser (WHATWG) reads it,
+    for http and https: surrounding control characters and spaces go, tabs and newlines go
+    everywhere, a backslash is a slash, and `http:host`, `http:/host` or `http:\\\\host`
+    name the host `host`, unless the base has the same scheme and at most one slash
+    follows (then they are relative)."""
+    url = url.strip(C0_OR_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
+    special = SPECIAL_SCHEME.match(url)
+    if special is None:
+        return urljoin(base, url) if base else url
+    scheme, rest = special[1].lower(), special[2].replace("\\", "/")
+    same_scheme = base is not None and urlsplit(base).scheme.lower() == scheme
+    if same_scheme and not rest.startswith("//"):
+        return urljoin(base or "", rest)
+    return f"{scheme}://{rest.lstrip('/')}"
 
 
 def literal_address(host: str) -> IPAddress | None:

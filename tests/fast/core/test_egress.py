@@ -6,7 +6,14 @@ import ipaddress
 
 import pytest
 
-from core.egress import EgressPolicy, InvalidAllowlist, denied_reason, literal_address
+from core.definition import TestDefinition, refused_urls
+from core.egress import (
+    EgressPolicy,
+    InvalidAllowlist,
+    denied_reason,
+    literal_address,
+    resolve_like_browser,
+)
 
 DEFAULT = EgressPolicy()
 
@@ -102,3 +109,38 @@ def test_names_are_left_to_the_decision_on_their_resolved_address() -> None:
     allowed = EgressPolicy.from_setting("127.0.0.1:8001")
     assert allowed.refuse_url("http://127.0.0.1:8001/shop.html") is None
     assert allowed.refuse_url("http://127.0.0.1:8000/") == "127.0.0.1:8000 is loopback"
+
+
+@pytest.mark.parametrize(
+    "start_url,navigate",
+    [
+        ("https://shop.example/", "http:127.0.0.1:8000/"),  # another scheme: an absolute URL
+        ("https://shop.example/", "http:\\\\127.0.0.1:8000/"),
+        ("https://shop.example/", "http:/127.0.0.1:8000/"),
+        ("http://shop.example/", "http://\\127.0.0.1:8000/"),
+        ("http://shop.example/", " http://127.0.0.1\t:8000/"),
+        ("http://shop.example/", "//127.0.0.1:8000/"),
+    ],
+)
+def test_definition_time_checks_read_urls_the_way_the_browser_will(
+    start_url: str, navigate: str
+) -> None:
+    test = TestDefinition.model_validate(
+        {
+            "name": "sneaky",
+            "start_url": start_url,
+            "steps": [{"action": "navigate", "value": navigate}],
+        }
+    )
+    [problem] = refused_urls(test, EgressPolicy())
+    assert problem["loc"] == ("steps", 0, "value")
+    assert "127.0.0.1:8000 is loopback" in problem["msg"]
+
+
+def test_a_same_scheme_url_without_slashes_is_relative_as_in_the_browser() -> None:
+    base = "http://shop.example/a/"
+    assert resolve_like_browser(base, "http:127.0.0.1:8000/") == base + "127.0.0.1:8000/"
+    assert (
+        resolve_like_browser(base, "http:/127.0.0.1:8000/") == "http://shop.example/127.0.0.1:8000/"
+    )
+    assert resolve_like_browser(None, "http:127.0.0.1:8000/") == "http://127.0.0.1:8000/"
