@@ -7,7 +7,10 @@ console capture, and `perform`), in one process like a worker's. Printed: the qu
 duration alone and beside the flood (target: within 20 %), and the driver's and the Python
 process's RSS before the flood, after it, and after a second one (target: growth <= 100 MiB).
 
-Usage: python -m bench.noisy_neighbour [--rounds 3]
+With `--worker`, the flood comes from a Web Worker of the page (which the page's console
+budget does not reach; the worker's capture budget does).
+
+Usage: python -m bench.noisy_neighbour [--rounds 3] [--worker]
 """
 
 from __future__ import annotations
@@ -40,6 +43,18 @@ function tick() {{
   else document.getElementById("state").textContent = "done";
 }}
 tick();
+</script></body></html>"""
+WORKER_FLOOD_PAGE = """<html><body><p id="state">flooding</p><script>
+const code = `
+const line = "x".repeat(2000);
+const end = Date.now() + {ms};
+function tick() {{
+  for (let i = 0; i < 500; i++) console.log(line, i);
+  if (Date.now() < end) setTimeout(tick, 0); else postMessage("done");
+}}
+tick();`;
+const worker = new Worker(URL.createObjectURL(new Blob([code])));
+worker.onmessage = () => document.getElementById("state").textContent = "done";
 </script></body></html>"""
 QUIET_STEPS = [
     {"action": "click", "selector": "#buy"},
@@ -83,10 +98,11 @@ async def flood(pool: BrowserPool, url: str, scratch: Path) -> float:
     return await run_steps(pool, url, [wait], scratch)
 
 
-async def main(rounds: int) -> None:
+async def main(rounds: int, from_worker: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="noisy-") as folder:
         scratch = Path(folder)
-        (scratch / "flood.html").write_text(FLOOD_PAGE.format(ms=FLOOD_S * 1000))
+        page = WORKER_FLOOD_PAGE if from_worker else FLOOD_PAGE
+        (scratch / "flood.html").write_text(page.format(ms=FLOOD_S * 1000))
         with StaticServer(PAGES_DIR) as pages, StaticServer(scratch) as own:
             hosts = f"{pages.split('/')[2]},{own.split('/')[2]}"
             pool = BrowserPool(None, egress=EgressPolicy.from_setting(hosts))
@@ -111,6 +127,7 @@ async def main(rounds: int) -> None:
                 after.append((driver_rss_mib(), python_rss_mib()))
             await pool.stop()
     quiet, noisy = statistics.median(alone), statistics.median(beside)
+    print(f"flood from {'a Web Worker' if from_worker else 'the page'}")
     print(f"quiet run alone: median {quiet:.2f} s over {len(alone)} runs")
     print(
         f"quiet run beside the flood: median {noisy:.2f} s over {len(beside)} runs "
@@ -127,4 +144,6 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--worker", action="store_true", help="flood from a Web Worker")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rounds, arguments.worker))

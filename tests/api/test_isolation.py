@@ -34,6 +34,8 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     job_id = (await api.post(f"/api/execution/test/{test_id}/run", headers=a)).json()["jobId"]
     stored = await wait_for_stored_state(api, project, job_id, "completed")
     artifact = stored["artifacts"][0].rsplit("/", 1)[1]
+    upload = {"file": (artifact, b"A's file", "text/plain")}  # an upload of the same name
+    assert (await api.post("/api/uploads", files=upload, headers=a)).status_code == 201
 
     routes = [
         ("GET", "/api/tests/{test_id}"),
@@ -58,6 +60,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("POST", "/api/schedules/{schedule_id}/pause"),
         ("POST", "/api/schedules/{schedule_id}/resume"),
         ("POST", "/api/schedules/{schedule_id}/trigger"),
+        ("DELETE", "/api/uploads/{name}"),
     ]
     with_ids = {
         (method.upper(), path)
@@ -88,6 +91,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         assert str(values.get("job_id")) not in response.text or "not found" in response.text
 
     assert (await api.get(f"/api/tests/{test_id}", headers=a)).status_code == 200, "A keeps it all"
+    assert [u["name"] for u in (await api.get("/api/uploads", headers=a)).json()] == [artifact]
     assert (await api.get(f"/api/runs/{job_id}/artifacts/{artifact}", headers=a)).status_code == 200
     assert (await api.get("/api/runs", headers=other_project.headers)).json() == []
     assert (await api.get("/api/tests", headers=other_project.headers)).json() == []
