@@ -10,7 +10,10 @@ process's RSS before the flood, after it, and after a second one (target: growth
 With `--worker`, the flood comes from a Web Worker of the page (which the page's console
 budget does not reach; the worker's capture budget does).
 
-Usage: python -m bench.noisy_neighbour [--rounds 3] [--worker]
+With `--recycle-mib N`, the pool replaces its driver once it passes N MiB (the service's
+DRIVER_RECYCLE_MIB, 600 by default), so the figures show a replacement under load.
+
+Usage: python -m bench.noisy_neighbour [--rounds 3] [--worker] [--recycle-mib 600]
 """
 
 from __future__ import annotations
@@ -98,14 +101,15 @@ async def flood(pool: BrowserPool, url: str, scratch: Path) -> float:
     return await run_steps(pool, url, [wait], scratch)
 
 
-async def main(rounds: int, from_worker: bool) -> None:
+async def main(rounds: int, from_worker: bool, recycle_mib: float) -> None:
     with tempfile.TemporaryDirectory(prefix="noisy-") as folder:
         scratch = Path(folder)
         page = WORKER_FLOOD_PAGE if from_worker else FLOOD_PAGE
         (scratch / "flood.html").write_text(page.format(ms=FLOOD_S * 1000))
         with StaticServer(PAGES_DIR) as pages, StaticServer(scratch) as own:
             hosts = f"{pages.split('/')[2]},{own.split('/')[2]}"
-            pool = BrowserPool(None, egress=EgressPolicy.from_setting(hosts))
+            policy = EgressPolicy.from_setting(hosts)
+            pool = BrowserPool(None, egress=policy, driver_limit_mib=recycle_mib)
             await pool.start()
             await pool.warm()
             quiet_url, flood_url = pages + "shop.html", own + "flood.html"
@@ -125,6 +129,7 @@ async def main(rounds: int, from_worker: bool) -> None:
                 gc.collect()
                 await asyncio.sleep(2)
                 after.append((driver_rss_mib(), python_rss_mib()))
+            recycled = pool.recycled
             await pool.stop()
     quiet, noisy = statistics.median(alone), statistics.median(beside)
     print(f"flood from {'a Web Worker' if from_worker else 'the page'}")
@@ -139,11 +144,15 @@ async def main(rounds: int, from_worker: bool) -> None:
             f"after flood {number}: driver {driver:.0f} MiB ({driver - before[0]:+.0f}), "
             f"worker's Python {python:.0f} MiB ({python - before[1]:+.0f}); target <= +100 each"
         )
+    print(f"drivers replaced (limit {recycle_mib:.0f} MiB): {recycled}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--worker", action="store_true", help="flood from a Web Worker")
+    parser.add_argument(
+        "--recycle-mib", type=float, default=600.0, help="the driver's limit (DRIVER_RECYCLE_MIB)"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.rounds, arguments.worker))
+    asyncio.run(main(arguments.rounds, arguments.worker, arguments.recycle_mib))

@@ -22,6 +22,7 @@ from playwright.async_api import (
 )
 
 from browser.console_capture import ConsoleCapture
+from browser.driver_memory import driver_pids, rss_mib
 from browser.egress_proxy import Blocked, EgressGate
 from browser.trace_redaction import redact_trace
 from core.chromium import LAUNCH_ARGS, chromium_environment, chromium_executable
@@ -113,8 +114,15 @@ class BrowserPool:
         idle_timeout_s: float = 300.0,
         claim_timeout_s: float = 30.0,
         reap_interval_s: float = 5.0,
+        driver_limit_mib: float = 600.0,
     ) -> None:
         self._chromium_path = chromium_path
+        self.driver_limit_mib = driver_limit_mib
+        self._driver_pid: int | None = None
+        self._retiring: list[tuple[Playwright, Browser | None]] = []
+        self._recycling: asyncio.Task[None] | None = None
+        self.recycled = 0
+        """How many times a grown driver was replaced."""
         self._owner = owner
         self._egress = egress or EgressPolicy()
         self._idle_timeout_s = idle_timeout_s
@@ -135,10 +143,63 @@ class BrowserPool:
     async def start(self) -> None:
         """Start Playwright, launch the browser and open the warm context, so that the first
         run does not wait for them."""
-        self._playwright = await async_playwright().start()
+        await self._start_driver()
         await self._ensure_browser()
         self._reaper = asyncio.create_task(self._reap_forever())
         self._open_spare()
+
+    async def _start_driver(self) -> None:
+        """A new Playwright driver, whose process this pool then watches."""
+        before = driver_pids()
+        self._playwright = await async_playwright().start()
+        started = driver_pids() - before
+        self._driver_pid = started.pop() if len(started) == 1 else None
+
+    @property
+    def driver_rss_mib(self) -> float:
+        """The current driver's resident size (0 if unknown)."""
+        return rss_mib(self._driver_pid)
+
+    async def _recycle_if_grown(self) -> None:
+        """If the driver has grown past its limit, new contexts open on a fresh driver and
+        browser from now on; the old ones stop once their last context has closed, so no run
+        in flight fails."""
+        if self._driver_pid is None or not self._keeps_spare:
+            return
+        size = self.driver_rss_mib
+        if size <= self.driver_limit_mib:
+            return
+        log.warning(
+            "playwright driver at %.0f MiB (limit %.0f): starting a fresh driver and browser",
+            size,
+            self.driver_limit_mib,
+        )
+        async with self._launch_lock:
+            assert self._playwright is not None
+            self._retiring.append((self._playwright, self._browser))
+            self._browser = None
+            await self._start_driver()
+        self.recycled += 1
+        await self._close_spare()  # opened on the old browser
+        self._open_spare()
+        await self._retire_unused()
+
+    async def _retire_unused(self) -> None:
+        """Stop every replaced driver and browser that no open context uses any more."""
+        for playwright, browser in list(self._retiring):
+            if any(self._on(session, browser) for session in self._sessions.values()):
+                continue
+            self._retiring.remove((playwright, browser))
+            if browser is not None:
+                browser.remove_listener("disconnected", self._on_browser_lost)
+                with contextlib.suppress(Exception):
+                    await browser.close()
+            with contextlib.suppress(Exception):
+                await playwright.stop()
+
+    @staticmethod
+    def _on(session: Session, browser: Browser | None) -> bool:
+        return browser is not None and session.context.browser is browser
 
     async def _ensure_browser(self) -> Browser:
         async with self._launch_lock:
@@ -154,20 +215,21 @@ class BrowserPool:
                 log.info("chromium %s launched", self._browser.version)
             return self._browser
 
-    def _on_browser_lost(self, _browser: Browser) -> None:
+    def _on_browser_lost(self, browser: Browser) -> None:
         """Chromium crashed or was killed: every context it held is gone."""
-        if self._sessions:
-            log.error("chromium disconnected with %d open sessions", len(self._sessions))
-        for session_id, session in self._sessions.items():
+        lost = {id: s for id, s in self._sessions.items() if s.context.browser in (browser, None)}
+        if lost:
+            log.error("chromium disconnected with %d open sessions", len(lost))
+        for session_id, session in lost.items():
+            del self._sessions[session_id]
             self._remember_lost(session_id, "Chromium exited or crashed")
             session.gate.close()
             session.gone.set()
-        ended = [session.run_id for session in self._sessions.values()]
-        self._sessions.clear()
-        for run_id in ended:
-            self._leaving(run_id)
-            self._ended(run_id)
-        self._spare = None  # its context went with the browser; the next open makes one
+        for session in lost.values():
+            self._leaving(session.run_id)
+            self._ended(session.run_id)
+        if browser is self._browser:
+            self._spare = None  # its context went with the browser; the next open makes one
         self._notify()
 
     @property
@@ -357,6 +419,9 @@ class BrowserPool:
                 await session.context.close()
             session.gate.close()
             self._ended(session.run_id)
+        await self._retire_unused()
+        if self._recycling is None or self._recycling.done():
+            self._recycling = asyncio.create_task(self._recycle_if_grown())
         return trace_path is not None
 
     def on_change(self, listener: Callable[[], None]) -> None:
@@ -400,11 +465,14 @@ class BrowserPool:
     async def stop(self) -> None:
         """Close every context, the browser and Playwright."""
         self._keeps_spare = False
+        if self._recycling is not None:
+            await asyncio.gather(self._recycling, return_exceptions=True)
         await self._close_spare()
         if self._reaper is not None:
             self._reaper.cancel()
         for session_id in list(self._sessions):
             await self.close(session_id)
+        await self._retire_unused()
         if self._browser is not None:
             with contextlib.suppress(Exception):
                 await self._browser.close()

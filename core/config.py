@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # LOG_FORMAT: json (one object per line) or text; LOG_LEVEL: a logging level name.
     log_format: str = Field(default="json", pattern="^(json|text)$")
     log_level: str = "INFO"
+    # A worker whose Playwright driver grew past this many MiB starts a fresh driver and
+    # browser for new runs; runs in flight finish on the old ones, which then stop.
+    driver_recycle_mib: float = Field(default=600.0, ge=100)
     # How long a stopping worker lets running sessions finish before handing them back.
     drain_timeout_s: float = Field(default=30.0, ge=0)
     # Destinations a run's browser may reach besides the public web (core/egress.py): host

@@ -84,7 +84,10 @@ class WorkerHost:
         self.worker_id = worker_id or new_worker_id()
         self.session_queue = worker_session_queue(self.worker_id)
         self.pool = BrowserPool(
-            settings.chromium_path, owner=self.worker_id, egress=settings.egress_policy
+            settings.chromium_path,
+            owner=self.worker_id,
+            egress=settings.egress_policy,
+            driver_limit_mib=settings.driver_recycle_mib,
         )
         self.engine = create_engine(settings.database_url)
         runs = RunStore(self.engine)

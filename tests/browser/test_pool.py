@@ -10,6 +10,7 @@ from pathlib import Path
 import playwright
 import pytest
 
+from browser.driver_memory import driver_pids
 from browser.pool import BrowserPool
 from core.chromium import LAUNCH_ARGS
 from tests.support.processes import chromium_descendants
@@ -98,3 +99,34 @@ def test_our_disabled_features_keep_playwright_s_own() -> None:
     theirs = playwright_s_disabled_features()
     assert theirs, "no feature read from Playwright's launcher"
     assert theirs <= ours, f"missing from core.chromium: {sorted(theirs - ours)}"
+
+
+async def test_a_grown_driver_is_replaced_without_failing_the_run_in_flight() -> None:
+    """With a limit every driver exceeds, the first close starts a fresh driver and browser:
+    a run still open on the old ones keeps working and the old driver stops after it closes;
+    new runs open on the new ones."""
+    pool = BrowserPool(None, driver_limit_mib=1.0)
+    await pool.start()
+    try:
+        [first_driver] = driver_pids()
+        finished = await pool.open("finished-run", "off", lifetime_s=300)
+        in_flight = await pool.open("in-flight-run", "off", lifetime_s=300)
+        await pool.close(finished.session_id)
+
+        async def recycled() -> int:
+            return pool.recycled
+
+        await poll(recycled, lambda n: n == 1, str, timeout=30)
+        pool.driver_limit_mib = 100_000  # the new driver stays
+        assert first_driver in driver_pids(), "the old driver serves the run in flight"
+
+        assert await in_flight.page.evaluate("1 + 1") == 2, "the run in flight still works"
+        newcomer = await pool.open("new-run", "off", lifetime_s=300)
+        assert newcomer.context.browser is not in_flight.context.browser
+        assert await newcomer.page.evaluate("2 + 2") == 4
+
+        await pool.close(in_flight.session_id)
+        assert first_driver not in driver_pids(), "the old driver stopped with its last run"
+        assert len(driver_pids()) == 1
+    finally:
+        await pool.stop()
