@@ -2,10 +2,12 @@
 for 8 s) in one browser context, a quiet run in another context of the same pool, and the
 worker's memory (its Playwright driver and its Python) before and after the flood.
 
-Both runs go through the service's browser path (`BrowserPool` with its egress gate and
+First, both runs go through the service's browser path (`BrowserPool` with its egress gate and
 console capture, and `perform`), in one process like a worker's. Printed: the quiet run's
 duration alone and beside the flood (target: within 20 %), and the driver's and the Python
 process's RSS before the flood, after it, and after a second one (target: growth <= 100 MiB).
+Then the same through the whole service (TestRun workflows on a dev server and a worker with
+2 slots): a quiet run's start delay and duration, alone and beside the flood run.
 
 With `--worker`, the flood comes from a Web Worker of the page (which the page's console
 budget does not reach; the worker's capture budget does).
@@ -21,19 +23,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import shutil
 import statistics
 import tempfile
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+from temporalio.client import Client
 
+from bench.stack import bench_stack
 from browser.actions import StepContext, perform
 from browser.pool import BrowserPool
 from core.definition import Step
 from core.egress import EgressPolicy
+from core.queues import WORKFLOW_TASK_QUEUE
 from devstack.static_server import StaticServer
 from tests.support.pages import PAGES_DIR
+from workflows.messages import RunInput
+from workflows.test_run import TestRunWorkflow
 
 MIB = 1024 * 1024
 FLOOD_S = 8
@@ -101,6 +111,63 @@ async def flood(pool: BrowserPool, url: str, scratch: Path) -> float:
     return await run_steps(pool, url, [wait], scratch)
 
 
+async def through_the_service(rounds: int, flood_page: str) -> None:
+    """The same flood as a run of one project and quiet runs of another, through TestRun
+    workflows on a real dev server and worker (2 slots): each quiet run's start delay (from
+    its workflow's start to its context's opening) and duration, alone and beside the flood."""
+    with tempfile.TemporaryDirectory(prefix="noisy-site-") as folder:
+        site = Path(folder)
+        shutil.copy(PAGES_DIR / "shop.html", site / "shop.html")
+        (site / "flood.html").write_text(flood_page.format(ms=FLOOD_S * 1000))
+        with StaticServer(site) as url:
+            async with bench_stack(2, url) as (client, host):
+                await host.pool.warm()
+                quiet_test = {
+                    "name": "quiet",
+                    "start_url": url + "shop.html",
+                    "steps": QUIET_STEPS,
+                }
+                flood_test = {
+                    "name": "flood",
+                    "start_url": url + "flood.html",
+                    "step_timeout_ms": 60_000,
+                    "steps": [{"action": "assert", "selector": "#state", "value": "done"}],
+                }
+                await quiet_run(client, quiet_test)  # warm up
+                alone = [await quiet_run(client, quiet_test) for _ in range(rounds)]
+                flooding = asyncio.ensure_future(quiet_run(client, flood_test))
+                await asyncio.sleep(1)
+                beside = []
+                while not flooding.done():
+                    beside.append(await quiet_run(client, quiet_test))
+                await flooding
+    for label, figures in (("alone", alone), ("beside the flood", beside)):
+        delay = statistics.median(f[0] for f in figures)
+        duration = statistics.median(f[1] for f in figures)
+        print(
+            f"service, quiet run {label}: start delay median {delay * 1000:.0f} ms, "
+            f"duration median {duration:.2f} s over {len(figures)} runs"
+        )
+    ratio = statistics.median(f[1] for f in beside) / statistics.median(f[1] for f in alone)
+    print(f"service, duration beside the flood / alone: {ratio:.2f}x (target <= 1.20x)")
+
+
+async def quiet_run(client: Client, test: dict) -> tuple[float, float]:
+    """A run's start delay and duration in seconds (from its stored times)."""
+    asked = datetime.now(UTC)
+    handle = await client.start_workflow(
+        TestRunWorkflow.run,
+        RunInput(test=test),
+        id=f"noisy-{uuid.uuid4().hex[:8]}",
+        task_queue=WORKFLOW_TASK_QUEUE,
+    )
+    result = await handle.result()
+    assert result.state == "completed", result.error
+    assert result.started_at is not None and result.finished_at is not None
+    delay = (result.started_at - asked).total_seconds()
+    return delay, (result.finished_at - result.started_at).total_seconds()
+
+
 async def main(rounds: int, from_worker: bool, recycle_mib: float) -> None:
     with tempfile.TemporaryDirectory(prefix="noisy-") as folder:
         scratch = Path(folder)
@@ -145,6 +212,7 @@ async def main(rounds: int, from_worker: bool, recycle_mib: float) -> None:
             f"worker's Python {python:.0f} MiB ({python - before[1]:+.0f}); target <= +100 each"
         )
     print(f"drivers replaced (limit {recycle_mib:.0f} MiB): {recycled}")
+    await through_the_service(rounds, WORKER_FLOOD_PAGE if from_worker else FLOOD_PAGE)
 
 
 if __name__ == "__main__":
