@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from core.definition import describe_locations
 
@@ -62,6 +64,29 @@ def error_response(status: int, code: str, detail: str) -> JSONResponse:
 
 ErrorPage = Callable[[Request, int, str], Response | None]
 """A page for an error of a page's request (the dashboard's), or None for the JSON shape."""
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """The error shape, sent by an ASGI middleware that answers before any route."""
+    body = json.dumps({"detail": detail, "code": code}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_error_handlers(app: FastAPI, page: ErrorPage = lambda *_: None) -> None:

@@ -156,6 +156,11 @@ class BrowserPool:
         self._driver_pid = started.pop() if len(started) == 1 else None
 
     @property
+    def driver_pid(self) -> int | None:
+        """The current driver's process (None if it could not be told apart)."""
+        return self._driver_pid
+
+    @property
     def driver_rss_mib(self) -> float:
         """The current driver's resident size (0 if unknown)."""
         return rss_mib(self._driver_pid)

@@ -122,8 +122,8 @@ class AdmissionStore:
     ) -> list[ProjectRoom]:
         """Unpaused projects with queued runs and room under their max_parallel (plus
         `extra` per project: the slots of its runs that successors may take over). While
-        another project has runs waiting, a project's room is also under `share_cap` slots
-        (its share of the service's)."""
+        another project has runs waiting for a slot (queued, within its own max_parallel), a
+        project's room is also under `share_cap` slots (its share of the service's)."""
         async with self.session() as session:
             if await paused_all(session):
                 return []
@@ -136,13 +136,16 @@ class AdmissionStore:
             if not projects:
                 return []
             busy = await _count_by_project(session, holding_room(), [p.id for p in projects])
-        cap = share_cap if share_cap is not None and len(projects) > 1 else None
+        ids = [project.id for project in projects if project.id is not None]
+        held = {pid: int(busy.get(pid, 0)) - (extra or {}).get(pid, 0) for pid in ids}
+        own_room = {p.id: p.max_parallel - held[p.id] for p in projects if p.id is not None}
+        wanting = {project_id for project_id, room in own_room.items() if room > 0}
         rooms = []
         for project in projects:
             assert project.id is not None
-            allowed = project.max_parallel if cap is None else min(project.max_parallel, cap)
-            room = allowed - int(busy.get(project.id, 0))
-            room += (extra or {}).get(project.id, 0)
+            room = own_room[project.id]
+            if share_cap is not None and wanting - {project.id}:
+                room = min(room, share_cap - held[project.id])
             if room > 0:
                 rooms.append(ProjectRoom(project.id, room, project.last_admitted_at))
         return rooms

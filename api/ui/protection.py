@@ -5,11 +5,12 @@ CSRF; SameSite cookies do not help between the ports of one host)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import send_error
 
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -67,7 +68,7 @@ class DashboardProtection:
             headers = Headers(scope=scope)
             reason = cross_site_reason(headers, self._own_origins(scope, headers))
             if reason is not None:
-                await _refuse(send, added, reason)
+                await send_error(send, 403, "cross_site_form", reason, added)
                 return
 
         async def with_headers(message: Message) -> None:
@@ -82,19 +83,3 @@ class DashboardProtection:
         Host header is the page's own; a page of another origin sends its own Origin)."""
         host = headers.get("host", "")
         return {self.public_origin, f"{scope.get('scheme', 'http')}://{host}"}
-
-
-async def _refuse(send: Send, headers: list[tuple[bytes, bytes]], reason: str) -> None:
-    body = json.dumps({"detail": reason, "code": "cross_site_form"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

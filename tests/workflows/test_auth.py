@@ -31,6 +31,20 @@ def auth_input(pages_url: str, settings, password: str) -> AuthInput:
     )
 
 
+def echo_login(settings, login_url: str, username: str, password: str) -> AuthInput:
+    """A login into the careless site (/whoami), which echoes it back on its pages."""
+    steps = [
+        {"action": "type", "selector": "#username", "value": "{{username}}"},
+        {"action": "type", "selector": "#password", "value": "{{password}}"},
+        {"action": "click", "selector": "#submit"},
+        {"action": "assert", "selector": "#welcome", "value": "Welcome"},
+    ]
+    sealed = SecretBox(settings.secret_key).seal_credentials(
+        Credentials(username=username, password=password)
+    )
+    return AuthInput(name="echo", login_url=login_url, steps=steps, sealed_credentials=sealed)
+
+
 def account_test(pages_url: str) -> dict:
     return {
         "name": "account after login",
@@ -99,18 +113,7 @@ async def test_credentials_in_every_spelling_stay_out_of_the_trace_and_the_raw_h
     """A careless site echoes the login back (in a cookie and on the page); the run then fails,
     so its trace, with DOM snapshots, is kept."""
     username, password = f"mallory-{run_id}", "p@ss w0rd\\é+Zebra%/"
-    sealed = SecretBox(settings.secret_key).seal_credentials(
-        Credentials(username=username, password=password)
-    )
-    steps = [
-        {"action": "type", "selector": "#username", "value": "{{username}}"},
-        {"action": "type", "selector": "#password", "value": "{{password}}"},
-        {"action": "click", "selector": "#submit"},
-        {"action": "assert", "selector": "#welcome", "value": "Welcome"},
-    ]
-    auth = AuthInput(
-        name="echo", login_url=pages_url + "whoami", steps=steps, sealed_credentials=sealed
-    )
+    auth = echo_login(settings, pages_url + "whoami", username, password)
     test = {
         "name": "fails after login",
         "start_url": pages_url + "whoami?pad=490",  # the login straddles the error's cut
@@ -161,21 +164,7 @@ async def test_the_login_is_in_no_trace_and_no_spelling_of_a_credential_leaves_t
     so its trace, with snapshots, is kept."""
     caplog.set_level(logging.DEBUG)
     username, password = f"mallory-{run_id[-8:]}", "Tr0ub4dor*3~"
-    sealed = SecretBox(settings.secret_key).seal_credentials(
-        Credentials(username=username, password=password)
-    )
-    steps = [
-        {"action": "type", "selector": "#username", "value": "{{username}}"},
-        {"action": "type", "selector": "#password", "value": "{{password}}"},
-        {"action": "click", "selector": "#submit"},
-        {"action": "assert", "selector": "#welcome", "value": "Welcome"},
-    ]
-    auth = AuthInput(
-        name="echo",
-        login_url=pages_url + "whoami?the-login=1",
-        steps=steps,
-        sealed_credentials=sealed,
-    )
+    auth = echo_login(settings, pages_url + "whoami?the-login=1", username, password)
     test = {
         "name": "shouts the login",
         "start_url": pages_url + "whoami?shout=1",

@@ -140,3 +140,15 @@ async def test_while_another_project_waits_no_project_holds_more_than_its_share_
     assert await queue.granted() == more[:1], "the other project holds its share: 2 of 4"
     await queue.finish(theirs[:1])
     assert await queue.granted() == theirs[2:3], "each holds 2 while the other waits"
+
+
+async def test_a_project_at_its_own_max_parallel_does_not_hold_others_to_their_share(
+    queue: Queue,
+) -> None:
+    """Its waiting runs wait for its own limit, not for a slot: nobody is capped for them."""
+    limited, other = await queue.project("limited", max_parallel=1), await queue.project("other", 4)
+    await queue.workers.beat("worker-1", max_sessions=4)
+    [running, *_waiting] = await queue.queue(limited, 3)
+    assert await queue.granted() == [running]
+    theirs = await queue.queue(other, 3)
+    assert await queue.granted() == theirs, "3 of 4 slots: the limited project wants none"
