@@ -9,23 +9,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page
 
+from browser.expectations import ExpectationFailed, check
+from browser.page_steps import HISTORY_STEPS, history_step, wait_for
+from browser.step_error import StepError
 from core import errors
-from core.definition import Step
+from core.definition import PAGE_EXPECTATIONS, Step
 from core.egress import refused_scheme, resolve_like_browser
-from core.redaction import redact
 
 POLL_INTERVAL_S = 0.1
-
-
-class StepError(Exception):
-    """A step failed; `error_type` says what kind of failure, `retryable` if a retry can help."""
-
-    def __init__(self, message: str, error_type: str, retryable: bool) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.retryable = retryable
 
 
 @dataclass
@@ -64,6 +57,14 @@ async def _perform(page: Page, step: Step, ctx: StepContext) -> StepResult:
         timeout_ms = step.timeout_ms or ctx.timeout_ms
         await _navigate(page, resolve_like_browser(ctx.start_url, step.value or ""), timeout_ms)
         return StepResult(selector_used=None, artifacts=[])
+    if step.action in HISTORY_STEPS:
+        await history_step(page, step.action, step.timeout_ms or ctx.timeout_ms)
+        return StepResult(selector_used=None, artifacts=[])
+    if step.action == "wait" and step.wait_for is not None:
+        await wait_for(page, step, step.timeout_ms or ctx.timeout_ms)
+        return StepResult(selector_used=None, artifacts=[])
+    if step.action == "assert" and step.expect is not None:
+        return await _expectation(page, step, ctx)
     if not step.selectors:
         return StepResult(selector_used=None, artifacts=await _page_action(page, step, ctx))
     if len(step.selectors) == 1:
@@ -105,6 +106,29 @@ async def _diagnose(
             True,
         )
     return failure
+
+
+async def _expectation(page: Page, step: Step, ctx: StepContext) -> StepResult:
+    """An `assert` with `expect`: on the page, or on its selector's element(s). Expectations
+    that absence can satisfy (hidden, detached, a count, a negation) read the primary selector
+    as it is; the others find an element first, fallbacks included."""
+    timeout = step.timeout_ms or ctx.timeout_ms
+    selector, target = None, None
+    if step.expect not in PAGE_EXPECTATIONS:
+        selector = step.selectors[0]
+        absent_ok = step.negate or step.expect in ("hidden", "detached", "count")
+        if absent_ok or len(step.selectors) == 1:
+            locator = page.locator(selector)
+            target = locator if step.expect == "count" else locator.first
+        else:
+            selector, target = await find_element(page, step.selectors, timeout)
+    try:
+        await check(page, target, step, timeout, ctx.redactions)
+    except ExpectationFailed as failed:
+        raise StepError(str(failed), errors.ASSERTION_FAILED, True) from None
+    except PlaywrightError as error:
+        raise classify(error, selector) from None
+    return StepResult(selector_used=selector, artifacts=[])
 
 
 async def _navigate(page: Page, url: str, timeout: int) -> None:
@@ -161,7 +185,10 @@ async def _element_action(target: Locator, step: Step, ctx: StepContext) -> list
         case "wait":
             await target.wait_for(state="visible", timeout=timeout)
         case "assert":
-            await _assert(target, step, timeout, ctx.redactions)
+            try:
+                await check(target.page, target, step, timeout, ctx.redactions)
+            except ExpectationFailed as failed:
+                raise StepError(str(failed), errors.ASSERTION_FAILED, True) from None
         case "screenshot":
             return [await _screenshot(target, ctx, "screenshot")]
         case "upload":
@@ -181,30 +208,6 @@ async def _select(target: Locator, value: str, timeout: int) -> None:
                 f"no option with value or label '{value}'", errors.SELECTOR_NOT_FOUND, True
             ) from None
         raise
-
-
-async def _assert(target: Locator, step: Step, timeout: int, redactions: set[str]) -> None:
-    """The element is visible and, when the step has a value, its text contains it; the
-    error quotes the element's text, secrets removed before it is cut (so no part of one
-    survives the cut)."""
-    try:
-        await expect(target).to_be_visible(timeout=timeout)
-        if step.value:
-            await expect(target).to_contain_text(step.value, timeout=timeout)
-    except AssertionError:
-        found = await _text_of(target)
-        shown = "nothing" if found is None else repr(errors.cut(redact(found, redactions)))
-        expected = f"to contain '{step.value}'" if step.value else "to be visible"
-        raise StepError(
-            f"expected {step.selector} {expected}, found {shown}", errors.ASSERTION_FAILED, True
-        ) from None
-
-
-async def _text_of(target: Locator) -> str | None:
-    try:
-        return await target.inner_text(timeout=500)
-    except PlaywrightError:
-        return None
 
 
 async def _screenshot(subject: Page | Locator, ctx: StepContext, kind: str) -> str:

@@ -28,8 +28,42 @@ Action = Literal[
     "assert",
     "screenshot",
     "upload",
+    "back",
+    "forward",
+    "reload",
 ]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
+
+Expectation = Literal[
+    "visible",
+    "hidden",
+    "attached",
+    "detached",
+    "text",
+    "contains",
+    "matches",
+    "value",
+    "attribute",
+    "class",
+    "count",
+    "checked",
+    "enabled",
+    "disabled",
+    "focused",
+    "empty",
+    "url",
+    "title",
+]
+EXPECTATIONS: tuple[str, ...] = Expectation.__args__  # type: ignore[attr-defined]
+PAGE_EXPECTATIONS = ("url", "title")
+Match = Literal["exact", "contains", "regex"]
+MATCHED = {"text", "value", "attribute", "url", "title"}
+"""Expectations that take `match`."""
+NEEDS_EXPECTED_VALUE = {"text", "contains", "matches", "value", "class", "count", "url", "title"}
+WaitFor = Literal["url", "load_state", "response"]
+LOAD_STATES = ("load", "domcontentloaded", "networkidle")
+MAX_PATTERN = 500
+"""The longest regular expression a step may carry."""
 
 TraceMode = Literal["on-failure", "on-failure-with-snapshots", "off"]
 """on-failure: actions, console and network, kept when the run does not pass;
@@ -70,10 +104,26 @@ START_PAGE_TIMEOUT_MS = 10_000
 """The least time a run's start page gets to load, whatever the first step's timeout."""
 
 
+class RetrySettings(BaseModel):
+    """How a failing step is retried: attempts in all, and exponential backoff between them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    initial_interval_s: float = Field(default=2.0, ge=0, le=300)
+    backoff_coefficient: float = Field(default=2.0, ge=1, le=10)
+    max_interval_s: float = Field(default=60.0, ge=0, le=3600)
+
+    def wait_before(self, attempt: int) -> float:
+        """Seconds to wait before `attempt` (2 is the first retry)."""
+        wait = self.initial_interval_s * self.backoff_coefficient ** (attempt - 2)
+        return min(wait, self.max_interval_s)
+
+
 class Step(BaseModel):
     """One browser action; which fields it needs depends on the action."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     action: Action
     selector: str | None = Field(default=None, min_length=1, max_length=2000)
@@ -83,16 +133,32 @@ class Step(BaseModel):
     value: Text | None = Field(default=None, max_length=10_000)
     description: str | None = Field(default=None, max_length=500)
     timeout_ms: int | None = Field(default=None, ge=100, le=600_000)
+    expect: Expectation | None = None
+    """What an `assert` checks (default: the element is visible, and contains `value`)."""
+    negate: bool = Field(default=False, alias="not")
+    """`"not": true` inverts an `assert`'s expectation."""
+    match: Match | None = None
+    """How `text`, `value`, `attribute`, `url` and `title` compare (default exact)."""
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    """The attribute an `attribute` expectation reads."""
+    wait_for: WaitFor | None = Field(default=None, alias="for")
+    """What a `wait` waits for besides time or an element: a URL, a load state, a response."""
+    status: int | None = Field(default=None, ge=100, le=599)
+    """The status a `wait` for a response expects."""
+    retry: RetrySettings | None = None
+    """This step's own retries, instead of the test's."""
 
     @model_validator(mode="after")
     def _fields_fit_action(self) -> Step:
+        check_expectation(self)
+        check_wait(self)
         if self.action in NEEDS_SELECTOR and not self.selector:
             raise ValueError(f"selector: action '{self.action}' needs a selector")
         if self.action in NEEDS_VALUE and self.value in (None, ""):
             raise ValueError(f"value: action '{self.action}' needs a value")
         if self.fallback_selectors and not self.selector:
             raise ValueError("fallback_selectors: given without a primary selector")
-        if self.action == "wait" and not self.selector:
+        if self.action == "wait" and not self.selector and self.wait_for is None:
             if self.value is None or not _is_non_negative_number(self.value):
                 raise ValueError("value: 'wait' needs milliseconds (a number) or a selector")
             if float(self.value) > 600_000:
@@ -115,6 +181,65 @@ class Step(BaseModel):
         return [self.selector, *self.fallback_selectors] if self.selector else []
 
 
+def check_expectation(step: Step) -> None:
+    """An `assert`'s expectation fits its fields; ValueError naming the field if not."""
+    expect = step.expect
+    if step.action != "assert":
+        for field, given in (("expect", expect), ("not", step.negate), ("match", step.match)):
+            if given:
+                raise ValueError(f"{field}: only an 'assert' step takes '{field}'")
+        if step.name is not None:
+            raise ValueError("name: only an 'assert' of an 'attribute' takes a name")
+        return
+    if expect in PAGE_EXPECTATIONS:
+        if step.selector:
+            raise ValueError(f"selector: '{expect}' is checked on the page, without a selector")
+    elif not step.selector and expect is not None:  # a bare assert checked nothing before
+        raise ValueError(f"selector: expectation '{expect}' needs a selector")
+    if step.match is not None and expect not in MATCHED:
+        raise ValueError(f"match: expectation '{expect or 'visible'}' takes no 'match'")
+    if expect in NEEDS_EXPECTED_VALUE and step.value in (None, ""):
+        raise ValueError(f"value: expectation '{expect}' needs a value")
+    if expect == "attribute" and not step.name:
+        raise ValueError("name: expectation 'attribute' needs the attribute's name")
+    if expect != "attribute" and step.name is not None:
+        raise ValueError("name: only an 'attribute' expectation takes a name")
+    if expect == "count" and not (step.value or "").isdigit():
+        raise ValueError("value: expectation 'count' needs a whole number of elements")
+    if expect == "matches" or step.match == "regex":
+        check_pattern(step.value or "")
+
+
+def check_wait(step: Step) -> None:
+    """A `wait` for a URL, a load state or a response fits its fields."""
+    if step.wait_for is None:
+        if step.status is not None:
+            raise ValueError("status: only a 'wait' for a response takes a status")
+        return
+    if step.action != "wait":
+        raise ValueError("for: only a 'wait' step takes 'for'")
+    if step.selector:
+        raise ValueError(f"selector: a wait for {step.wait_for} takes no selector")
+    if not step.value:
+        raise ValueError(f"value: a wait for {step.wait_for} needs a value")
+    if step.wait_for == "load_state" and step.value not in LOAD_STATES:
+        raise ValueError(f"value: a load state is one of {', '.join(LOAD_STATES)}")
+    if step.status is not None and step.wait_for != "response":
+        raise ValueError("status: only a 'wait' for a response takes a status")
+    if step.wait_for == "url" and step.match == "regex":
+        check_pattern(step.value)
+
+
+def check_pattern(pattern: str) -> None:
+    """A regular expression a step may carry: short, and one that compiles."""
+    if len(pattern) > MAX_PATTERN:
+        raise ValueError(f"value: a regular expression is limited to {MAX_PATTERN} characters")
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"value: the regular expression does not compile: {error}") from None
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -125,22 +250,6 @@ def _is_number(text: str) -> bool:
 
 def _is_non_negative_number(text: str) -> bool:
     return _is_number(text) and float(text) >= 0
-
-
-class RetrySettings(BaseModel):
-    """How a failing step is retried: attempts in all, and exponential backoff between them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    initial_interval_s: float = Field(default=2.0, ge=0, le=300)
-    backoff_coefficient: float = Field(default=2.0, ge=1, le=10)
-    max_interval_s: float = Field(default=60.0, ge=0, le=3600)
-
-    def wait_before(self, attempt: int) -> float:
-        """Seconds to wait before `attempt` (2 is the first retry)."""
-        wait = self.initial_interval_s * self.backoff_coefficient ** (attempt - 2)
-        return min(wait, self.max_interval_s)
 
 
 class TestDefinition(BaseModel):
@@ -157,6 +266,10 @@ class TestDefinition(BaseModel):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     trace: TraceMode = "on-failure"
     steps: list[Step] = Field(min_length=1, max_length=500)
+
+    def retry_of(self, index: int) -> RetrySettings:
+        """The retries of step `index`: its own, or the test's."""
+        return self.steps[index].retry or self.retry
 
     @model_validator(mode="after")
     def _start_url_is_http(self) -> TestDefinition:

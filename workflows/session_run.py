@@ -65,7 +65,7 @@ def step_attempt(
         attempt=attempt,
         timeout_ms=timeout_ms,
         total_steps=len(test.steps),
-        retry_in_s=retry_wait(test.retry, attempt),
+        retry_in_s=retry_wait(test.retry_of(index), attempt),
     ), timeout_ms * (len(step.selectors) + 2) + first_page_ms
 
 
@@ -150,7 +150,7 @@ class SessionRunWorkflow:
             )
         for record in outcome.steps:
             outcome.flaky |= await with_retries(
-                record, test.retry, partial(self._step, input, record.index)
+                record, test.retry_of(record.index), partial(self._step, input, record.index)
             )
 
     def _step(self, input: SessionRunInput, index: int, attempt: int) -> Any:

@@ -607,7 +607,9 @@ class TestRunWorkflow:
         for record in self._progress.steps:
             self._progress.current_step = record.index
             self._progress.flaky |= await with_retries(
-                record, test.retry, partial(self._step_attempt, session, test, record.index)
+                record,
+                test.retry_of(record.index),
+                partial(self._step_attempt, session, test, record.index),
             )
             self._progress.progress = progress_after_steps(record.index + 1, len(test.steps))
         self._progress.current_step = None

@@ -179,7 +179,7 @@ async def test_the_login_is_in_no_trace_and_no_spelling_of_a_credential_leaves_t
     result = await outcome(await start_run(client, run_id, test, auth=auth))
     assert result.state == "failed" and result.auth.status == "passed", result.error
     error = result.steps[1].error
-    assert error.startswith("expected #echo to contain 'not what the page shows', found '***"), (
+    assert error.startswith("expected '#echo' to contain 'not what the page shows', found '***"), (
         error
     )
 

@@ -24,8 +24,8 @@ def test_the_spec_example_is_valid_with_defaults() -> None:
     assert test.steps[0].selectors == ["#buy", "text=Buy now"]
 
 
-def test_there_are_sixteen_actions() -> None:
-    assert len(ACTIONS) == 16
+def test_there_are_nineteen_actions() -> None:
+    assert len(ACTIONS) == 19
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,59 @@ def test_there_are_sixteen_actions() -> None:
         ({"action": "upload", "selector": "#f", "value": "../etc/passwd"}, "plain file name"),
         ({"action": "click", "selector": "#a", "colour": "red"}, "steps[1].colour: Extra inputs"),
         ({"action": "press", "fallback_selectors": ["#a"], "value": "Enter"}, "without a primary"),
+        (
+            {"action": "assert", "selector": "#a", "expect": "sparkles"},
+            "steps[1].expect: Input should be 'visible', 'hidden'",
+        ),
+        (
+            {"action": "assert", "selector": "#a", "expect": "matches", "value": "(unclosed"},
+            "steps[1]: value: the regular expression does not compile",
+        ),
+        (
+            {
+                "action": "assert",
+                "selector": "#a",
+                "expect": "text",
+                "match": "regex",
+                "value": "a" * 501,
+            },
+            "steps[1]: value: a regular expression is limited to 500 characters",
+        ),
+        (
+            {"action": "assert", "selector": "#a", "expect": "count"},
+            "steps[1]: value: expectation 'count' needs a value",
+        ),
+        (
+            {"action": "assert", "selector": "#a", "expect": "count", "value": "two"},
+            "steps[1]: value: expectation 'count' needs a whole number",
+        ),
+        ({"action": "reload", "not": True}, "steps[1]: not: only an 'assert' step takes 'not'"),
+        (
+            {"action": "assert", "selector": "#a", "expect": "title", "value": "x"},
+            "steps[1]: selector: 'title' is checked on the page, without a selector",
+        ),
+        ({"action": "assert", "expect": "hidden"}, "steps[1]: selector: expectation 'hidden'"),
+        (
+            {"action": "assert", "selector": "#a", "expect": "attribute", "value": "x"},
+            "steps[1]: name: expectation 'attribute' needs the attribute's name",
+        ),
+        (
+            {"action": "assert", "selector": "#a", "expect": "checked", "match": "regex"},
+            "steps[1]: match: expectation 'checked' takes no 'match'",
+        ),
+        (
+            {"action": "wait", "for": "load_state", "value": "idle"},
+            "steps[1]: value: a load state is one of load, domcontentloaded, networkidle",
+        ),
+        ({"action": "click", "selector": "#a", "for": "url"}, "for: only a 'wait' step"),
+        (
+            {"action": "wait", "for": "url", "value": "**/x", "status": 200},
+            "status: only a 'wait' for a response takes a status",
+        ),
+        (
+            {"action": "click", "selector": "#a", "retry": {"max_attempts": 0}},
+            "steps[1].retry.max_attempts: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_invalid_steps_name_the_step_index_and_the_field(step: dict, message: str) -> None:
@@ -76,3 +129,27 @@ def test_backoff_is_exponential_and_capped() -> None:
         max_attempts=6, initial_interval_s=2, backoff_coefficient=2, max_interval_s=10
     )
     assert [policy.wait_before(n) for n in range(2, 7)] == [2, 4, 8, 10, 10]
+
+
+def test_a_step_s_own_retry_overrides_the_test_s_and_not_and_for_read_as_written() -> None:
+    test = parse_test(
+        {
+            "name": "retries",
+            "start_url": "http://shop.example/",
+            "retry": {"max_attempts": 3},
+            "steps": [
+                {
+                    "action": "assert",
+                    "selector": "#a",
+                    "expect": "visible",
+                    "not": True,
+                    "retry": {"max_attempts": 1},
+                },
+                {"action": "wait", "for": "response", "value": "**/api/*", "status": 200},
+            ],
+        }
+    )
+    assert test.retry_of(0).max_attempts == 1 and test.retry_of(1).max_attempts == 3
+    assert test.steps[0].negate and test.steps[1].wait_for == "response"
+    stored = test.model_dump(mode="json")
+    assert parse_test(stored) == test, "a stored definition reads back the same"
