@@ -72,7 +72,38 @@ async def test_invalid_tests_get_the_engines_messages(api: httpx.AsyncClient, pr
     )
     assert missing_flow.status_code == 422
     assert missing_flow.json()["detail"] == "auth_flow_id: auth flow 999999 not found"
+    for step, detail in (
+        ({"action": "assert", "selector": "#a", "expect": "glow"}, "steps[1].expect: Input"),
+        (
+            {"action": "assert", "selector": "#a", "expect": "matches", "value": "(x"},
+            "steps[1]: value: the regular expression does not compile",
+        ),
+        (
+            {"action": "assert", "selector": "#a", "expect": "count"},
+            "steps[1]: value: expectation 'count' needs a value",
+        ),
+        ({"action": "reload", "not": True}, "steps[1]: not: only an 'assert' step takes 'not'"),
+    ):
+        answer = await api.post(
+            "/api/tests", json=a_test(steps=[CLICK_BUY, step]), headers=project.headers
+        )
+        assert answer.status_code == 422 and answer.json()["detail"].startswith(detail), answer.text
     assert (await api.get("/api/tests", headers=project.headers)).json() == [], "nothing stored"
+
+
+async def test_a_test_with_expectations_reads_back_as_written(
+    api: httpx.AsyncClient, project: ProjectAccess
+) -> None:
+    steps = [
+        {"action": "assert", "selector": "#menu", "expect": "visible", "not": True},
+        {"action": "wait", "for": "load_state", "value": "load", "retry": {"max_attempts": 1}},
+    ]
+    created = await api.post("/api/tests", json=a_test(steps=steps), headers=project.headers)
+    assert created.status_code == 201, created.text
+    read = await api.get(f"/api/tests/{created.json()['id']}", headers=project.headers)
+    [negated, wait] = read.json()["definition"]["steps"]
+    assert negated["not"] is True and negated["expect"] == "visible"
+    assert wait["for"] == "load_state" and wait["retry"]["max_attempts"] == 1
 
 
 async def test_suites_accept_only_the_projects_tests(

@@ -160,3 +160,40 @@ async def test_retry_settings_are_per_test(
     result = await outcome(await start_run(client, run_id, test))
     assert result.steps[0].attempts == 2
     assert [f.retry_in_s for f in result.steps[0].failures] == [0.5, None]
+
+
+async def test_a_step_s_own_retry_overrides_the_test_s(
+    client, worker_host, pages_url: str, run_id: str
+) -> None:
+    """The flaky navigation gets 3 quick attempts of its own; the deterministic assertion after
+    it gets 1, not the test's 4 with their backoff."""
+    key = uuid.uuid4().hex
+    test = {
+        "name": "own retries",
+        "start_url": pages_url,
+        "retry": {"max_attempts": 4, "initial_interval_s": 5},
+        "steps": [
+            {
+                "action": "navigate",
+                "value": f"/flaky/{key}/2",
+                "retry": {"max_attempts": 3, "initial_interval_s": 0.1},
+            },
+            {
+                "action": "assert",
+                "selector": "#flaky",
+                "expect": "text",
+                "value": "never served",
+                "retry": {"max_attempts": 1},
+            },
+        ],
+    }
+    result = await outcome(await start_run(client, run_id, test))
+    assert result.state == "failed"
+    first, second = result.steps
+    assert first.status == "passed" and first.attempts == 3
+    assert [f.retry_in_s for f in first.failures] == [0.1, 0.2]
+    assert second.status == "failed" and second.attempts == 1
+    assert [f.retry_in_s for f in second.failures] == [None]
+    assert (
+        second.error == "expected '#flaky' to have text 'never served', found 'served on request 3'"
+    )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from core.definition import ACTIONS, InvalidDefinition, RetrySettings, parse_test
+from tests.support.definitions import flaky_test, shop_test
 
 
 def definition(*steps: dict, **fields: object) -> dict:
@@ -153,3 +157,22 @@ def test_a_step_s_own_retry_overrides_the_test_s_and_not_and_for_read_as_written
     assert test.steps[0].negate and test.steps[1].wait_for == "response"
     stored = test.model_dump(mode="json")
     assert parse_test(stored) == test, "a stored definition reads back the same"
+
+
+def test_definitions_stored_before_expectations_validate_and_keep_their_meaning() -> None:
+    """The bundled examples and the suite's own fixtures, as stored before `expect`: each reads
+    back unchanged, and each `assert` keeps today's meaning (visible, containing its value)."""
+    examples = Path(__file__).parents[3] / "examples"
+    stored = [json.loads((examples / "shop-test.json").read_text())]
+    stored.append(json.loads((examples / "run-shop.json").read_text())["test"])
+    stored += [shop_test("http://127.0.0.1:8001/"), flaky_test("http://127.0.0.1:8001/")]
+    for raw in stored:
+        test = parse_test(raw)
+        again = parse_test(test.model_dump(mode="json"))
+        assert again == test
+        for step, given in zip(test.steps, raw["steps"], strict=True):
+            assert {k: v for k, v in step.model_dump(by_alias=True).items() if k in given} == {
+                k: (str(v) if isinstance(v, int | float) and k == "value" else v)
+                for k, v in given.items()
+            }
+            assert step.expect is None and not step.negate and step.retry is None
