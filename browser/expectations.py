@@ -16,6 +16,8 @@ from core.definition import PAGE_EXPECTATIONS, Step
 from core.redaction import redact
 
 PROBE_MS = 500
+CONTENT = "element => 'value' in element ? String(element.value) : element.innerText"
+"""What `empty` reads: an input's value, or an element's text."""
 """How long reading what was found may take, after the expectation failed."""
 
 
@@ -108,6 +110,10 @@ def _assertion(subject: Any, step: Step, timeout: int) -> Awaitable[None]:
     raise ValueError(f"unknown expectation {step.expect!r}")
 
 
+def _compared(match: str | None) -> str:
+    return {"contains": "containing ", "regex": "matching "}.get(match or "", "")
+
+
 def _subject(step: Step) -> str:
     if step.expect == "url":
         return "URL"
@@ -126,7 +132,7 @@ def _phrase(step: Step) -> str:
         "contains": f"to contain {shown}",
         "matches": f"to match {shown}",
         "value": f"{how if step.match else 'to have value'} {shown}",
-        "attribute": f"to have {step.name} {how.removeprefix('to ')} {shown}",
+        "attribute": f"to have {step.name} {_compared(step.match)}{shown}",
         "class": f"to have class {shown}",
         "count": f"count {value}",
         "url": f"{how} {shown}",
@@ -171,6 +177,9 @@ async def _found(page: Page, target: Locator | None, step: Step, redactions: set
         return (
             f"but it has no {step.name}" if found is None else f"found {_shown(found, redactions)}"
         )
+    if step.expect == "empty":
+        content = await _probe(target.evaluate(CONTENT), "")
+        return f"found {_shown(content, redactions)}"
     if step.expect == "class":
         classes = await _probe(target.get_attribute("class", timeout=PROBE_MS), None)
         return f"found class {_shown(classes or '', redactions)}"

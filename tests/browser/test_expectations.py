@@ -111,11 +111,25 @@ FAILING = [
     ),
     (
         {"selector": ".filters a >> nth=1", "expect": "attribute", "name": "href", "value": "#/"},
-        "expected '.filters a >> nth=1' to have href be '#/', found '#/active'",
+        "expected '.filters a >> nth=1' to have href '#/', found '#/active'",
     ),
     (
         {"selector": ".filters a >> nth=1", "expect": "attribute", "name": "target", "value": "x"},
-        "expected '.filters a >> nth=1' to have target be 'x', but it has no target",
+        "expected '.filters a >> nth=1' to have target 'x', but it has no target",
+    ),
+    (
+        {
+            "selector": ".filters a >> nth=1",
+            "expect": "attribute",
+            "name": "href",
+            "match": "contains",
+            "value": "done",
+        },
+        "expected '.filters a >> nth=1' to have href containing 'done', found '#/active'",
+    ),
+    (
+        {"selector": "#email", "expect": "empty"},
+        "expected '#email' to be empty, found 'bob@example.com'",
     ),
     (
         {"selector": ".filters a >> nth=1", "expect": "class", "value": "selected"},
