@@ -16,7 +16,12 @@ from playwright.async_api import async_playwright
 from temporalio.api.enums.v1 import EventType
 
 from bench.stack import bench_stack
-from bench.workload import TWENTY_STEPS, plain_playwright, twenty_step_test
+from bench.workload import (
+    TWENTY_STEPS,
+    plain_playwright,
+    plain_playwright_expecting,
+    twenty_step_test,
+)
 from core.chromium import LAUNCH_ARGS, chromium_executable
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.run_ids import session_workflow_id
@@ -28,7 +33,7 @@ from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
 
-async def time_plain(base_url: str, rounds: int) -> list[float]:
+async def time_plain(base_url: str, rounds: int, expectations: bool = False) -> list[float]:
     """Wall time of the plain script per round: fresh context, 20 steps, close."""
     times = []
     async with async_playwright() as playwright:
@@ -39,7 +44,8 @@ async def time_plain(base_url: str, rounds: int) -> list[float]:
             started = time.perf_counter()
             context = await browser.new_context()
             page = await context.new_page()
-            await plain_playwright(page, base_url)
+            script = plain_playwright_expecting if expectations else plain_playwright
+            await script(page, base_url)
             await context.close()
             times.append(time.perf_counter() - started)
         await browser.close()
@@ -47,7 +53,12 @@ async def time_plain(base_url: str, rounds: int) -> list[float]:
 
 
 async def time_service(  # type: ignore[no-untyped-def]
-    client, base_url: str, rounds: int, breakdown: Counter[str], trace: str
+    client,
+    base_url: str,
+    rounds: int,
+    breakdown: Counter[str],
+    trace: str,
+    expectations: bool = False,
 ) -> list[float]:
     """Wall time per round from start_workflow to the workflow's result."""
     times = []
@@ -55,7 +66,7 @@ async def time_service(  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         handle = await client.start_workflow(
             TestRunWorkflow.run,
-            RunInput(test={**twenty_step_test(base_url), "trace": trace}),
+            RunInput(test={**twenty_step_test(base_url, expectations), "trace": trace}),
             id=f"bench-{uuid.uuid4().hex[:10]}",
             task_queue=WORKFLOW_TASK_QUEUE,
         )
@@ -112,19 +123,23 @@ async def time_by_phase(handle, prefix: str = "") -> Counter[str]:  # type: igno
     return spent
 
 
-async def main(rounds: int, trace: str) -> None:
+async def main(rounds: int, trace: str, expectations: bool) -> None:
     with StaticServer(PAGES_DIR) as base_url:
         async with bench_stack(2, base_url) as (client, _host):
             await time_service(
-                client, base_url, 1, Counter(), trace
+                client, base_url, 1, Counter(), trace, expectations
             )  # warm-up: first context, caches
-            await time_plain(base_url, 1)
+            await time_plain(base_url, 1, expectations)
             plain, service, breakdown = [], [], Counter[str]()
             for _ in range(rounds):  # interleaved, so that drift hits both alike
-                plain += await time_plain(base_url, 1)
-                service += await time_service(client, base_url, 1, breakdown, trace)
+                plain += await time_plain(base_url, 1, expectations)
+                service += await time_service(client, base_url, 1, breakdown, trace, expectations)
     plain_s, service_s = statistics.median(plain), statistics.median(service)
-    print(f"orchestration overhead, {len(TWENTY_STEPS)} steps, {rounds} rounds, trace {trace}")
+    written = ", assertions as expectations" if expectations else ""
+    print(
+        f"orchestration overhead, {len(TWENTY_STEPS)} steps{written}, {rounds} rounds, "
+        f"trace {trace}"
+    )
     print(f"{'':28}{'wall s':>9}{'min s':>9}{'max s':>9}")
     print(f"{'plain Playwright (baseline)':28}{plain_s:9.3f}{min(plain):9.3f}{max(plain):9.3f}")
     print(f"{'through the service':28}{service_s:9.3f}{min(service):9.3f}{max(service):9.3f}")
@@ -142,5 +157,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--trace", default="on-failure", choices=["on-failure", "on-failure-with-snapshots", "off"]
     )
+    parser.add_argument(
+        "--expectations",
+        action="store_true",
+        help="the 20 steps with their assertions written as expectations (expect, not, match)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.trace))
+    asyncio.run(main(args.rounds, args.trace, args.expectations))
