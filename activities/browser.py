@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from browser.actions import StepContext, StepError, failure_screenshot, perform
+from browser.console_capture import ConsoleFlood
 from browser.egress_proxy import Blocked
 from browser.handover import HandoverMissed, SlotHandovers
 from browser.pool import BrowserPool, SessionNotFound
@@ -379,6 +380,8 @@ class BrowserActivities:
                     failure = error
                 except SessionNotFound as gone:  # closed by the run's teardown, or crashed
                     failure = StepError(str(gone), errors.SESSION_LOST, False)
+                except ConsoleFlood as flood:  # no retry: the same page floods again
+                    failure = StepError(str(flood), errors.CONSOLE_FLOOD, False)
                 failure = _egress_failure(session.new_blocks()) or failure
                 if failure is not None:
                     if failure.error_type != errors.SESSION_LOST:

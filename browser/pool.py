@@ -21,7 +21,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from browser.console_capture import ConsoleCapture
+from browser.console_capture import ConsoleCapture, ConsoleFlood
 from browser.driver_memory import driver_pids, rss_mib
 from browser.egress_proxy import Blocked, EgressGate
 from browser.trace_redaction import redact_trace
@@ -56,6 +56,7 @@ class Session:
     trace: TraceMode
     expires_at: float
     gate: EgressGate
+    console: ConsoleCapture
     busy: int = 0
     claimed: bool = False
     last_used: float = field(default_factory=time.monotonic)
@@ -97,6 +98,7 @@ class _Blank:
     context: BrowserContext
     page: Page
     gate: EgressGate
+    console: ConsoleCapture
 
 
 class SessionNotFound(LookupError):
@@ -269,6 +271,7 @@ class BrowserPool:
             trace=trace,
             expires_at=time.monotonic() + lifetime_s,
             gate=blank.gate,
+            console=blank.console,
         )
         self._sessions[session.session_id] = session
         self.max_open_seen = max(self.max_open_seen, len(self._sessions))
@@ -322,14 +325,15 @@ class BrowserPool:
         except BaseException:
             gate.close()
             raise
+        console = ConsoleCapture(context, gate)
         try:
-            await ConsoleCapture(context, gate).limit_pages()
+            await console.limit_pages()
             page = await context.new_page()
         except BaseException:
             await context.close()
             gate.close()
             raise
-        return _Blank(context, page, gate)
+        return _Blank(context, page, gate, console)
 
     async def warm(self) -> None:
         """Wait until the warm context (if the pool keeps one) is open."""
@@ -371,18 +375,23 @@ class BrowserPool:
     async def while_open(self, session: Session, work: Awaitable[T]) -> T:
         """`work`'s result, unless the session goes first (its run's teardown closed it, or
         its browser was lost): then SessionNotFound at once, whatever the work was doing (a
-        pause, for one, would outlive its run)."""
+        pause, for one, would outlive its run). ConsoleFlood at once if its pages flood the
+        console meanwhile (or did before)."""
         task = asyncio.ensure_future(work)
         gone = asyncio.ensure_future(session.gone.wait())
+        flooded = asyncio.ensure_future(session.console.flooded.wait())
         try:
-            await asyncio.wait([task, gone], return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
+            await asyncio.wait([task, gone, flooded], return_when=asyncio.FIRST_COMPLETED)
+            if task.done() and session.console.flood is None:
                 return task.result()
         finally:
             gone.cancel()
+            flooded.cancel()
             if not task.done():
                 task.cancel()
-                task.add_done_callback(_outcome_not_needed)
+            task.add_done_callback(_outcome_not_needed)
+        if session.console.flood is not None and not session.gone.is_set():
+            raise ConsoleFlood(session.console.flood)
         why = self._lost.get(session.session_id, "its run closed it")
         raise SessionNotFound(f"browser session {session.session_id} lost: {why}")
 

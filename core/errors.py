@@ -16,6 +16,7 @@ INVALID_STEP = "InvalidStep"
 UPLOAD_REJECTED = "UploadRejected"
 AUTH_REJECTED = "AuthRejected"
 EGRESS_BLOCKED = "EgressBlocked"
+CONSOLE_FLOOD = "ConsoleFlood"
 """Non-retryable: no attempt can succeed."""
 
 INVALID_TEST = "InvalidTest"

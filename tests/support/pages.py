@@ -38,7 +38,8 @@ class TestPageHandler(QuietHandler):
     /redirect?to=URL, /probe/<kind>?to=URL (a page that tries to reach URL) and /big/<n>
     (a page with n characters of text). /form-to/<path> is a form whose button posts there;
     /form-post?to=URL a form that posts to URL; /noisy?to=URL&fetches=N&logs=M a page that
-    fetches URL N times and floods its console with M messages."""
+    fetches URL N times and floods its console with M messages (`worker_logs=K`: from a Web
+    Worker too)."""
 
     __test__ = False
 
@@ -55,8 +56,11 @@ class TestPageHandler(QuietHandler):
             return self._send(probe_page(parts.path[7:], target))
         if parts.path == "/noisy":
             query = parse_qs(parts.query)
-            fetches, logs = (int(query.get(k, ["0"])[0]) for k in ("fetches", "logs"))
-            return self._send(noisy_page(target, min(fetches, 5000), min(logs, 100_000)))
+            fetches, logs, worker_logs = (
+                int(query.get(k, ["0"])[0]) for k in ("fetches", "logs", "worker_logs")
+            )
+            page = noisy_page(target, min(fetches, 5000), min(logs, 100_000), worker_logs)
+            return self._send(page)
         if parts.path == "/form-post" and target:  # a form that posts to any address
             form = f"<form method='post' action='{html.escape(target)}'><input name='x'></form>"
             return self._send(f"<html><body>{form}</body></html>")
@@ -135,10 +139,17 @@ def whoami_page(cookie_header: str, padding: int = 0, shout: bool = False) -> st
     )
 
 
-def noisy_page(target: str, fetches: int, logs: int) -> str:
+def noisy_page(target: str, fetches: int, logs: int, worker_logs: int = 0) -> str:
     """A page that fetches `target` `fetches` times and logs `logs` console messages of 2 KB,
-    then shows #done."""
-    script = (
+    then shows #done; with `worker_logs`, a Web Worker of the page logs that many too."""
+    worker = (
+        "new Worker(URL.createObjectURL(new Blob(["
+        f'\'const line = "x".repeat(2000); for (let i = 0; i < {min(worker_logs, 10**6)}; i++)'
+        " console.log(line, i);'])));"
+        if worker_logs
+        else ""
+    )
+    script = worker + (
         f"const line = 'x'.repeat(2000);"
         f"for (let i = 0; i < {logs}; i++) console.log(line, i);"
         f"Promise.allSettled(Array.from({{length: {fetches}}}, (_, i) => "

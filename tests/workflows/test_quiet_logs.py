@@ -182,3 +182,28 @@ async def test_a_tenant_s_flood_of_blocked_requests_and_console_messages_is_logg
     assert egress[-1].endswith("egress: 995 more blocked requests were not logged")
     console = [r for r in caplog.records if "console capture" in r.getMessage()]
     assert [job_of(r) for r in console] == [run_id], [r.getMessage() for r in console]
+
+
+async def test_a_web_worker_flooding_the_console_stops_its_run_at_once(
+    client, worker_host, pages_url: str, run_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No init script limits a worker's console: more messages from one worker than any
+    document may send fails the step, not retried, and the run ends."""
+    caplog.set_level(logging.INFO)
+    test = {
+        "name": "worker flood",
+        "start_url": f"{pages_url}noisy?to={pages_url}shop.html&worker_logs=1000000",
+        "step_timeout_ms": 60_000,
+        "retry": {"max_attempts": 3},
+        "steps": [{"action": "wait", "selector": "#never-there"}],
+    }
+    result = await outcome(await start_run(client, run_id, test))
+    assert result.state == "failed" and result.error_type == "ConsoleFlood", result.error
+    step = result.steps[0]
+    assert step.attempts == 1
+    assert step.error == (
+        "the page flooded its console (a Web Worker sent more than 500 messages); "
+        "the run was stopped"
+    )
+    console = [r.getMessage() for r in lines_of(caplog, run_id) if "console" in r.getMessage()]
+    assert len([m for m in console if "console capture stopped" in m]) == 1, console
