@@ -148,7 +148,7 @@ async def through_the_service(rounds: int, flood_page: str) -> None:
                 alone = [await quiet_run(client, quiet_test) for _ in range(rounds)]
                 flooding = asyncio.ensure_future(quiet_run(client, flood_test, ends="any"))
                 await asyncio.sleep(0.3)
-                beside = []
+                beside: list[tuple[float, float]] = []
                 while not flooding.done() or not beside:
                     beside.append(await quiet_run(client, quiet_test))
                 flood_delay, flood_s = await flooding
