@@ -27,6 +27,7 @@ from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Crede
 from core.redaction import redact
 from core.run_ids import session_workflow_id
 from core.secrets import SealedDataInvalid, SecretBox, credential_secrets
+from core.variables import fill_secrets, with_secrets
 from live.cache import ShortCache, queue_counts_key
 from live.events import EventType, RunEvent
 from live.publisher import EventPublisher
@@ -158,11 +159,13 @@ class BrowserActivities:
     async def run_step(self, input: StepInput) -> ActionOutcome:
         """One attempt of one step."""
         prefix = f"step-{input.index + 1:02d}-attempt-{input.attempt}"
-        ctx = self._step_context(input, input.start_url, prefix)
-        steps = [input.step]
+        secrets = self._open_secrets(input.sealed_secrets)
+        start_url = fill_secrets(input.start_url, secrets)
+        ctx = self._step_context(input, start_url, prefix)
+        steps = [with_secrets(input.step, secrets)]
         if input.open_start_url:  # the page load does not eat a short step timeout
             load_ms = max(input.timeout_ms, START_PAGE_TIMEOUT_MS)
-            steps.insert(0, Step(action="navigate", value=input.start_url, timeout_ms=load_ms))
+            steps.insert(0, Step(action="navigate", value=start_url, timeout_ms=load_ms))
         progress = (
             progress_after_steps(input.index + 1, input.total_steps) if input.total_steps else None
         )
@@ -171,8 +174,18 @@ class BrowserActivities:
             input.index,
             input.step.action,
             progress,
-            self._attempt(input.session_id, ctx, steps),
+            self._attempt(input.session_id, ctx, steps, set(secrets.values())),
         )
+
+    def _open_secrets(self, sealed: list[str]) -> dict[str, str]:
+        """The run's secrets, opened only here, in front of the page (later sets win)."""
+        try:
+            opened = [self._secrets.open(token) for token in sealed]
+            return {name: value for secrets in opened for name, value in secrets.items()}
+        except SealedDataInvalid as error:
+            raise ApplicationError(
+                f"the run's secrets: {error}", [], type=errors.VARIABLE_MISSING, non_retryable=True
+            ) from None
 
     @activity.defn
     async def run_auth(self, input: AuthStepsInput) -> ActionOutcome:
@@ -187,9 +200,10 @@ class BrowserActivities:
         steps += [_with_credentials(Step.model_validate(s), credentials) for s in input.auth.steps]
         prefix = f"auth-attempt-{input.attempt}"
         ctx = self._step_context(input, input.auth.login_url, prefix)
-        return await self._reported(
-            input, -1, "auth", None, self._attempt(input.session_id, ctx, steps, credentials)
+        login = self._attempt(
+            input.session_id, ctx, steps, credential_secrets(credentials), login=True
         )
+        return await self._reported(input, -1, "auth", None, login)
 
     @activity.defn
     async def close_session(self, input: TeardownInput) -> TeardownOutcome:
@@ -357,24 +371,28 @@ class BrowserActivities:
         session_id: str,
         ctx: StepContext,
         steps: list[Step],
-        secrets: Credentials | None = None,
+        secrets: set[str],
+        login: bool = False,
     ) -> ActionOutcome:
-        """Perform steps in the session, heartbeating; failures become typed ApplicationErrors."""
+        """Perform steps in the session, heartbeating; failures become typed ApplicationErrors.
+        `secrets` are redacted from all the session reports from now on; a login is not
+        traced (the trace starts at the first test step)."""
         started = time.monotonic()
         try:
             async with self._pool.using(session_id) as session, _heartbeating():
                 selector, artifacts = None, []
                 failure: StepError | None = None
-                if secrets is not None:
-                    session.redactions |= credential_secrets(secrets)
-                else:
+                session.redactions |= secrets
+                if not login:
                     await self._pool.trace_from_now(session)
                 ctx.redactions = session.redactions
                 try:
                     for step in steps:
                         step_done = perform(session.page, step, ctx)
                         result = await self._pool.while_open(session, step_done)
-                        selector = result.selector_used
+                        selector = result.selector_used and redact(
+                            result.selector_used, session.redactions
+                        )
                         artifacts += result.artifacts
                 except StepError as error:
                     failure = error

@@ -20,6 +20,7 @@ from core.limits import ProjectLimits
 from core.run_state import FINAL_STATES
 from dispatch.group_commit import GroupCommit
 from dispatch.new_runs import new_runs
+from dispatch.run_variables import EnvironmentMissing
 from live.publisher import EventPublisher
 from store.models import Project, Run, Schedule, Suite, TestCase
 from store.new_runs import AuthFlowMissing, SuiteTestsMissing, suite_tests
@@ -77,8 +78,9 @@ class ScheduleActivities:
                     suite_id=schedule.suite_id,
                     schedule_id=schedule.id,
                     job_ids=job_ids,
+                    environment=schedule.environment,
                 )
-            except AuthFlowMissing as missing:
+            except (AuthFlowMissing, EnvironmentMissing) as missing:
                 raise ApplicationError(str(missing), type=errors.SCHEDULE_TARGET_MISSING) from None
         try:
             await self._intake.enqueue(runs)

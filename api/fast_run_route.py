@@ -43,7 +43,8 @@ class FastRunRoute(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http" and scope["method"] == "POST":
             path = RUN_PATH.fullmatch(scope["path"])
-            token = bearer_token(scope["headers"]) if path else None
+            plain = path and not scope.get("query_string")  # ?environment= goes the long way
+            token = bearer_token(scope["headers"]) if plain else None
             if path and token:
                 order = (int(path[1]), PRIORITIES[path[2]], token)
                 return Match.FULL, {SCOPE_KEY: order}

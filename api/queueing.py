@@ -9,6 +9,7 @@ from api.errors import ApiError, not_found
 from api.schemas import Queued
 from api.services import Services
 from dispatch.new_runs import TestRunOrder, new_runs
+from dispatch.run_variables import EnvironmentMissing
 from store.models import Project, TestCase
 from store.new_runs import AuthFlowMissing, NewRun, TestMissing, TokenUnknown
 from store.queue import QueueFull
@@ -22,13 +23,18 @@ async def queue_runs(
     priority: str = "regular",
     suite_id: int | None = None,
     retry_of: str | None = None,
+    environment: str | None = None,
 ) -> list[tuple[NewRun, int]]:
-    """Queue a run of each test, in order, in one transaction; each with its position (the
-    group commit announces them)."""
+    """Queue a run of each test, in order, in one transaction, with `environment`'s variables;
+    each with its position (the group commit announces them)."""
     try:
-        runs = await new_runs(session, project, tests, priority, suite_id, retry_of)
+        runs = await new_runs(
+            session, project, tests, priority, suite_id, retry_of, environment=environment
+        )
     except AuthFlowMissing as missing:
         raise _auth_flow_missing(missing) from None
+    except EnvironmentMissing as missing:
+        raise ApiError(422, "invalid_request", f"environment: {missing}") from None
     try:
         positions = await services.group_commit.enqueue(runs)
     except QueueFull as full:

@@ -39,6 +39,9 @@ class ScheduleCreate(BaseModel):
         description="what a fire does while the previous fire's runs have not all ended",
     )
     paused: bool = False
+    environment: str | None = Field(
+        default=None, description="the environment whose variables its runs use"
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -74,6 +77,7 @@ class SchedulePublic(BaseModel):
     interval_s: int | None
     time_zone: str
     overlap: str
+    environment: str | None = None
     paused: bool
     note: str | None
     next_run_times: list[datetime]

@@ -161,6 +161,10 @@ class Job(BaseModel):
     startedAt: datetime | None  # noqa: N815
     finishedOn: datetime | None  # noqa: N815
     result: RunProgress | None
+    environment: str | None = Field(default=None, description="the environment it ran in")
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="the variables it used; secrets shown as ***"
+    )
 
 
 class JobStatus(BaseModel):

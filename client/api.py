@@ -93,14 +93,20 @@ class AsyncClient:
             answer = await self._call("POST", "/api/tests", idempotent=True, json=definition)
         return TestPublic.model_validate(answer.json())
 
-    async def run_test(self, test_id: int, priority: Priority = "regular") -> Queued:
+    async def run_test(
+        self, test_id: int, priority: Priority = "regular", environment: str | None = None
+    ) -> Queued:
         path = f"/api/execution/test/{test_id}/{'run-live' if priority == 'live' else 'run'}"
-        answer = await self._call("POST", path, idempotent=True)
+        params = {"environment": environment} if environment else None
+        answer = await self._call("POST", path, idempotent=True, params=params)
         return Queued.model_validate(answer.json())
 
-    async def run_suite(self, suite_id: int, priority: Priority = "regular") -> SuiteQueued:
+    async def run_suite(
+        self, suite_id: int, priority: Priority = "regular", environment: str | None = None
+    ) -> SuiteQueued:
         path = f"/api/execution/suite/{suite_id}/run"
-        answer = await self._call("POST", path, idempotent=True, params={"priority": priority})
+        params = {"priority": priority} | ({"environment": environment} if environment else {})
+        answer = await self._call("POST", path, idempotent=True, params=params)
         return SuiteQueued.model_validate(answer.json())
 
     async def job(self, job_id: str) -> JobStatus:
@@ -187,11 +193,15 @@ class Client:
     def save_test(self, definition: dict[str, Any]) -> TestPublic:
         return self._run(lambda c: c.save_test(definition))
 
-    def run_test(self, test_id: int, priority: Priority = "regular") -> Queued:
-        return self._run(lambda c: c.run_test(test_id, priority))
+    def run_test(
+        self, test_id: int, priority: Priority = "regular", environment: str | None = None
+    ) -> Queued:
+        return self._run(lambda c: c.run_test(test_id, priority, environment))
 
-    def run_suite(self, suite_id: int, priority: Priority = "regular") -> SuiteQueued:
-        return self._run(lambda c: c.run_suite(suite_id, priority))
+    def run_suite(
+        self, suite_id: int, priority: Priority = "regular", environment: str | None = None
+    ) -> SuiteQueued:
+        return self._run(lambda c: c.run_suite(suite_id, priority, environment))
 
     def job(self, job_id: str) -> JobStatus:
         return self._run(lambda c: c.job(job_id))

@@ -29,6 +29,10 @@ Url = Annotated[str, typer.Option(envvar="TESTRUN_URL", help="The service's base
 Token = Annotated[str, typer.Option(envvar="TESTRUN_TOKEN", help="A project token")]
 Wait = Annotated[bool, typer.Option("--wait", help="Follow the runs to their end")]
 PriorityOption = Annotated[str, typer.Option(help="regular, or live (before regular runs)")]
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", help="The environment whose variables the runs use (e.g. staging)"),
+]
 JunitOption = Annotated[
     Path | None, typer.Option("--junit", help="Write a JUnit XML report here (with --wait)")
 ]
@@ -147,6 +151,7 @@ def run(
     wait: Wait = False,
     priority: PriorityOption = "regular",
     junit: JunitOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Create or update each test by name, queue a run of it, and (with --wait) follow them."""
     definitions = [load(path) for path in files]
@@ -156,7 +161,7 @@ def run(
         job_ids = []
         for definition in definitions:
             test = await client.save_test(definition)
-            queued = await client.run_test(test.id, chosen)
+            queued = await client.run_test(test.id, chosen, env)
             print(f"{test.name}: {queued.jobId} Queued (Pos {queued.position})")
             job_ids.append(queued.jobId)
         return await finish(client, job_ids, wait, junit)
@@ -172,12 +177,13 @@ def suite(
     wait: Wait = False,
     priority: PriorityOption = "regular",
     junit: JunitOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Queue a run of every test of the suite, and (with --wait) follow them."""
     chosen = priority_of(priority)
 
     async def work(client: AsyncClient) -> int:
-        queued = await client.run_suite(suite_id, chosen)
+        queued = await client.run_suite(suite_id, chosen, env)
         for job in queued.jobs:
             print(f"test {job.testId}: {job.jobId} Queued (Pos {job.position})")
         return await finish(client, [job.jobId for job in queued.jobs], wait, junit)

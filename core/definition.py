@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from core.egress import EgressPolicy, refused_scheme, resolve_like_browser
 from core.redaction import MIN_SECRET_LENGTH
+from core.variables import is_relative
 
 Action = Literal[
     "navigate",
@@ -273,8 +274,12 @@ class TestDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _start_url_is_http(self) -> TestDefinition:
-        if not ABSOLUTE_HTTP_URL.match(self.start_url):
-            raise ValueError("start_url: must be an absolute http(s) URL")
+        url = self.start_url
+        if not (ABSOLUTE_HTTP_URL.match(url) or is_relative(url) or url.startswith("{{")):
+            raise ValueError(
+                "start_url: must be an absolute http(s) URL, a variable, or a path"
+                " relative to the BASE_URL variable"
+            )
         return self
 
 
@@ -314,7 +319,8 @@ def refused_urls(
     definition: TestDefinition | AuthFlowDefinition, policy: EgressPolicy
 ) -> list[dict[str, Any]]:
     """Problems (`loc`, `msg`) for every URL of a definition that the egress policy can never
-    pass (a denied scheme, a literal denied address), known before anything runs."""
+    pass (a denied scheme, a literal denied address), known before anything runs (a URL made
+    of variables is checked when a run fills them in)."""
     if isinstance(definition, TestDefinition):
         base, field = definition.start_url, "start_url"
     else:
@@ -325,6 +331,8 @@ def refused_urls(
             urls.append((("steps", index, "value"), resolve_like_browser(base, step.value)))
     problems = []
     for where, url in urls:
+        if "{{" in url or is_relative(url):  # known only once the run's variables are
+            continue
         reason = policy.refuse_url(url)
         if reason is not None:
             problems.append({"loc": where, "msg": f"blocked by the egress policy: {reason}"})

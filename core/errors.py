@@ -20,6 +20,7 @@ CONSOLE_FLOOD = "ConsoleFlood"
 """Non-retryable: no attempt can succeed."""
 
 INVALID_TEST = "InvalidTest"
+VARIABLE_MISSING = "VariableMissing"
 TEST_FAILED = "TestFailed"
 TEST_TIMED_OUT = "TestTimedOut"
 TEST_CANCELLED = "Cancelled"

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.variables import uses_variables
+from dispatch.run_variables import RunVariables, filled_input, variables_for_run
 from store.ids import as_row_id
 from store.models import Project, TestCase
 from store.new_runs import (
@@ -36,8 +38,13 @@ class TestRunOrder:
     priority: str
 
 
-async def run_input_for(session: AsyncSession, test: TestCase) -> dict[str, Any]:
-    """The workflow input (as JSON) of a run of `test`, its auth flow's credentials sealed."""
+async def run_input_for(
+    session: AsyncSession, test: TestCase, variables: RunVariables | None = None
+) -> dict[str, Any]:
+    """The workflow input (as JSON) of a run of `test`, its auth flow's credentials sealed and
+    its variables filled in (the project's own unless `variables` are given)."""
+    if variables is None:
+        variables = await _variables_needed(session, test.project_id, None, [test])
     auth = None
     key = test.definition.get("auth_flow_id")
     if key is not None:
@@ -51,7 +58,7 @@ async def run_input_for(session: AsyncSession, test: TestCase) -> dict[str, Any]
             sealed_credentials=flow.sealed_credentials,
         )
     run_input = RunInput(
-        test=test.definition,
+        **filled_input(test.definition, variables),
         test_id=str(test.id),
         project_id=str(test.project_id),
         auth=auth,
@@ -69,10 +76,13 @@ async def new_runs(
     retry_of: str | None = None,
     schedule_id: str | None = None,
     job_ids: Sequence[str] | None = None,
+    environment: str | None = None,
 ) -> list[NewRun]:
-    """Runs of `tests`, in order (job IDs fresh unless given)."""
+    """Runs of `tests`, in order (job IDs fresh unless given), with `environment`'s variables
+    (EnvironmentMissing if the project has none of that name)."""
     assert project.id is not None
-    inputs = [await run_input_for(session, test) for test in tests]
+    variables = await _variables_needed(session, project.id, environment, tests)
+    inputs = [await run_input_for(session, test, variables) for test in tests]
     ids = list(job_ids) if job_ids is not None else [new_job_id() for _ in tests]
     return [
         NewRun(
@@ -87,6 +97,16 @@ async def new_runs(
         )
         for test, run_input, job_id in zip(tests, inputs, ids, strict=True)
     ]
+
+
+async def _variables_needed(
+    session: AsyncSession, project_id: int, environment: str | None, tests: Sequence[TestCase]
+) -> RunVariables:
+    """The variables for runs of `tests`: looked up only if an environment was chosen or a
+    test uses variables (most runs skip the lookup)."""
+    if environment is None and not any(uses_variables(test.definition) for test in tests):
+        return RunVariables()
+    return await variables_for_run(session, project_id, environment)
 
 
 async def runs_for_orders(

@@ -91,6 +91,22 @@ class AuthFlow(SQLModel, table=True):
     created_at: datetime = _timestamp(nullable=False)
 
 
+class VariableSet(SQLModel, table=True):
+    """A project's own variables (`environment` empty) or one named environment's, which
+    override them. Secrets are stored only sealed; their names are kept apart to be shown."""
+
+    __tablename__ = "variable_set"
+    __table_args__ = (UniqueConstraint("project_id", "environment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    environment: str = Field(default="", max_length=64)
+    variables: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    secret_names: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    sealed_secrets: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime = _timestamp(nullable=False)
+
+
 class Schedule(SQLModel, table=True):
     """A project's schedule of a test or a suite. Its timing lives in Temporal (the schedule of
     the same ID); this row says whose it is and what it runs."""
@@ -104,6 +120,7 @@ class Schedule(SQLModel, table=True):
     interval_s: int | None = Field(default=None)
     time_zone: str = Field(default="UTC", max_length=64)
     overlap: str = Field(default="skip", max_length=20)
+    environment: str | None = Field(default=None, max_length=64)
     created_at: datetime = _timestamp(nullable=False)
 
 

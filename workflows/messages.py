@@ -27,6 +27,16 @@ class RunInput(BaseModel):
     test_id: str | None = None
     project_id: str = "default"
     auth: AuthInput | None = None
+    environment: str | None = None
+    """The environment whose variables the run uses (None: the project's own)."""
+    variables: dict[str, str] = Field(default_factory=dict)
+    """The variables the run uses, filled into `test` already; shown on the run's page."""
+    secret_names: list[str] = Field(default_factory=list)
+    sealed_secrets: list[str] = Field(default_factory=list)
+    """The project's and the environment's secrets, each set sealed as stored: only the worker
+    opens them, to fill in `secret_names` in front of the page (the environment's win)."""
+    variables_error: str | None = None
+    """Why the run's variables could not be filled in: the run fails at once with it."""
     admission: bool = Field(
         default=False, description="wait for the dispatcher's grant before starting"
     )
@@ -80,6 +90,7 @@ class StepInput(BaseModel):
     retry_in_s: float | None = Field(
         default=None, description="the wait before the next attempt if this one fails"
     )
+    sealed_secrets: list[str] = Field(default_factory=list)
 
 
 class AuthStepsInput(BaseModel):
@@ -139,6 +150,7 @@ class SessionRunInput(BaseModel):
     auth: AuthInput | None = None
     session: SessionInfo
     session_attempt: int
+    sealed_secrets: list[str] = Field(default_factory=list)
     opening: SessionRequest | None = None
     """For a successor: the context is opened here first, in `opening.after_run`'s slot as
     soon as that run's context closes (its ID is `session.session_id`)."""

@@ -48,7 +48,13 @@ def session_run_timeout(timeout_s: int) -> timedelta:
 
 
 def step_attempt(
-    session_id: str, run_id: str, project_id: str, test: TestDefinition, index: int, attempt: int
+    session_id: str,
+    run_id: str,
+    project_id: str,
+    test: TestDefinition,
+    index: int,
+    attempt: int,
+    sealed_secrets: list[str] | None = None,
 ) -> tuple[StepInput, int]:
     """Attempt `attempt` of step `index`, and the milliseconds it may take at most."""
     step = test.steps[index]
@@ -66,6 +72,7 @@ def step_attempt(
         timeout_ms=timeout_ms,
         total_steps=len(test.steps),
         retry_in_s=retry_wait(test.retry_of(index), attempt),
+        sealed_secrets=sealed_secrets or [],
     ), timeout_ms * (len(step.selectors) + 2) + first_page_ms
 
 
@@ -156,7 +163,8 @@ class SessionRunWorkflow:
     def _step(self, input: SessionRunInput, index: int, attempt: int) -> Any:
         """Attempt `attempt` of step `index`, as a local activity."""
         ids = (input.session.session_id, input.run_id, input.project_id)
-        return self._local(contracts.run_step, *step_attempt(*ids, input.test, index, attempt))
+        attempt_input = step_attempt(*ids, input.test, index, attempt, input.sealed_secrets)
+        return self._local(contracts.run_step, *attempt_input)
 
     def _local(self, attempt: BrowserAttempt, arg: Any, timeout_ms: int) -> Any:
         """One attempt as a local activity: it runs in this worker, beside the context."""

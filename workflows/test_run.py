@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -155,11 +155,9 @@ class TestRunWorkflow:
         try:
             test = parse_test(input.test)
         except InvalidDefinition as invalid:
-            self._finish(
-                RunState.FAILED, f"invalid test definition: {invalid}", errors.INVALID_TEST
-            )
-            await self._uninterruptible(self._record_finished())
-            raise self._failure(errors.INVALID_TEST) from None
+            await self._refuse(f"invalid test definition: {invalid}", errors.INVALID_TEST)
+        if input.variables_error is not None:
+            await self._refuse(input.variables_error, errors.VARIABLE_MISSING)
         self._progress.steps = new_step_records(test)
         if input.auth:
             self._progress.auth = StepRecord(index=-1, action="auth", description=input.auth.name)
@@ -179,6 +177,12 @@ class TestRunWorkflow:
         if self._progress.state != RunState.COMPLETED:
             raise self._failure(self._progress.error_type or errors.TEST_FAILED)
         return self._progress
+
+    async def _refuse(self, message: str, error_type: str) -> NoReturn:
+        """End a run that cannot start (its definition or its variables), with no retry."""
+        self._finish(RunState.FAILED, message, error_type)
+        await self._uninterruptible(self._record_finished())
+        raise self._failure(error_type) from None
 
     async def _run_sessions(self, test: TestDefinition) -> None:
         """Try the run in fresh sessions until it ends for a reason other than a lost session."""
@@ -267,6 +271,7 @@ class TestRunWorkflow:
             auth=self._input.auth,
             session=session,
             session_attempt=attempt,
+            sealed_secrets=self._input.sealed_secrets,
             opening=opening,
         )
         running: list[asyncio.Future[Any]]
@@ -625,6 +630,7 @@ class TestRunWorkflow:
             test,
             index,
             attempt,
+            self._input.sealed_secrets,
         )
         return await self._activity(session, contracts.run_step, arg, timeout_ms)
 

@@ -14,12 +14,14 @@ from api.routes import (
     suites,
     tests,
     uploads,
+    variables,
 )
 
 ROUTERS = [
     execution.router,  # first: the run requests of a burst are matched against it first
     health.router,
     projects.router,
+    variables.router,
     tests.router,
     suites.router,
     auth_flows.router,

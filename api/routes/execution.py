@@ -16,6 +16,7 @@ from api.deps import (
     ServicesDep,
     SessionDep,
     TemporalDep,
+    current_project,
     get_services,
     token_of,
 )
@@ -45,6 +46,7 @@ from core.run_state import (
     UNFINISHED_STATES,
     RunState,
 )
+from dispatch.run_variables import variables_shown
 from live.cache import JOB_STATUS_TTL_S, QUEUE_COUNTS_TTL_S, queue_counts_key
 from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
@@ -57,11 +59,29 @@ router = APIRouter(prefix="/api/execution", tags=["execution"])
 QUERY_TIMEOUT_S = 2.0
 
 
+EnvironmentQuery = Annotated[
+    str | None,
+    Query(description="the environment whose variables override the project's own"),
+]
+
+
 async def _queue_test(
-    test_id: int, priority: str, credentials: Credentials, request: Request
+    test_id: int,
+    priority: str,
+    credentials: Credentials,
+    request: Request,
+    environment: str | None,
 ) -> Queued:
     services = await get_services(request)
-    run, position = await queue_test_run(services, token_of(credentials), test_id, priority)
+    if environment is None:
+        run, position = await queue_test_run(services, token_of(credentials), test_id, priority)
+        return queued_answer(run, position)
+    async with AsyncSession(services.engine, expire_on_commit=False) as session:
+        project = await current_project(credentials, session)
+        test = await owned(session, TestCase, test_id, project, "test")
+        [(run, position)] = await queue_runs(
+            session, services, project, [test], priority, environment=environment
+        )
     return queued_answer(run, position)
 
 
@@ -71,15 +91,19 @@ async def _queue_test(
 
 
 @router.post("/test/{test_id}/run", response_model=Queued)
-async def run_test(test_id: int, credentials: Credentials, request: Request) -> Queued:
+async def run_test(
+    test_id: int, credentials: Credentials, request: Request, environment: EnvironmentQuery = None
+) -> Queued:
     """Queue a run of the test; answers at once with its position."""
-    return await _queue_test(test_id, "regular", credentials, request)
+    return await _queue_test(test_id, "regular", credentials, request, environment)
 
 
 @router.post("/test/{test_id}/run-live", response_model=Queued)
-async def run_test_live(test_id: int, credentials: Credentials, request: Request) -> Queued:
+async def run_test_live(
+    test_id: int, credentials: Credentials, request: Request, environment: EnvironmentQuery = None
+) -> Queued:
     """Queue a run at higher priority: it starts before every regular run."""
-    return await _queue_test(test_id, "live", credentials, request)
+    return await _queue_test(test_id, "live", credentials, request, environment)
 
 
 @router.post("/suite/{suite_id}/run", response_model=SuiteQueued)
@@ -91,6 +115,7 @@ async def run_suite(
     priority: Annotated[
         Literal["regular", "live"], Query(description="`live` runs go before regular ones")
     ] = "regular",
+    environment: EnvironmentQuery = None,
 ) -> SuiteQueued:
     """Queue a run of every test of the suite, in the suite's order."""
     suite = await owned(session, Suite, suite_id, project, "suite")
@@ -98,7 +123,9 @@ async def run_suite(
         tests = await suite_tests(session, suite)
     except SuiteTestsMissing as missing:
         raise ApiError(409, "suite_tests_missing", str(missing)) from None
-    queued = await queue_runs(session, services, project, tests, priority, suite_id=suite_id)
+    queued = await queue_runs(
+        session, services, project, tests, priority, suite_id=suite_id, environment=environment
+    )
     jobs = [
         QueuedJob(jobId=run.job_id, testId=key, position=position)
         for (run, position), key in zip(queued, suite.test_ids, strict=True)
@@ -175,6 +202,8 @@ async def job_status(
             startedAt=run.started_at,
             finishedOn=run.finished_at,
             result=result,
+            environment=(run.run_input or {}).get("environment"),
+            variables=variables_shown(run.run_input),
         )
     )
 
@@ -285,8 +314,9 @@ async def retry_job(
     test = await session.get(TestCase, run.test_id) if run.test_id else None
     if test is None or test.project_id != project.id:
         raise ApiError(409, "test_gone", f"the test of job {job_id} was deleted")
+    environment = (run.run_input or {}).get("environment")
     [(again, position)] = await queue_runs(
-        session, services, project, [test], run.priority, run.suite_id, job_id
+        session, services, project, [test], run.priority, run.suite_id, job_id, environment
     )
     return queued_answer(again, position)
 

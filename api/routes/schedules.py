@@ -23,6 +23,7 @@ from api import temporal_schedules
 from api.deps import ProjectDep, ServicesDep, SessionDep, TemporalDep, temporal_client
 from api.errors import ApiError, not_found
 from api.routes.owned import owned
+from api.routes.variables import existing_environment
 from api.schedule_schemas import ScheduleCreate, ScheduledRun, ScheduleNote, SchedulePublic
 from api.schemas import Done
 from api.services import Services
@@ -95,6 +96,7 @@ async def _public(session: AsyncSession, client: Client, row: Schedule) -> Sched
         interval_s=row.interval_s,
         time_zone=row.time_zone,
         overlap=row.overlap,
+        environment=row.environment,
         paused=paused,
         note=note,
         next_run_times=next_times,
@@ -122,6 +124,8 @@ async def create_schedule(
     if body.suite_id is not None:
         await owned(session, Suite, body.suite_id, project, "suite")
     assert project.id is not None
+    if body.environment is not None:
+        await existing_environment(session, project.id, body.environment, "environment")
     limits = services.settings.limits_for(project.limits)
     await _room_for_another(session, project.id, limits)
     if body.interval_s is not None and body.interval_s < limits.min_schedule_interval_s:

@@ -10,6 +10,7 @@ from api.errors import ApiError
 from api.reachability import ensure_reachable
 from api.routes.owned import owned, project_auth_flow
 from api.routes.schedules import delete_schedules_of
+from api.routes.variables import check_references
 from api.schemas import TestPublic
 from core.definition import TestDefinition
 from store.models import Project, TestCase, utcnow
@@ -42,8 +43,11 @@ def _check_definition(body: TestDefinition, project: Project, services: Services
     ensure_reachable(body, services.settings.egress_policy)
 
 
-async def _check_auth_flow(session: SessionDep, project: Project, body: TestDefinition) -> None:
-    """auth_flow_id must name an auth flow of the same project."""
+async def _check_names(session: SessionDep, project: Project, body: TestDefinition) -> None:
+    """auth_flow_id must name an auth flow of the same project, and every variable must be
+    defined by the project or one of its environments."""
+    assert project.id is not None
+    await check_references(session, project.id, body.model_dump(mode="json"))
     if body.auth_flow_id is None:
         return
     if await project_auth_flow(session, project, body.auth_flow_id) is None:
@@ -58,7 +62,7 @@ async def create_test(
 ) -> TestPublic:
     """Store a test definition."""
     _check_definition(body, project, services)
-    await _check_auth_flow(session, project, body)
+    await _check_names(session, project, body)
     assert project.id is not None
     row = TestCase(project_id=project.id, name=body.name, definition=body.model_dump(mode="json"))
     session.add(row)
@@ -101,7 +105,7 @@ async def replace_test(
     """Replace a test's definition (runs already queued keep the one they started with)."""
     row = await owned(session, TestCase, test_id, project, "test")
     _check_definition(body, project, services)
-    await _check_auth_flow(session, project, body)
+    await _check_names(session, project, body)
     row.name, row.definition, row.updated_at = body.name, body.model_dump(mode="json"), utcnow()
     session.add(row)
     await session.commit()

@@ -18,6 +18,7 @@ from api.errors import ApiError
 from api.queueing import queue_runs
 from api.routes import execution, schedules, tests
 from api.routes.owned import owned
+from api.routes.variables import list_environments
 from api.ui.pages import CsrfField, UiSessionDep, back, checked, page, project_for
 from core.definition import TestDefinition
 from core.run_state import FINAL_STATES
@@ -25,6 +26,7 @@ from store.models import Run, Suite, TestCase
 
 router = APIRouter(prefix="/ui/projects/{project_id}", include_in_schema=False)
 PriorityField = Annotated[Literal["regular", "live"], Form()]
+EnvironmentField = Annotated[str, Form(max_length=64)]
 HISTORY = 50
 STRIP = 20
 STEP_PROBLEM = "steps"
@@ -66,8 +68,18 @@ async def tests_page(
         history = await history_of(session, test.id)
         rows.append({"test": test, "strip": history[-STRIP:], "chart": chart_points(history)})
     suites = (await session.exec(select(Suite).where(Suite.project_id == project_id))).all()
+    environments = [row.name for row in await list_environments(project, session)]
     note = request.query_params.get("note")
-    return page(request, "tests.html", ui, project=project, rows=rows, suites=suites, note=note)
+    return page(
+        request,
+        "tests.html",
+        ui,
+        project=project,
+        rows=rows,
+        suites=suites,
+        environments=environments,
+        note=note,
+    )
 
 
 @router.post("/tests/{test_id}/run")
@@ -79,13 +91,16 @@ async def run_test(
     services: ServicesDep,
     csrf: CsrfField = None,
     priority: PriorityField = "regular",
+    environment: EnvironmentField = "",
 ) -> Response:
     checked(ui, csrf)
     project = await project_for(ui, session, project_id)
     to = f"/ui/projects/{project_id}/tests"
     try:
         test = await owned(session, TestCase, test_id, project, "test")
-        [(run, position)] = await queue_runs(session, services, project, [test], priority)
+        [(run, position)] = await queue_runs(
+            session, services, project, [test], priority, environment=environment or None
+        )
     except ApiError as error:
         return back(to, error.detail)
     return back(to, f"{run.job_id} queued (position {position})")
@@ -100,12 +115,15 @@ async def run_suite(
     services: ServicesDep,
     csrf: CsrfField = None,
     priority: PriorityField = "regular",
+    environment: EnvironmentField = "",
 ) -> Response:
     checked(ui, csrf)
     project = await project_for(ui, session, project_id)
     to = f"/ui/projects/{project_id}/tests"
     try:
-        queued = await execution.run_suite(suite_id, project, session, services, priority)
+        queued = await execution.run_suite(
+            suite_id, project, session, services, priority, environment or None
+        )
     except ApiError as error:
         return back(to, error.detail)
     return back(to, queued.message)

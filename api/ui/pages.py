@@ -24,6 +24,7 @@ from api.ui import sessions
 from api.ui.sessions import UiSession
 from core.run_result import RunProgress
 from core.run_state import FINAL_STATES, RunState
+from dispatch.run_variables import variables_shown
 from live.events import job_stream, project_stream
 from store import dashboard_sessions
 from store.admission import paused_all
@@ -344,7 +345,8 @@ router.add_api_route("/runs/{job_id}/body", run_page, response_class=HTMLRespons
 async def run_view(
     services: Services, run: Run, project: Project, position: int | None
 ) -> dict[str, Any]:
-    """The run's steps (live while it runs), position, screenshots and trace."""
+    """The run's steps (live while it runs), position, screenshots and trace, and the
+    environment and variables it used (secrets masked)."""
     stored = result = run.outcome
     if result is None and run.state == RunState.ACTIVE:
         result = await execution.live_progress(services, run.job_id)
@@ -357,6 +359,8 @@ async def run_view(
         "screenshots": [n for n in names if n.endswith(".png")],
         "traces": [n for n in names if n.endswith(".zip")],
         "final": run.state in FINAL_STATES,
+        "environment": (run.run_input or {}).get("environment"),
+        "variables": variables_shown(run.run_input),
     }
 
 
