@@ -167,3 +167,34 @@ async def test_the_sync_client_reads_what_the_async_one_does(
     assert (status.job.state, status.job.position) == ("waiting", 1)
     assert (await asyncio.to_thread(client.queue)).queue.waiting == 1
     await asyncio.to_thread(client.cancel, queued.jobId)
+
+
+async def test_env_runs_the_tests_in_that_environment(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    for path, body in (
+        ("variables", {"variables": {"BASE_URL": pages_url}}),
+        ("environments/staging", {"variables": {"TOTAL": "42"}}),
+        ("environments/production", {"variables": {"TOTAL": "43"}}),
+    ):
+        stored = await live.put(f"/api/projects/me/{path}", json=body, headers=project.headers)
+        assert stored.status_code == 200, stored.text
+    test = shop_test(
+        pages_url,
+        {"action": "click", "selector": "#buy"},
+        {"action": "assert", "selector": "#total", "expect": "text", "value": "Total: {{TOTAL}}"},
+        start_url="shop.html",
+        retry={"max_attempts": 1},
+    )
+    staging = await testrun(
+        live, project, "run", *written(tmp_path, test), "--env", "staging", "--wait"
+    )
+    assert staging.returncode == 0, staging.stdout + staging.stderr
+    production = await testrun(
+        live, project, "run", *written(tmp_path, test), "--env", "production", "--wait"
+    )
+    assert production.returncode == 1, production.stdout + production.stderr
+    unknown = await testrun(live, project, "run", *written(tmp_path, test), "--env", "nowhere")
+    assert unknown.returncode != 0
+    assert "environment 'nowhere' not found" in unknown.stdout + unknown.stderr

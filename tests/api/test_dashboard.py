@@ -194,6 +194,43 @@ async def test_tests_run_from_their_page_and_show_their_outcomes(
     await page.context.close()
 
 
+async def test_the_run_button_chooses_an_environment_and_the_run_shows_its_variables(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    for path, body in (
+        ("variables", {"variables": {"BASE_URL": pages_url}}),
+        ("environments/staging", {"variables": {"TOTAL": "42"}, "secrets": {"PIN": "s3cr3t-pin"}}),
+    ):
+        stored = await live.put(f"/api/projects/me/{path}", json=body, headers=project.headers)
+        assert stored.status_code == 200, stored.text
+    test = shop_test(
+        pages_url,
+        {"action": "type", "selector": "#email", "value": "{{PIN}}"},
+        {"action": "click", "selector": "#buy"},
+        {"action": "assert", "selector": "#total", "value": "{{TOTAL}}"},
+        start_url="shop.html",
+    )
+    test_id = await create_test(live, project, test)
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/tests")
+    row = page.locator(f"#tests tr[data-test='{test_id}']")
+    await row.locator("select[name=environment]").select_option("staging")
+    await row.locator("button:has-text('Run')").first.click()
+    await expect(page.locator(".note")).to_contain_text("queued (position")
+    job_id = (await page.locator(".note").inner_text()).split()[0]
+    done = await wait_for_job(live, project, job_id, ("completed", "failed"), timeout=60)
+    assert done["state"] == "completed", done["result"]["error"]
+    await page.goto(f"{live.base_url}/ui/runs/{job_id}")
+    table = page.locator("#variables")
+    await expect(table.locator("caption")).to_have_text("Environment: staging")
+    await expect(table.locator("tbody tr")).to_have_text(
+        ["BASE_URL" + pages_url, "PIN***", "TOTAL42"]
+    )
+    assert "s3cr3t-pin" not in await page.content()
+    await page.context.close()
+
+
 async def test_a_test_the_engine_refuses_shows_why_beside_its_step_and_stores_nothing(
     live: httpx.AsyncClient, browser: Browser, pages_url: str
 ) -> None:
