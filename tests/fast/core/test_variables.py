@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from core.definition import Step, parse_test
@@ -14,7 +16,7 @@ from core.variables import (
     with_secrets,
 )
 
-DEFINITION = {
+DEFINITION: dict[str, Any] = {
     "name": "login",
     "start_url": "/login",
     "steps": [
