@@ -162,6 +162,7 @@ class BrowserActivities:
         secrets = self._open_secrets(input.sealed_secrets)
         start_url = fill_secrets(input.start_url, secrets)
         ctx = self._step_context(input, start_url, prefix)
+        ctx.viewport = input.viewport
         steps = [with_secrets(input.step, secrets)]
         if input.open_start_url:  # the page load does not eat a short step timeout
             load_ms = max(input.timeout_ms, START_PAGE_TIMEOUT_MS)
@@ -386,6 +387,8 @@ class BrowserActivities:
                 if not login:
                     await self._pool.trace_from_now(session)
                 ctx.redactions = session.redactions
+                if ctx.viewport is not None:
+                    await session.page.set_viewport_size(ctx.viewport.model_dump())
                 try:
                     for step in steps:
                         step_done = perform(session.page, step, ctx)

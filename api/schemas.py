@@ -73,6 +73,19 @@ class TestPublic(BaseModel):
     updated_at: datetime
 
 
+class UnmappedStep(BaseModel):
+    """A recording's step that the imported test does not do, and why."""
+
+    index: int = Field(description="its index in the recording's steps")
+    type: str
+    reason: str
+
+
+class ImportedTest(BaseModel):
+    test: TestPublic
+    unmapped: list[UnmappedStep]
+
+
 RowId = Annotated[int, Field(ge=1, le=2**62)]
 
 

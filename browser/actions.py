@@ -15,7 +15,7 @@ from browser.expectations import ExpectationFailed, check
 from browser.page_steps import HISTORY_STEPS, history_step, wait_for
 from browser.step_error import StepError
 from core import errors
-from core.definition import PAGE_EXPECTATIONS, Step
+from core.definition import PAGE_EXPECTATIONS, Step, Viewport
 from core.egress import refused_scheme, resolve_like_browser
 
 POLL_INTERVAL_S = 0.1
@@ -32,6 +32,8 @@ class StepContext:
     artifact_prefix: str
     uploads_dir: Path
     redactions: set[str] = field(default_factory=set)
+    viewport: Viewport | None = None
+    """Set on the page before the steps (the first step's attempts carry the test's)."""
 
 
 @dataclass
@@ -170,6 +172,8 @@ async def _element_action(target: Locator, step: Step, ctx: StepContext) -> list
             await target.hover(timeout=timeout)
         case "type":
             await target.fill(value, timeout=timeout)
+        case "change":
+            await _change(target, value, timeout)
         case "clear":
             await target.clear(timeout=timeout)
         case "select":
@@ -196,6 +200,15 @@ async def _element_action(target: Locator, step: Step, ctx: StepContext) -> list
         case _:
             raise StepError(f"unknown action '{step.action}'", errors.INVALID_STEP, False)
     return []
+
+
+async def _change(target: Locator, value: str, timeout: int) -> None:
+    """A Recorder's change: a `<select>` chooses the option, any other field is filled."""
+    tag = await target.evaluate("(element) => element.tagName", timeout=timeout)
+    if tag == "SELECT":
+        await _select(target, value, timeout)
+    else:
+        await target.fill(value, timeout=timeout)
 
 
 async def _select(target: Locator, value: str, timeout: int) -> None:

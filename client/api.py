@@ -15,6 +15,7 @@ import httpx
 
 from api.schemas import (
     Done,
+    ImportedTest,
     JobStatus,
     Queued,
     QueueStatus,
@@ -92,6 +93,14 @@ class AsyncClient:
         else:
             answer = await self._call("POST", "/api/tests", idempotent=True, json=definition)
         return TestPublic.model_validate(answer.json())
+
+    async def import_recording(self, recording: object, name: str | None = None) -> ImportedTest:
+        """Store a test made of a Chrome DevTools Recorder recording."""
+        params = {"name": name} if name else None
+        answer = await self._call(
+            "POST", "/api/tests/import", idempotent=True, json=recording, params=params
+        )
+        return ImportedTest.model_validate(answer.json())
 
     async def run_test(
         self, test_id: int, priority: Priority = "regular", environment: str | None = None

@@ -169,6 +169,34 @@ def run(
     raise typer.Exit(call(url, token, work))
 
 
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A Chrome DevTools Recorder recording (JSON)")],
+    url: Url = "http://127.0.0.1:8000",
+    token: Token = "",
+    name: Annotated[str | None, typer.Option(help="The test's name (default: its title)")] = None,
+    run_it: Annotated[bool, typer.Option("--run", help="Queue a run of it")] = False,
+    wait: Wait = False,
+    env: EnvOption = None,
+) -> None:
+    """Store a test made of a recording; list each recording step it could not map."""
+    recording = load(file)
+
+    async def work(client: AsyncClient) -> int:
+        imported = await client.import_recording(recording, name)
+        test = imported.test
+        print(f"{test.name}: test {test.id}, {len(test.definition.steps)} steps")
+        for step in imported.unmapped:
+            print(f"not imported: step {step.index} ({step.type}): {step.reason}")
+        if not run_it:
+            return OK
+        queued = await client.run_test(test.id, "regular", env)
+        print(f"{test.name}: {queued.jobId} Queued (Pos {queued.position})")
+        return await finish(client, [queued.jobId], wait, None)
+
+    raise typer.Exit(call(url, token, work))
+
+
 @app.command()
 def suite(
     suite_id: Annotated[int, typer.Argument(help="The suite's ID")],

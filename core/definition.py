@@ -19,6 +19,7 @@ Action = Literal[
     "rightclick",
     "hover",
     "type",
+    "change",
     "clear",
     "select",
     "check",
@@ -76,13 +77,14 @@ NEEDS_SELECTOR = {
     "rightclick",
     "hover",
     "type",
+    "change",
     "clear",
     "select",
     "check",
     "uncheck",
     "upload",
 }
-NEEDS_VALUE = {"navigate", "type", "select", "press", "upload"}
+NEEDS_VALUE = {"navigate", "type", "change", "select", "press", "upload"}
 CREDENTIAL_PLACEHOLDER = re.compile(r"\{\{\s*(username|password)\s*\}\}")
 ABSOLUTE_HTTP_URL = re.compile(r"^https?://[^/\s]+", re.IGNORECASE)
 URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -119,6 +121,15 @@ class RetrySettings(BaseModel):
         """Seconds to wait before `attempt` (2 is the first retry)."""
         wait = self.initial_interval_s * self.backoff_coefficient ** (attempt - 2)
         return min(wait, self.max_interval_s)
+
+
+class Viewport(BaseModel):
+    """The page's size in CSS pixels for a whole run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = Field(ge=200, le=3840)
+    height: int = Field(ge=200, le=2160)
 
 
 class Step(BaseModel):
@@ -186,9 +197,13 @@ def check_expectation(step: Step) -> None:
     """An `assert`'s expectation fits its fields; ValueError naming the field if not."""
     expect = step.expect
     if step.action != "assert":
-        for field, given in (("expect", expect), ("not", step.negate), ("match", step.match)):
+        for field, given in (("expect", expect), ("not", step.negate)):
             if given:
                 raise ValueError(f"{field}: only an 'assert' step takes '{field}'")
+        if step.match is not None and (step.wait_for not in ("url", "response")):
+            raise ValueError("match: only an 'assert' or a 'wait' for a url or response takes it")
+        if step.match not in (None, "regex"):
+            raise ValueError("match: a wait takes a glob, or 'regex'")
         if step.name is not None:
             raise ValueError("name: only an 'assert' of an 'attribute' takes a name")
         return
@@ -227,7 +242,7 @@ def check_wait(step: Step) -> None:
         raise ValueError(f"value: a load state is one of {', '.join(LOAD_STATES)}")
     if step.status is not None and step.wait_for != "response":
         raise ValueError("status: only a 'wait' for a response takes a status")
-    if step.wait_for == "url" and step.match == "regex":
+    if step.match == "regex":
         check_pattern(step.value)
 
 
@@ -266,6 +281,8 @@ class TestDefinition(BaseModel):
     step_timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     trace: TraceMode = "on-failure"
+    viewport: Viewport | None = None
+    """The page's size for the run (default: the browser context's, 1280 x 720)."""
     steps: list[Step] = Field(min_length=1, max_length=500)
 
     def retry_of(self, index: int) -> RetrySettings:

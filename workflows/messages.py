@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.definition import Step, TestDefinition, TraceMode
+from core.definition import Step, TestDefinition, TraceMode, Viewport
 from core.run_result import RunProgress, StepRecord
 
 
@@ -91,6 +91,8 @@ class StepInput(BaseModel):
         default=None, description="the wait before the next attempt if this one fails"
     )
     sealed_secrets: list[str] = Field(default_factory=list)
+    viewport: Viewport | None = None
+    """The test's page size, carried by the first step's attempts."""
 
 
 class AuthStepsInput(BaseModel):

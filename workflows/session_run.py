@@ -73,6 +73,7 @@ def step_attempt(
         total_steps=len(test.steps),
         retry_in_s=retry_wait(test.retry_of(index), attempt),
         sealed_secrets=sealed_secrets or [],
+        viewport=test.viewport if index == 0 else None,
     ), timeout_ms * (len(step.selectors) + 2) + first_page_ms
 
 

@@ -9,6 +9,7 @@ from api.routes import (
     live,
     metrics,
     projects,
+    recordings,
     runs,
     schedules,
     suites,
@@ -22,6 +23,7 @@ ROUTERS = [
     health.router,
     projects.router,
     variables.router,
+    recordings.router,  # before tests: /api/tests/import is no test ID
     tests.router,
     suites.router,
     auth_flows.router,

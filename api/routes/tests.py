@@ -61,6 +61,13 @@ async def create_test(
     body: TestDefinition, project: ProjectDep, session: SessionDep, services: ServicesDep
 ) -> TestPublic:
     """Store a test definition."""
+    return await store_test(body, project, session, services)
+
+
+async def store_test(
+    body: TestDefinition, project: Project, session: SessionDep, services: ServicesDep
+) -> TestPublic:
+    """Check a new test against the project's limits and names, and store it."""
     _check_definition(body, project, services)
     await _check_names(session, project, body)
     assert project.id is not None

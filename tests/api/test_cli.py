@@ -17,6 +17,7 @@ from client.api import Client
 from tests.api.conftest import ProjectAccess, new_project
 from tests.api.queue_helpers import wait_test
 from tests.support.definitions import shop_test
+from tests.support.recordings import recording
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -198,3 +199,20 @@ async def test_env_runs_the_tests_in_that_environment(
     unknown = await testrun(live, project, "run", *written(tmp_path, test), "--env", "nowhere")
     assert unknown.returncode != 0
     assert "environment 'nowhere' not found" in unknown.stdout + unknown.stderr
+
+
+async def test_import_stores_a_recording_reports_what_it_left_out_and_runs_it(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    path = tmp_path / "recording.json"
+    path.write_text(json.dumps(recording("unmapped", pages_url)))
+    done = await testrun(
+        live, project, "import", str(path), "--name", "recorded", "--run", "--wait"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("recorded: test ")
+    assert "not imported: step 2 (waitForExpression): it runs JavaScript" in done.stdout
+    assert sum(line.startswith("not imported: ") for line in lines) == 8
+    assert any(re.fullmatch(r"run-\w+: completed", line) for line in lines), done.stdout

@@ -36,6 +36,9 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     artifact = stored["artifacts"][0].rsplit("/", 1)[1]
     upload = {"file": (artifact, b"A's file", "text/plain")}  # an upload of the same name
     assert (await api.post("/api/uploads", files=upload, headers=a)).status_code == 201
+    environment = {"variables": {"TOTAL": "42"}, "secrets": {"PIN": "a's pin"}}
+    made = await api.put(f"/api/projects/me/environments/{artifact}", json=environment, headers=a)
+    assert made.status_code == 200, "an environment of the same name as the artifact"
 
     routes = [
         ("GET", "/api/tests/{test_id}"),
@@ -61,14 +64,18 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("POST", "/api/schedules/{schedule_id}/resume"),
         ("POST", "/api/schedules/{schedule_id}/trigger"),
         ("DELETE", "/api/uploads/{name}"),
+        ("GET", "/api/projects/me/environments/{name}"),
+        ("DELETE", "/api/projects/me/environments/{name}"),
     ]
+    own_by_name = {("PUT", "/api/projects/me/environments/{name}")}
+    """Makes or replaces the caller's own environment of that name: checked below."""
     with_ids = {
         (method.upper(), path)
         for path, operations in create_app(api_settings).openapi()["paths"].items()
         if "{" in path and not path.startswith("/api/admin/")
         for method in operations
     }
-    assert with_ids == set(routes), "every route that names a resource is checked here"
+    assert with_ids == set(routes) | own_by_name, "every route that names a resource is checked"
     as_admin = await api.patch(
         f"/api/admin/projects/{project.id}", json={"max_parallel": 1}, headers=other_project.headers
     )
@@ -89,6 +96,13 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["code"].endswith("_not_found")
         assert str(values.get("job_id")) not in response.text or "not found" in response.text
+
+    b_made = await api.put(
+        f"/api/projects/me/environments/{artifact}", json={}, headers=other_project.headers
+    )
+    assert b_made.status_code == 200 and b_made.json()["variables"] == {}, "B's own, empty"
+    a_kept = (await api.get(f"/api/projects/me/environments/{artifact}", headers=a)).json()
+    assert (a_kept["variables"], a_kept["secrets"]) == ({"TOTAL": "42"}, ["PIN"])
 
     assert (await api.get(f"/api/tests/{test_id}", headers=a)).status_code == 200, "A keeps it all"
     assert [u["name"] for u in (await api.get("/api/uploads", headers=a)).json()] == [artifact]

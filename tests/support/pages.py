@@ -36,7 +36,8 @@ _hits_lock = threading.Lock()
 class TestPageHandler(QuietHandler):
     """Static pages, plus /flaky/<key>/<n> (the first n requests get HTTP 503),
     /redirect?to=URL, /probe/<kind>?to=URL (a page that tries to reach URL) and /big/<n>
-    (a page with n characters of text). /form-to/<path> is a form whose button posts there;
+    (a page with n characters of text), /viewport (the page's size, `#size`: `640x480`).
+    /form-to/<path> is a form whose button posts there;
     /form-post?to=URL a form that posts to URL; /noisy?to=URL&fetches=N&logs=M a page that
     fetches URL N times and floods its console with M messages (`worker_logs=K`: from a Web
     Worker too)."""
@@ -76,6 +77,9 @@ class TestPageHandler(QuietHandler):
         if parts.path == "/sw.js":
             script = SERVICE_WORKER.format(to_js=repr(target))
             return self._send(script, content_type="text/javascript")
+        if parts.path == "/viewport":
+            size = "document.getElementById('size').textContent = innerWidth + 'x' + innerHeight"
+            return self._send(f"<html><body><p id='size'></p><script>{size}</script></body></html>")
         if parts.path.startswith("/big/") and parts.path[5:].isdigit():
             text = "x" * min(int(parts.path[5:]), 10_000_000)
             return self._send(f"<html><body><pre id='big'>{text}</pre></body></html>")

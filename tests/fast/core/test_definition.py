@@ -28,8 +28,8 @@ def test_the_spec_example_is_valid_with_defaults() -> None:
     assert test.steps[0].selectors == ["#buy", "text=Buy now"]
 
 
-def test_there_are_nineteen_actions() -> None:
-    assert len(ACTIONS) == 19
+def test_there_are_twenty_actions() -> None:
+    assert len(ACTIONS) == 20
 
 
 @pytest.mark.parametrize(
@@ -98,6 +98,22 @@ def test_there_are_nineteen_actions() -> None:
             {"action": "click", "selector": "#a", "retry": {"max_attempts": 0}},
             "steps[1].retry.max_attempts: Input should be greater than or equal to 1",
         ),
+        (
+            {"action": "wait", "for": "url", "match": "contains", "value": "x"},
+            "steps[1]: match: a wait takes a glob, or 'regex'",
+        ),
+        (
+            {"action": "wait", "for": "load_state", "match": "regex", "value": "load"},
+            "steps[1]: match: only an 'assert' or a 'wait' for a url or response takes it",
+        ),
+        (
+            {"action": "wait", "for": "response", "match": "regex", "value": "(unclosed"},
+            "steps[1]: value: the regular expression does not compile",
+        ),
+        (
+            {"action": "change", "selector": "#a"},
+            "steps[1]: value: action 'change' needs a value",
+        ),
     ],
 )
 def test_invalid_steps_name_the_step_index_and_the_field(step: dict, message: str) -> None:
@@ -119,6 +135,22 @@ def test_invalid_test_fields_are_named(fields: dict, message: str) -> None:
     with pytest.raises(InvalidDefinition) as raised:
         parse_test(definition({"action": "click", "selector": "#ok"}, **fields))
     assert message in str(raised.value)
+
+
+def test_a_wait_for_a_url_or_a_response_takes_a_regular_expression() -> None:
+    test = parse_test(
+        definition(
+            {"action": "wait", "for": "url", "match": "regex", "value": "^http://x/$"},
+            {"action": "wait", "for": "response", "match": "regex", "value": "/api/.*"},
+        )
+    )
+    assert [step.match for step in test.steps] == ["regex", "regex"]
+
+
+def test_a_viewport_is_bounded() -> None:
+    assert parse_test(definition({"action": "reload"}, viewport={"width": 640, "height": 480}))
+    with pytest.raises(InvalidDefinition, match="viewport.width"):
+        parse_test(definition({"action": "reload"}, viewport={"width": 10, "height": 480}))
 
 
 def test_numbers_are_accepted_where_text_is_expected() -> None:

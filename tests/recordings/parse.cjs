@@ -1,0 +1,12 @@
+// Checks recordings with @puppeteer/replay's own parse(): node parse.cjs FILE...
+// Prints one JSON line per file: {"file", "ok", "error"?, "steps"?}.
+const fs = require('fs');
+const { parse } = require('@puppeteer/replay');
+for (const file of process.argv.slice(2)) {
+  try {
+    const flow = parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+    console.log(JSON.stringify({ file, ok: true, steps: flow.steps.map((s) => s.type) }));
+  } catch (error) {
+    console.log(JSON.stringify({ file, ok: false, error: String(error.message || error) }));
+  }
+}
