@@ -10,24 +10,7 @@ import httpx
 
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import wait_for_job
-from tests.support.recordings import RECORDINGS, recording, replay_parse
-
-EVERY_STEP_TYPE = {
-    "change",
-    "click",
-    "close",
-    "customStep",
-    "doubleClick",
-    "emulateNetworkConditions",
-    "hover",
-    "keyDown",
-    "keyUp",
-    "navigate",
-    "scroll",
-    "setViewport",
-    "waitForElement",
-    "waitForExpression",
-}
+from tests.support.recordings import RECORDINGS, recording, replay_parse, replay_step_types
 
 
 async def import_and_run(
@@ -46,7 +29,7 @@ def test_the_recordings_are_recorder_flows_by_puppeteer_replays_own_parse(tmp_pa
     verdicts = replay_parse(files)
     assert [v["ok"] for v in verdicts] == [True] * len(files), verdicts
     covered = {kind for verdict in verdicts for kind in verdict["steps"]}
-    assert covered == EVERY_STEP_TYPE, "the recordings cover every step type of the schema"
+    assert covered == replay_step_types(), "the recordings cover every step type of the schema"
 
     bogus = tmp_path / "bogus.json"
     bogus.write_text(json.dumps({"title": "t", "steps": [{"type": "teleport"}]}))

@@ -38,6 +38,13 @@ def two_page_test() -> dict:
     }
 
 
+async def with_staging(api: httpx.AsyncClient, project: ProjectAccess, pages_url: str) -> None:
+    """BASE_URL for the project, and a `staging` environment that opens the shop."""
+    await put(api, project, "variables", {"variables": {"BASE_URL": pages_url}})
+    staging = {"variables": {"PAGE": "shop.html", "TITLE": "Test shop"}}
+    await put(api, project, "environments/staging", staging)
+
+
 async def run_in(
     api: httpx.AsyncClient, project: ProjectAccess, test_id: int, environment: str | None
 ) -> httpx.Response:
@@ -134,13 +141,7 @@ async def test_a_reference_that_no_environment_defines_is_refused_at_definition(
 async def test_one_test_runs_against_two_environments(
     api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
 ) -> None:
-    await put(api, project, "variables", {"variables": {"BASE_URL": pages_url}})
-    await put(
-        api,
-        project,
-        "environments/staging",
-        {"variables": {"PAGE": "shop.html", "TITLE": "Test shop"}},
-    )
+    await with_staging(api, project, pages_url)
     await put(
         api,
         project,
@@ -238,13 +239,7 @@ async def test_a_secret_the_page_sees_stays_out_of_the_error_events_and_trace(
 async def test_a_schedule_runs_in_its_environment_which_cannot_be_deleted_under_it(
     api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
 ) -> None:
-    await put(api, project, "variables", {"variables": {"BASE_URL": pages_url}})
-    await put(
-        api,
-        project,
-        "environments/staging",
-        {"variables": {"PAGE": "shop.html", "TITLE": "Test shop"}},
-    )
+    await with_staging(api, project, pages_url)
     test_id = await create_test(api, project, two_page_test())
     schedule = {"name": "nightly", "test_id": test_id, "cron": "0 2 * * *"}
     unknown = await api.post(

@@ -25,13 +25,23 @@ def recording(name: str, pages_url: str) -> dict[str, Any]:
 
 def replay_parse(paths: list[Path]) -> list[dict[str, Any]]:
     """@puppeteer/replay's verdict on each recording: {"file", "ok", "error"?, "steps"?}."""
+    return [json.loads(line) for line in _parse_cjs(*map(str, paths)).splitlines()]
+
+
+def replay_step_types() -> set[str]:
+    """The step types of the package's own schema."""
+    return set(json.loads(_parse_cjs("--step-types")))
+
+
+def _parse_cjs(*args: str) -> str:
+    """Run tests/recordings/parse.cjs under the node of Playwright's driver."""
     node, _ = compute_driver_executable()
     done = subprocess.run(
-        [node, str(RECORDINGS / "parse.cjs"), *map(str, paths)],
+        [node, str(RECORDINGS / "parse.cjs"), *args],
         env={"NODE_PATH": str(REPLAY_MODULES)},
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    return [json.loads(line) for line in done.stdout.splitlines()]
+    return done.stdout
