@@ -128,12 +128,21 @@ class UploadPublic(BaseModel):
 class RunSummary(BaseModel):
     jobId: str  # noqa: N815 (the frontend's field names)
     testId: int | None  # noqa: N815
+    testName: str | None = Field(  # noqa: N815
+        default=None, description="the test's name when the run was queued"
+    )
     suiteId: int | None  # noqa: N815
+    suiteName: str | None = None  # noqa: N815
+    scheduleId: str | None = None  # noqa: N815
+    environment: str | None = None
     state: str
     priority: str
     progress: int
     flaky: bool
     error: str | None
+    reason: str | None = Field(
+        default=None, description="why it did not pass, in one line (the error's first)"
+    )
     createdAt: datetime  # noqa: N815
     startedAt: datetime | None  # noqa: N815
     finishedOn: datetime | None  # noqa: N815
@@ -166,6 +175,8 @@ class SuiteQueued(BaseModel):
 class Job(BaseModel):
     jobId: str  # noqa: N815
     testId: int | None  # noqa: N815
+    testName: str | None = None  # noqa: N815
+    suiteName: str | None = None  # noqa: N815
     state: str
     position: int | None
     progress: int

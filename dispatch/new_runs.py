@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.variables import uses_variables
 from dispatch.run_variables import RunVariables, filled_input, variables_for_run
 from store.ids import as_row_id
-from store.models import Project, TestCase
+from store.models import Project, Suite, TestCase
 from store.new_runs import (
     AuthFlowMissing,
     NewRun,
@@ -82,6 +82,7 @@ async def new_runs(
     (EnvironmentMissing if the project has none of that name)."""
     assert project.id is not None
     variables = await _variables_needed(session, project.id, environment, tests)
+    suite = await session.get(Suite, suite_id) if suite_id is not None else None
     inputs = [await run_input_for(session, test, variables) for test in tests]
     ids = list(job_ids) if job_ids is not None else [new_job_id() for _ in tests]
     return [
@@ -94,6 +95,7 @@ async def new_runs(
             suite_id=suite_id,
             retry_of=retry_of,
             schedule_id=schedule_id,
+            suite_name=suite.name if suite is not None else None,
         )
         for test, run_input, job_id in zip(tests, inputs, ids, strict=True)
     ]

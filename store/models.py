@@ -140,6 +140,9 @@ class Run(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id", index=True)
     test_id: int | None = Field(default=None, index=True)
     suite_id: int | None = Field(default=None, index=True)
+    test_name: str | None = Field(default=None, max_length=200)
+    """The test's name when the run was queued (a later rename does not rewrite it)."""
+    suite_name: str | None = Field(default=None, max_length=200)
     priority: str = Field(default="regular", max_length=20)
     priority_key: int = Field(default=3)
     state: str = Field(default=RunState.WAITING, index=True, max_length=20)

@@ -52,6 +52,14 @@ class NewRun:
     suite_id: int | None = None
     retry_of: str | None = None
     schedule_id: str | None = None
+    suite_name: str | None = None
+
+    @property
+    def test_name(self) -> str | None:
+        """The name of the test as queued (its definition's)."""
+        test = self.run_input.get("test")
+        name = test.get("name") if isinstance(test, dict) else None
+        return str(name)[:200] if name is not None else None
 
     def row(self, priority_key: int, now: datetime) -> dict[str, Any]:
         """The run's row as the queue inserts it (its state: `run_transitions.waiting_row`)."""
@@ -60,6 +68,8 @@ class NewRun:
             "project_id": self.project_id,
             "test_id": self.test_id,
             "suite_id": self.suite_id,
+            "test_name": self.test_name,
+            "suite_name": self.suite_name,
             "priority": self.priority,
             "priority_key": priority_key,
             "progress": 0,

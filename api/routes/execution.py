@@ -194,6 +194,8 @@ async def job_status(
         job=Job(
             jobId=run.job_id,
             testId=run.test_id,
+            testName=run.test_name,
+            suiteName=run.suite_name,
             state=state,
             position=position,
             progress=progress,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
+from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api import junit
 from api.deps import ProjectDep, ServicesDep, SessionDep
@@ -27,16 +30,32 @@ def _summary(run: Run) -> dict:
     return {
         "jobId": run.job_id,
         "testId": run.test_id,
+        "testName": run.test_name,
         "suiteId": run.suite_id,
+        "suiteName": run.suite_name,
+        "scheduleId": run.schedule_id,
+        "environment": (run.run_input or {}).get("environment"),
         "state": run.state,
         "priority": run.priority,
         "progress": run.progress,
         "flaky": run.flaky,
         "error": run.error,
+        "reason": first_line(run.error),
         "createdAt": run.created_at,
         "startedAt": run.started_at,
         "finishedOn": run.finished_at,
     }
+
+
+REASON_LIMIT = 200
+
+
+def first_line(error: str | None) -> str | None:
+    """An error's first line, cut to fit beside a run in a list."""
+    if not error:
+        return None
+    line = error.strip().splitlines()[0]
+    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
 
 
 def artifact_names(result: RunProgress | None) -> list[str]:
@@ -56,25 +75,56 @@ async def list_runs(
     state: RunState | None = None,
     test_id: int | None = Query(None, ge=1, le=2**62),
     suite_id: int | None = Query(None, ge=1, le=2**62),
+    schedule_id: str | None = Query(None, max_length=100),
+    name: str | None = Query(
+        None, min_length=1, max_length=200, description="the test's name contains this (any case)"
+    ),
     since: datetime | None = Query(None, description="created at or after"),
     until: datetime | None = Query(None, description="created before"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=10**9),
 ) -> list[RunSummary]:
-    """The project's runs, newest first, filtered by state, test, suite and time."""
-    query = select(Run).where(Run.project_id == project.id)
-    if state is not None:
-        query = query.where(Run.state == state)
-    if test_id is not None:
-        query = query.where(Run.test_id == test_id)
-    if suite_id is not None:
-        query = query.where(Run.suite_id == suite_id)
-    if since is not None:
-        query = query.where(col(Run.created_at) >= since)
-    if until is not None:
-        query = query.where(col(Run.created_at) < until)
+    """The project's runs, newest first, filtered by state, test (its ID or a part of its
+    name), suite, schedule and time; `limit` and `offset` page through them."""
+    assert project.id is not None
+    found = RunFilter(state, test_id, suite_id, schedule_id, name, since, until)
+    query = found.query(project.id)
     rows = await session.exec(query.order_by(col(Run.id).desc()).offset(offset).limit(limit))
     return [RunSummary(**_summary(run)) for run in rows.all()]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which of a project's runs a list shows."""
+
+    state: str | None = None
+    test_id: int | None = None
+    suite_id: int | None = None
+    schedule_id: str | None = None
+    name: str | None = None
+    """A part of the test's name, in any case."""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def query(self, project_id: int) -> SelectOfScalar[Run]:
+        """The project's runs that pass the filter."""
+        query = select(Run).where(Run.project_id == project_id)
+        if self.name:
+            lowered = func.lower(col(Run.test_name))
+            query = query.where(lowered.contains(self.name.lower(), autoescape=True))
+        for column, wanted in (
+            (Run.state, self.state),
+            (Run.test_id, self.test_id),
+            (Run.suite_id, self.suite_id),
+            (Run.schedule_id, self.schedule_id),
+        ):
+            if wanted is not None:
+                query = query.where(column == wanted)
+        if self.since is not None:
+            query = query.where(col(Run.created_at) >= self.since)
+        if self.until is not None:
+            query = query.where(col(Run.created_at) < self.until)
+        return query
 
 
 JUNIT_RESPONSE: dict[int | str, dict[str, Any]] = {

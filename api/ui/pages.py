@@ -5,30 +5,33 @@ CSRF token has been checked. Pages re-render their live part on each event of th
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Cookie, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ServicesDep, SessionDep, hash_token, same_secret, temporal_client
 from api.errors import ApiError
 from api.routes import admin, execution, live, runs
+from api.routes.runs import RunFilter, first_line
 from api.schemas import CleanRequest
 from api.services import Services
 from api.ui import sessions
 from api.ui.sessions import UiSession
 from core.run_result import RunProgress
-from core.run_state import FINAL_STATES, RunState
+from core.run_state import FINAL_STATES, RETRYABLE_STATES, UNFINISHED_STATES, RunState
 from dispatch.run_variables import variables_shown
 from live.events import job_stream, project_stream
 from store import dashboard_sessions
 from store.admission import paused_all
-from store.models import Project, Run
+from store.models import Project, Run, as_utc
 from store.queue import position_column, queued_count, queued_page
 from store.workers import WorkerRegistry
 
@@ -255,7 +258,24 @@ def duration(run: Run) -> str:
     return "" if run.duration_s is None else f"{run.duration_s:.1f} s"
 
 
-templates.env.globals["duration"] = duration
+def run_link(run: Run) -> Markup:
+    """A run as lists show it: its test's name (as queued), its suite's, and its job ID."""
+    name = run.test_name or (f"test #{run.test_id}" if run.test_id else "a test")
+    suite = Markup(' <span class="suite">in {}</span>').format(run.suite_name or "")
+    suite = suite if run.suite_name else Markup("")
+    return Markup('<a href="/ui/runs/{}">{}{} <small class="job">{}</small></a>').format(
+        run.job_id, name, suite, run.job_id
+    )
+
+
+def moment(when: datetime) -> str:
+    """A stored moment as the dashboard shows it, in UTC."""
+    return as_utc(when).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+templates.env.globals.update(
+    duration=duration, run_link=run_link, first_line=first_line, moment=moment
+)
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
@@ -271,6 +291,45 @@ async def queue_page(
     view = await queue_view(session, services, project, page_number)
     template = "queue_body.html" if request.url.path.endswith("/body") else "queue.html"
     return page(request, template, ui, note=request.query_params.get("note"), **view)
+
+
+@router.get("/projects/{project_id}/runs", response_class=HTMLResponse)
+async def runs_page(
+    request: Request,
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    page_number: PageNumber = 0,
+    name: Annotated[str, Query(max_length=200)] = "",
+    state: Annotated[RunState | Literal[""], Query()] = "",
+) -> Response:
+    """The project's runs, newest first, found by a part of their test's name and by state."""
+    project = await project_for(ui, session, project_id)
+    chosen = RunFilter(state=state or None, name=name.strip() or None)
+    found = await session.exec(
+        chosen.query(project_id)
+        .order_by(col(Run.id).desc())
+        .offset(page_number * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+    )
+    rows = list(found.all())
+
+    def query(number: int) -> str:
+        return urlencode({"name": name, "state": state, "page": number})
+
+    return page(
+        request,
+        "runs.html",
+        ui,
+        project=project,
+        runs=rows[:PAGE_SIZE],
+        more=len(rows) > PAGE_SIZE,
+        page_number=page_number,
+        searched=name,
+        state=state,
+        states=[choice.value for choice in RunState],
+        query=query,
+    )
 
 
 router.add_api_route(
@@ -351,8 +410,15 @@ async def run_view(
     if result is None and run.state == RunState.ACTIVE:
         result = await execution.live_progress(services, run.job_id)
     names = runs.artifact_names(stored)
+    failed_step = next((s for s in result.steps if s.status == "failed"), None) if result else None
+    failure_shots = [n for n in failed_step.artifacts if n.endswith(".png")] if failed_step else []
+    actions = [("cancel", "Cancel")] if run.state in UNFINISHED_STATES else []
+    actions += [("retry", "Retry")] if run.state in RETRYABLE_STATES else []
     return {
         "run": run,
+        "failed_step": failed_step,
+        "failure_shots": failure_shots,
+        "actions": actions,
         "project": project,
         "position": position,
         "result": result,

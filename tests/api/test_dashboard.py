@@ -65,7 +65,7 @@ async def test_a_run_goes_from_waiting_to_active_to_completed_without_a_reload(
     )
     assert await page.locator(f"#waiting tr[data-job='{job_id}']").count() == 0
 
-    await page.click(f"#finished a:text('{job_id}')")
+    await page.click(f"#finished a[href='/ui/runs/{job_id}']")
     steps = page.locator("#steps tbody tr")
     await expect(steps.locator("td:nth-child(3)")).to_have_text(["passed"] * 3)
     await expect(steps.first.locator("td:nth-child(4)")).to_have_text("#buy")
@@ -83,6 +83,13 @@ async def test_a_failed_run_shows_its_screenshot_and_opens_in_the_trace_viewer(
     page = await signed_in(browser, str(live.base_url), project.token)
     await page.goto(f"{live.base_url}/ui/runs/{job_id}")
     await expect(page.locator("#state")).to_contain_text("failed")
+    await expect(page.locator("h1")).to_contain_text("shop")
+    failure = page.locator("#failure")
+    await expect(failure.locator("h2")).to_have_text("Why it failed: step 1 (click)")
+    await expect(failure).to_contain_text("no element matches '#nope'")
+    await expect(failure.locator("img.shot")).to_be_visible()
+    await expect(page.locator("tr.failed-step td").first).to_have_text("1")
+    await expect(page.locator("button:has-text('Cancel')")).to_have_count(0)
     await expect(page.locator("#steps")).to_contain_text("no element matches '#nope'")
     shot = page.locator("img.shot").first
     await expect(shot).to_be_visible()
@@ -308,4 +315,34 @@ async def test_an_open_queue_page_picks_up_again_after_the_api_restarts(
         assert await rows.nth(2).get_attribute("data-job") == third_job
     for job_id in (first_job, later_job, third_job):
         await live.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    await page.context.close()
+
+
+async def test_runs_are_found_by_test_name_and_state_with_the_reason_beside_each(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    good = await create_test(live, project, {**shop_test(pages_url), "name": "Checkout works"})
+    failing = shop_test(pages_url, {"action": "click", "selector": "#nope"}, step_timeout_ms=300)
+    failing.update(name="Search is broken", retry={"max_attempts": 1})
+    bad = await create_test(live, project, failing)
+    good_job, bad_job = await queue(live, project, good), await queue(live, project, bad)
+    await wait_for_job(live, project, good_job, ("completed",), timeout=60)
+    await wait_for_job(live, project, bad_job, ("failed",), timeout=60)
+
+    page = await signed_in(browser, str(live.base_url), project.token)
+    finished = page.locator(f"#finished tr[data-job='{bad_job}']")
+    await expect(finished.locator("a")).to_contain_text("Search is broken")
+    await expect(finished.locator(".reason")).to_contain_text("no element matches '#nope'")
+    await page.fill("input[name=name]", "checkout")
+    await page.click("button:has-text('Find runs')")
+    rows = page.locator("#runs tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-job", good_job)
+    await page.fill("input[name=name]", "")
+    await page.select_option("select[name=state]", "failed")
+    await page.click("button:has-text('Find')")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_have_attribute("data-job", bad_job)
+    await expect(rows.first.locator(".reason")).to_contain_text("no element matches")
     await page.context.close()

@@ -1,0 +1,57 @@
+"""Runs carry their test's and suite's names; the run list finds them by name, state, suite and
+schedule, and says in one line why a run did not pass."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.conftest import ProjectAccess
+from tests.api.jobs import create_test, job, wait_for_stored_state
+from tests.support.definitions import shop_test
+
+
+async def runs(api: httpx.AsyncClient, project: ProjectAccess, **params: object) -> list[dict]:
+    response = await api.get("/api/runs", params=params, headers=project.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_runs_keep_the_names_they_were_queued_under_and_are_found_by_them(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+) -> None:
+    checkout = await create_test(api, project, {**shop_test(pages_url), "name": "Checkout works"})
+    broken = shop_test(pages_url, {"action": "click", "selector": "#nope"}, step_timeout_ms=300)
+    broken.update(name="Broken 100% [beta]", retry={"max_attempts": 1})
+    broken_id = await create_test(api, project, broken)
+    suite = await api.post(
+        "/api/suites",
+        json={"name": "Nightly", "test_ids": [checkout, broken_id]},
+        headers=project.headers,
+    )
+    queued = await api.post(
+        f"/api/execution/suite/{suite.json()['id']}/run", headers=project.headers
+    )
+    good_job, bad_job = (j["jobId"] for j in queued.json()["jobs"])
+    await wait_for_stored_state(api, project, good_job, "completed")
+    failed = await wait_for_stored_state(api, project, bad_job, "failed")
+
+    assert (failed["testName"], failed["suiteName"]) == ("Broken 100% [beta]", "Nightly")
+    assert failed["reason"] == failed["error"].splitlines()[0]
+    assert "no element matches '#nope'" in failed["reason"]
+    status = await job(api, project, good_job)
+    assert (status["testName"], status["suiteName"]) == ("Checkout works", "Nightly")
+
+    renamed = {**shop_test(pages_url), "name": "Checkout still works"}
+    await api.put(f"/api/tests/{checkout}", json=renamed, headers=project.headers)
+    [stored] = await runs(api, project, test_id=checkout)
+    assert stored["testName"] == "Checkout works", "a rename does not rewrite runs made"
+
+    assert [r["jobId"] for r in await runs(api, project, name="CHECKOUT")] == [good_job]
+    assert [r["jobId"] for r in await runs(api, project, name="100%")] == [bad_job]
+    assert [r["jobId"] for r in await runs(api, project, name="[beta]")] == [bad_job]
+    assert await runs(api, project, name="_") == [], "LIKE's wildcards are text here"
+    assert [r["jobId"] for r in await runs(api, project, state="failed")] == [bad_job]
+    both = await runs(api, project, suite_id=suite.json()["id"])
+    assert {r["jobId"] for r in both} == {good_job, bad_job}
+    assert [r["jobId"] for r in await runs(api, project, limit=1, offset=1)] == [good_job]
+    assert (await runs(api, project, name="checkout", state="failed")) == []
