@@ -10,7 +10,7 @@ from tests.api.jobs import create_test, job, wait_for_stored_state
 from tests.support.definitions import shop_test
 
 
-async def runs(api: httpx.AsyncClient, project: ProjectAccess, **params: object) -> list[dict]:
+async def runs(api: httpx.AsyncClient, project: ProjectAccess, **params: str | int) -> list[dict]:
     response = await api.get("/api/runs", params=params, headers=project.headers)
     assert response.status_code == 200, response.text
     return response.json()
