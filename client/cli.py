@@ -18,8 +18,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from api.schemas import WaitingRuns
+from api.schemas import Job, WaitingRuns
 from client.api import FINAL, AsyncClient, Event, Priority, ServiceError
+from core.definition import InvalidDefinition, parse_test
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 OK, FAILED, CANCELLED_OR_UNUSABLE = 0, 1, 2
@@ -87,7 +88,9 @@ class Follower:
             return list(await asyncio.gather(*(self.follow(job_id) for job_id in job_ids)))
 
     async def follow(self, job_id: str) -> str:
-        task = self.progress.add_task(job_id, total=100, step="queued")
+        first = (await self.client.job(job_id)).job
+        label = f"{first.testName} ({job_id})" if first.testName else job_id
+        task = self.progress.add_task(label, total=100, step="queued")
         state = "waiting"
         async for event in self.client.events(job_id):
             state = self.show(job_id, task, event) or state
@@ -131,16 +134,69 @@ def load(path: Path) -> dict[str, Any]:
     return definition
 
 
+def checked(path: Path) -> dict[str, Any]:
+    """A test definition file, validated as the service validates it (naming the file)."""
+    definition = load(path)
+    try:
+        parse_test(definition)
+    except InvalidDefinition as invalid:
+        typer.echo(f"error: {path}: {invalid}", err=True)
+        raise typer.Exit(CANCELLED_OR_UNUSABLE) from None
+    return definition
+
+
 async def finish(client: AsyncClient, job_ids: list[str], wait: bool, junit: Path | None) -> int:
-    """Follow the runs if asked, write the JUnit report, and say how they ended."""
+    """Follow the runs if asked, write the JUnit report, and say how each ended (a failed one
+    with its failed step and why). Ctrl-C while following cancels the runs and still writes
+    the report of those that ended; a second Ctrl-C leaves them running."""
     if not wait:
         return OK
-    states = await Follower(client, Console()).follow_all(job_ids)
+    try:
+        await Follower(client, Console()).follow_all(job_ids)
+    except asyncio.CancelledError:  # the first Ctrl-C (asyncio.run cancels its main task)
+        return await interrupted(client, job_ids, junit)
+    jobs = [(await client.job(job_id)).job for job_id in job_ids]
     if junit is not None:
         junit.write_bytes(await client.junit(job_ids))
-    for job_id, state in zip(job_ids, states, strict=True):
-        print(f"{job_id}: {state}")
-    return exit_code(states)
+    for job in jobs:
+        print(ending(job))
+    return exit_code([job.state for job in jobs])
+
+
+async def interrupted(client: AsyncClient, job_ids: list[str], junit: Path | None) -> int:
+    """Cancel the runs this command started, and report those that have ended."""
+    print("interrupted: cancelling the runs (Ctrl-C again leaves them running)", file=sys.stderr)
+    await asyncio.gather(*(client.cancel(job_id) for job_id in job_ids), return_exceptions=True)
+    jobs = await ended_soon(client, job_ids)
+    ended = [job.jobId for job in jobs if job.state in FINAL]
+    if junit is not None and ended:
+        junit.write_bytes(await client.junit(ended))
+    for job in jobs:
+        print(ending(job))
+    return CANCELLED_OR_UNUSABLE
+
+
+CANCEL_WAIT_S = 20
+
+
+async def ended_soon(client: AsyncClient, job_ids: list[str]) -> list[Job]:
+    """The runs as they stand once each has ended, or after CANCEL_WAIT_S."""
+    deadline = asyncio.get_running_loop().time() + CANCEL_WAIT_S
+    while True:
+        jobs = [(await client.job(job_id)).job for job_id in job_ids]
+        if all(job.state in FINAL for job in jobs) or asyncio.get_running_loop().time() > deadline:
+            return jobs
+        await asyncio.sleep(0.5)
+
+
+def ending(job: Job) -> str:
+    """How a run ended, in a line, and for one that failed a second line: the step and why."""
+    name = f"  {job.testName}" if job.testName else ""
+    line = f"{job.jobId}: {job.state}{name}"
+    if job.state in ("failed", "timed_out") and job.result is not None:
+        reason = (job.result.error or "").strip().splitlines() or ["no reason recorded"]
+        line += f"\n  {job.result.where_failed()}: {reason[0]}"
+    return line
 
 
 @app.command()
@@ -153,14 +209,20 @@ def run(
     junit: JunitOption = None,
     env: EnvOption = None,
 ) -> None:
-    """Create or update each test by name, queue a run of it, and (with --wait) follow them."""
-    definitions = [load(path) for path in files]
+    """Create or update each test by name, queue a run of each, and (with --wait) follow them.
+    Every file is checked, and every test stored, before any run is queued."""
+    definitions = [checked(path) for path in files]
     chosen = priority_of(priority)
 
     async def work(client: AsyncClient) -> int:
+        tests = []
+        for path, definition in zip(files, definitions, strict=True):
+            try:
+                tests.append(await client.save_test(definition))
+            except ServiceError as refused:
+                raise ServiceError(f"{path}: {refused}", refused.status) from None
         job_ids = []
-        for definition in definitions:
-            test = await client.save_test(definition)
+        for test in tests:
             queued = await client.run_test(test.id, chosen, env)
             print(f"{test.name}: {queued.jobId} Queued (Pos {queued.position})")
             job_ids.append(queued.jobId)
@@ -224,7 +286,10 @@ def status(job_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") -
     """Where a run stands."""
     job = call(url, token, lambda client: client.job(job_id)).job
     where = f", position {job.position}" if job.position is not None else ""
-    print(f"{job.jobId}: {job.state}{where}, {job.progress} %")
+    name = f" ({job.testName})" if job.testName else ""
+    print(f"{job.jobId}{name}: {job.state}{where}, {job.progress} %")
+    if job.state in ("failed", "timed_out"):
+        print(ending(job).split("\n", 1)[-1])
 
 
 @app.command()
@@ -265,8 +330,26 @@ def events(job_id: str, url: Url = "http://127.0.0.1:8000", token: Token = "") -
     call(url, token, work)
 
 
+GLOBAL_OPTIONS = ("--url", "--token")
+
+
+def options_after_command(args: list[str]) -> list[str]:
+    """`testrun --url X queue` as `testrun queue --url X`: the options every command takes
+    may come before the command too."""
+    leading: list[str] = []
+    rest = list(args)
+    while rest and rest[0].split("=", 1)[0] in GLOBAL_OPTIONS:
+        option = rest.pop(0)
+        leading.append(option)
+        if "=" not in option and rest:
+            leading.append(rest.pop(0))
+    if not rest:
+        return args
+    return [rest[0], *leading, *rest[1:]]
+
+
 def main() -> None:
-    app()
+    app(args=options_after_command(sys.argv[1:]))
 
 
 if __name__ == "__main__":

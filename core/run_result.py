@@ -67,3 +67,16 @@ class RunProgress(BaseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+    @property
+    def failed_step(self) -> StepRecord | None:
+        """The step (or the login, index -1) that failed the run, if one did."""
+        records = ([self.auth] if self.auth is not None else []) + self.steps
+        return next((record for record in records if record.status == "failed"), None)
+
+    def where_failed(self) -> str:
+        """`step 2 (click)`, `the login`, or `the run` when no step failed (a timeout)."""
+        failed = self.failed_step
+        if failed is None:
+            return "the run"
+        return "the login" if failed.index < 0 else f"step {failed.index + 1} ({failed.action})"

@@ -410,7 +410,7 @@ async def run_view(
     if result is None and run.state == RunState.ACTIVE:
         result = await execution.live_progress(services, run.job_id)
     names = runs.artifact_names(stored)
-    failed_step = next((s for s in result.steps if s.status == "failed"), None) if result else None
+    failed_step = result.failed_step if result else None
     failure_shots = [n for n in failed_step.artifacts if n.endswith(".png")] if failed_step else []
     actions = [("cancel", "Cancel")] if run.state in UNFINISHED_STATES else []
     actions += [("retry", "Retry")] if run.state in RETRYABLE_STATES else []

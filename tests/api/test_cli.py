@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +69,9 @@ async def test_three_tests_at_once_end_when_the_last_ends_and_exit_zero(
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("Queued (Pos ") == 3
     finals = [
-        line for line in done.stdout.splitlines() if re.fullmatch(r"run-\w+: completed", line)
+        line
+        for line in done.stdout.splitlines()
+        if re.fullmatch(r"run-\w+: completed  shop \d", line)
     ]
     assert len(finals) == 3
     assert "\x1b" not in done.stdout and "\r" not in done.stdout, "plain lines off a terminal"
@@ -83,6 +88,11 @@ async def test_a_failed_run_exits_one_and_the_junit_report_says_why(
     report = tmp_path / "report.xml"
     done = await testrun(live, project, "run", *files, "--wait", "--junit", str(report))
     assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(
+        r"run-\w+: failed  missing button\n  step 1 \(click\): step 1 \(click\) failed after 1"
+        r" attempt: no element matches '#nope'",
+        done.stdout,
+    ), done.stdout
     root = ElementTree.parse(report).getroot()
     assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("2", "1", "0")
     [failure] = root.iter("failure")
@@ -107,7 +117,7 @@ async def test_a_cancelled_run_exits_two(
     await live.post(f"/api/execution/job/{runs[0]['jobId']}/cancel", headers=project.headers)
     done = await waiting
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stdout.rstrip().endswith(": cancelled")
+    assert re.search(r"run-\w+: cancelled  hold 30000 ms", done.stdout), done.stdout
 
 
 async def test_status_queue_and_an_unreachable_service(
@@ -119,7 +129,7 @@ async def test_status_queue_and_an_unreachable_service(
     queued = await testrun(live, project, "run", path)
     job_id = queued.stdout.split()[1]
     status = await testrun(live, project, "status", job_id)
-    assert status.stdout.strip() == f"{job_id}: waiting, position 1, 0 %"
+    assert status.stdout.strip() == f"{job_id} (shop): waiting, position 1, 0 %"
     listing = await testrun(live, project, "queue")
     assert "waiting=1" in listing.stdout and f"     1  {job_id}" in listing.stdout
     cancelled = await testrun(live, project, "cancel", job_id)
@@ -215,4 +225,99 @@ async def test_import_stores_a_recording_reports_what_it_left_out_and_runs_it(
     assert lines[0].startswith("recorded: test ")
     assert "not imported: step 2 (waitForExpression): it runs JavaScript" in done.stdout
     assert sum(line.startswith("not imported: ") for line in lines) == 8
-    assert any(re.fullmatch(r"run-\w+: completed", line) for line in lines), done.stdout
+    assert any(re.fullmatch(r"run-\w+: completed  recorded", line) for line in lines), done.stdout
+
+
+async def test_every_file_is_checked_before_any_run_is_queued_and_the_bad_one_named(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    broken = {**shop_test(pages_url, {"action": "click"}), "name": "broken"}
+    good, bad = written(tmp_path, shop_test(pages_url), broken)
+    done = await testrun(live, project, "run", good, bad, "--wait")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"error: {bad}: steps[0]: selector: action 'click' needs a selector" in done.stderr
+    undefined = {**shop_test(pages_url), "name": "undefined", "start_url": "{{NOWHERE}}/x"}
+    (tmp_path / "more").mkdir()
+    [refused] = written(tmp_path / "more", undefined)
+    done = await testrun(live, project, "run", good, refused, "--wait")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{refused}: 422: start_url: variable 'NOWHERE' is not defined" in done.stderr
+    assert (await live.get("/api/runs", headers=project.headers)).json() == [], "none queued"
+
+    before = await testrun(live, project, "--url", str(live.base_url), "queue")
+    assert before.returncode == 0 and "waiting=0" in before.stdout, before.stderr
+
+
+async def test_on_a_terminal_a_failure_says_why_and_ctrl_c_cancels_and_still_reports(
+    live: httpx.AsyncClient, pages_url: str, tmp_path: Path
+) -> None:
+    project = await new_project(live)
+    failing, holding = written(tmp_path, failing_test(pages_url), wait_test(pages_url, 60_000))
+    report = tmp_path / "report.xml"
+    process, output = await testrun_in_pty(
+        live, project, "run", failing, holding, "--wait", "--junit", str(report)
+    )
+    for _ in range(600):  # until the failing run ended and the other holds its session
+        runs = {
+            r["testName"]: r["state"]
+            for r in (await live.get("/api/runs", headers=project.headers)).json()
+        }
+        if runs.get("missing button") == "failed" and runs.get("hold 60000 ms") == "active":
+            break
+        await asyncio.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    code = await asyncio.wait_for(process.wait(), 60)
+    text = await output
+    assert code == 2, text
+    assert "interrupted: cancelling the runs" in text
+    assert "step 1 (click): step 1 (click) failed after 1 attempt: no element matches" in text
+    assert "missing button" in text and "hold 60000 ms" in text, "names, not only job IDs"
+    states = {
+        r["testName"]: r["state"]
+        for r in (await live.get("/api/runs", headers=project.headers)).json()
+    }
+    assert states == {"missing button": "failed", "hold 60000 ms": "cancelled"}
+    root = ElementTree.parse(report).getroot()
+    assert root.get("tests") == "2", "the report of both runs, once they ended"
+
+
+async def testrun_in_pty(
+    live: httpx.AsyncClient, project: ProjectAccess, *args: str
+) -> tuple[asyncio.subprocess.Process, asyncio.Task[str]]:
+    """`testrun ARGS` on a pseudo-terminal (Rich draws its bars); its output, read to the end."""
+    leader, follower = pty.openpty()
+    env = {
+        "TESTRUN_URL": str(live.base_url),
+        "TESTRUN_TOKEN": project.token,
+        "PATH": "/usr/bin",
+        "TERM": "xterm",
+        "COLUMNS": "160",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "client.cli",
+        *args,
+        cwd=REPO,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+
+    def read_all() -> str:
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        return b"".join(chunks).decode(errors="replace")
+
+    return process, asyncio.ensure_future(asyncio.to_thread(read_all))
