@@ -201,6 +201,8 @@ class QueueCounts(BaseModel):
     active: int
     completed: int
     failed: int
+    cancelled: int = 0
+    timed_out: int = 0
     delayed: int
     paused: int = Field(description="Waiting runs held back because the queue is paused")
     isPaused: bool  # noqa: N815
@@ -210,6 +212,7 @@ class WaitingRun(BaseModel):
     position: int
     jobId: str  # noqa: N815
     testId: int | None  # noqa: N815
+    testName: str | None = None  # noqa: N815
     priority: str
     createdAt: datetime  # noqa: N815
 

@@ -27,6 +27,7 @@ import psutil
 
 from bench.burst import paused_project
 from bench.refill import moment
+from core.run_state import FINAL_STATES
 from devstack.demo import demo_url
 
 RUNS = 20
@@ -83,7 +84,7 @@ async def main(base_url: str, sessions: int, kill: bool) -> None:
             os.kill(victim.pid, signal.SIGKILL)
         while True:
             queue = (await api.get("/api/execution/queue/status", headers=headers)).json()["queue"]
-            if queue["completed"] + queue["failed"] >= RUNS:
+            if sum(queue[state] for state in FINAL_STATES) >= RUNS:
                 break
             await asyncio.sleep(0.5)
         results = [

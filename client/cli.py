@@ -315,7 +315,7 @@ def queue(url: Url = "http://127.0.0.1:8000", token: Token = "") -> None:
     counts, first = call(url, token, work)
     print(" ".join(f"{name}={value}" for name, value in counts.model_dump().items()))
     for run in first.runs:
-        print(f"{run.position:>6}  {run.jobId}  {run.priority}")
+        print(f"{run.position:>6}  {run.jobId}  {run.priority}  {run.testName or ''}".rstrip())
 
 
 @app.command()

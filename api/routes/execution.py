@@ -227,10 +227,10 @@ async def project_counts(
 async def queue_status(
     project: ProjectDep, session: SessionDep, services: ServicesDep
 ) -> QueueStatus:
-    """Runs of the caller's project by state; paused by the project or by the admin."""
+    """Runs of the caller's project by state (each state its own count, as the dashboard
+    shows them); paused by the project or by the admin."""
     assert project.id is not None
     counts = await project_counts(services, session, project.id)
-    finished_failed = sum(counts.get(s, 0) for s in FAILED_STATES)
     waiting = counts.get(RunState.WAITING, 0)
     paused = project.paused or await paused_all(session)
     return QueueStatus(
@@ -238,7 +238,9 @@ async def queue_status(
             waiting=waiting,
             active=counts.get(RunState.ACTIVE, 0),
             completed=counts.get(RunState.COMPLETED, 0),
-            failed=finished_failed,
+            failed=counts.get(RunState.FAILED, 0),
+            cancelled=counts.get(RunState.CANCELLED, 0),
+            timed_out=counts.get(RunState.TIMED_OUT, 0),
             delayed=0,
             paused=waiting if paused else 0,
             isPaused=paused,
@@ -261,6 +263,7 @@ async def waiting_runs(
             position=position,
             jobId=run.job_id,
             testId=run.test_id,
+            testName=run.test_name,
             priority=run.priority,
             createdAt=run.created_at,
         )

@@ -131,7 +131,7 @@ async def test_status_queue_and_an_unreachable_service(
     status = await testrun(live, project, "status", job_id)
     assert status.stdout.strip() == f"{job_id} (shop): waiting, position 1, 0 %"
     listing = await testrun(live, project, "queue")
-    assert "waiting=1" in listing.stdout and f"     1  {job_id}" in listing.stdout
+    assert "waiting=1" in listing.stdout and f"     1  {job_id}  regular  shop" in listing.stdout
     cancelled = await testrun(live, project, "cancel", job_id)
     assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
     nowhere = ProjectAccess(project.id, project.name, project.token)

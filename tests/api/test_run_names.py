@@ -55,3 +55,11 @@ async def test_runs_keep_the_names_they_were_queued_under_and_are_found_by_them(
     assert {r["jobId"] for r in both} == {good_job, bad_job}
     assert [r["jobId"] for r in await runs(api, project, limit=1, offset=1)] == [good_job]
     assert (await runs(api, project, name="checkout", state="failed")) == []
+
+    counts = (await api.get("/api/execution/queue/status", headers=project.headers)).json()
+    assert {k: counts["queue"][k] for k in ("completed", "failed", "cancelled", "timed_out")} == {
+        "completed": 1,
+        "failed": 1,
+        "cancelled": 0,
+        "timed_out": 0,
+    }, "each state its own count, as the dashboard shows them"
