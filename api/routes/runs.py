@@ -20,7 +20,7 @@ from api.routes.execution import find_run
 from api.schemas import RunDetail, RunSummary
 from core.run_result import RunProgress
 from core.run_state import RunState
-from store.models import Project, Run, Suite
+from store.models import Project, Run
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}
@@ -158,9 +158,8 @@ async def runs_report(
     if missing:
         raise not_found("job", missing[0])
     runs = [by_job[job_id] for job_id in dict.fromkeys(job)]
-    [suite_id, *others] = list({run.suite_id for run in runs})
-    suite = await session.get(Suite, suite_id) if suite_id is not None and not others else None
-    name = suite.name if suite is not None else f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
+    [suite_name, *others] = list({run.suite_name for run in runs})
+    name = suite_name if suite_name and not others else f"{len(runs)} run{'s' * (len(runs) > 1)}"
     return _junit(name, runs, project, services)
 
 

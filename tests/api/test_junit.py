@@ -11,7 +11,7 @@ import xmlschema
 
 from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, queue, wait_for_job
-from tests.support.definitions import shop_test
+from tests.support.definitions import flaky_test, shop_test
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parents[1] / "support" / "junit.xsd")
 
@@ -74,10 +74,29 @@ async def test_a_suite_run_reports_each_test_with_the_failure_s_message_and_type
     properties = {p.get("name"): p.get("value") for p in cases[1].iter("property")}
     assert properties["jobId"] == jobs[1]
     links = [v for n, v in properties.items() if n and n.startswith("artifact:")]
-    assert any(
-        link.endswith(".png") and f"/api/runs/{jobs[1]}/artifacts/" in link for link in links
-    )
-    assert all(link.startswith("http://127.0.0.1:8000/api/runs/") for link in links), links
+    assert any(link.endswith(".png") and f"/ui/runs/{jobs[1]}/artifacts/" in link for link in links)
+    assert all(link.startswith("http://127.0.0.1:8000/ui/runs/") for link in links), links
+    assert properties["run"] == f"http://127.0.0.1:8000/ui/runs/{jobs[1]}"
+    assert properties["flaky"] == "false"
+    opened = await api.get(f"/ui/runs/{jobs[1]}")
+    assert opened.status_code in (200, 303) and "Authorization" not in opened.text, "a page"
+
+    durations = [float(case.get("time") or 0) for case in cases]
+    wall = float(testsuite.get("time") or 0)
+    assert max(durations) <= wall <= sum(durations) + 0.001, (wall, durations)
+
+
+async def test_a_run_that_passed_on_a_retry_is_flaky(
+    api: httpx.AsyncClient, pages_url: str
+) -> None:
+    project = await new_project(api)
+    job_id = await queue(api, project, await create_test(api, project, flaky_test(pages_url)))
+    await wait_for_job(api, project, job_id, ("completed",), timeout=60)
+    root = await report(api, project, f"/api/runs/{job_id}/junit.xml")
+    [case] = root.iter("testcase")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["flaky"] == "true"
+    assert case.find("failure") is None
 
 
 async def test_one_run_s_report_and_a_cancelled_run_is_skipped(
