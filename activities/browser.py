@@ -306,6 +306,8 @@ class BrowserActivities:
         try:
             outcome = await attempt
         except ApplicationError as error:
+            if _closed_under_it(error):  # its run's cancel or timeout: that is the run's event
+                raise
             retry_in = input.retry_in_s if not error.non_retryable else None
             if error.category == ApplicationErrorCategory.BENIGN:
                 log.info(
@@ -422,6 +424,11 @@ class BrowserActivities:
             selector_used=selector,
             artifacts=artifacts,
         )
+
+
+def _closed_under_it(error: ApplicationError) -> bool:
+    """A step cut short because its run's teardown closed the session on purpose."""
+    return error.type == errors.SESSION_LOST and error.category == ApplicationErrorCategory.BENIGN
 
 
 def _expected(message: str, error_type: str) -> ApplicationError:

@@ -100,6 +100,7 @@ class StoreActivities:
                 projectId=event.project_id,
                 data={
                     "state": final,
+                    "testName": event.test_name,
                     "progress": result.progress,
                     "flaky": result.flaky,
                     "error": result.error,

@@ -17,5 +17,7 @@ def announce_queued(
     wake()
     for run, position in queued:
         events.publish(
-            queued_event(run.job_id, run.project_id, position, run.test_id, run.priority)
+            queued_event(
+                run.job_id, run.project_id, position, run.test_id, run.priority, run.test_name
+            )
         )

@@ -69,12 +69,17 @@ class RunEvent(BaseModel):
 
 
 def queued_event(
-    job_id: str, project_id: int | str, position: int, test_id: int | None, priority: str
+    job_id: str,
+    project_id: int | str,
+    position: int,
+    test_id: int | None,
+    priority: str,
+    test_name: str | None = None,
 ) -> RunEvent:
     """A run entered its project's queue at `position`."""
     return RunEvent(
         type="queued",
         jobId=job_id,
         projectId=str(project_id),
-        data={"position": position, "testId": test_id, "priority": priority},
+        data={"position": position, "testId": test_id, "testName": test_name, "priority": priority},
     )

@@ -194,6 +194,7 @@ class RunFinished(BaseModel):
     result: RunProgress
     project_id: str = "default"
     slot_freed: bool = False
+    test_name: str | None = None
 
 
 class ScheduleFire(BaseModel):

@@ -584,6 +584,7 @@ class TestRunWorkflow:
             result=self._progress.model_copy(deep=True),
             project_id=self._input.project_id,
             slot_freed=self._ended_at is not None,
+            test_name=str(self._input.test.get("name") or "") or None,
         )
         await self._store(contracts.record_finished, finished)
 

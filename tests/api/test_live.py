@@ -309,3 +309,24 @@ async def test_open_streams_hold_no_database_connection(
     assert cancelled.status_code == 200
     streams = await asyncio.wait_for(asyncio.gather(*watchers), 60)
     assert all(kinds(events)[-1] == "cancelled" for events in streams)
+
+
+async def test_a_cancel_mid_step_is_the_run_s_cancelled_event_not_a_step_failure(
+    live: httpx.AsyncClient, pages_url: str
+) -> None:
+    project = await new_project(live)
+    job_id = await queue(
+        live, project, await create_test(live, project, wait_test(pages_url, 30_000))
+    )
+    path = f"/api/execution/job/{job_id}/events"
+
+    def step_begun(events: list[dict[str, Any]]) -> bool:
+        return "step_started" in kinds(events)
+
+    await asyncio.wait_for(read_events(live, path, project, stop_when=step_begun), 60)
+    await live.post(f"/api/execution/job/{job_id}/cancel", headers=project.headers)
+    events = await asyncio.wait_for(read_events(live, path, project), 60)
+    assert "step_failed" not in kinds(events), kinds(events)
+    assert kinds(events)[-1] == "cancelled"
+    assert events[0]["data"]["data"]["testName"] == "hold 30000 ms"
+    assert events[-1]["data"]["data"]["testName"] == "hold 30000 ms"
