@@ -17,6 +17,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.step_log import SessionStepLog
 from browser.actions import StepContext, StepError, failure_screenshot, perform
 from browser.console_capture import ConsoleFlood
 from browser.egress_proxy import Blocked
@@ -26,6 +27,7 @@ from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
 from core.redaction import redact
 from core.run_ids import session_workflow_id
+from core.run_result import AttemptFailure
 from core.secrets import SealedDataInvalid, SecretBox, credential_secrets
 from core.variables import fill_secrets, with_secrets
 from live.cache import ShortCache, queue_counts_key
@@ -82,6 +84,8 @@ class BrowserActivities:
         self._events = events
         self._cache = cache
         self._background: set[asyncio.Task[None]] = set()
+        self._step_log = SessionStepLog()
+        """Per session, its test steps as they pass or fail an attempt, for the pulses."""
         self._current_steps: dict[str, StepInProgress] = {}
         """Per session with a step attempt under way: that step, for its run's pulses and for
         the teardown that interrupts it."""
@@ -213,6 +217,7 @@ class BrowserActivities:
         name = f"trace-attempt-{input.session_attempt}.zip"
         trace_path = self._artifacts_dir / input.run_id / name if input.keep_trace else None
         interrupted = self._current_steps.get(input.session_id)
+        self._step_log.forget(input.session_id)
         saved = await self._pool.close(input.session_id, trace_path)
         ended_at = datetime.now(UTC)  # the run's end: its slot is free from now on
         log.info("run %s: session %s closed", input.run_id, input.session_id)
@@ -271,23 +276,25 @@ class BrowserActivities:
         self, watch: SessionWatch, ended_within: Callable[[float], Awaitable[bool]]
     ) -> None:
         """Heartbeat until `ended_within(seconds)` says the session ended, so that its run
-        sees this worker alive; once a second, tell the run the step in progress if it changed
-        (a short session never does)."""
+        sees this worker alive; once a second, tell the run the step in progress and the steps
+        done so far if they changed (a short session never does)."""
         run = activity.client().get_workflow_handle(watch.run_id)
-        told: StepInProgress | None = None
+        told: tuple[StepInProgress, int] | None = None
         with _quiet_once_its_run_ended(watch.run_id, "its session's watch"):
             while True:
                 activity.heartbeat()
                 if await ended_within(HEARTBEAT_INTERVAL_S):
                     return
                 current = self._current_steps.get(watch.session_id)
-                if current is None or current == told:
+                now = (current, self._step_log.changes(watch.session_id)) if current else None
+                if now is None or now == told:
                     continue
-                told = current
+                told = now
                 pulse = SessionPulse(
                     session_attempt=watch.session_attempt,
-                    index=current.index,
-                    attempt=current.attempt,
+                    index=now[0].index,
+                    attempt=now[0].attempt,
+                    records=self._step_log.records(watch.session_id),
                 )
                 await _told(run.signal("session_pulse", pulse))
 
@@ -330,6 +337,14 @@ class BrowserActivities:
                 errorType=error.type,
                 retryInS=retry_in,
             )
+            if index >= 0:
+                failure = AttemptFailure(
+                    attempt=input.attempt,
+                    error=error.message,
+                    error_type=error.type or errors.STEP_ERROR,
+                    retry_in_s=retry_in,
+                )
+                self._step_log.failed(input.session_id, index, action, input.attempt, failure)
             if retry_in is not None:
                 self._emit(
                     "retrying",
@@ -342,6 +357,8 @@ class BrowserActivities:
             raise
         finally:
             self._current_steps.pop(input.session_id, None)
+        if index >= 0:
+            self._step_log.passed(input.session_id, index, action, input.attempt, outcome)
         self._emit(
             "step_passed",
             job,

@@ -181,9 +181,11 @@ class SessionWatch(BaseModel):
 
 class SessionPulse(StepInProgress):
     """The step a session is on, sent to its run at most once a second while a session runs
-    long, so the progress query stays current."""
+    long, so the progress query stays current; with the records of the steps done so far
+    (their attempts, selectors, durations), which a cancel keeps."""
 
     session_attempt: int
+    records: list[StepRecord] = Field(default_factory=list)
 
 
 class RunFinished(BaseModel):

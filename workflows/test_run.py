@@ -489,6 +489,19 @@ class TestRunWorkflow:
         """The session's worker reports the step in progress (long sessions only)."""
         if pulse.session_attempt == self._pulsed_attempt:
             self._show_step_in_progress(pulse.index, pulse.attempt)
+            for record in pulse.records:
+                self._show_step_done(record)
+
+    def _show_step_done(self, record: StepRecord) -> None:
+        """What the worker knows of a step so far: its attempts and failures, and for one that
+        passed its selector, duration and artifacts."""
+        if not 0 <= record.index < len(self._progress.steps):
+            return
+        shown = self._progress.steps[record.index]
+        shown.attempts, shown.failures = record.attempts, record.failures
+        if record.status == "passed":
+            shown.status, shown.duration_ms = "passed", record.duration_ms
+            shown.selector_used, shown.artifacts = record.selector_used, record.artifacts
 
     def _show_step_in_progress(self, index: int, attempt: int) -> None:
         """Step `index` (-1: the login) is on attempt `attempt`; the ones before it passed."""

@@ -62,7 +62,12 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     stuck = stuck_test(pages_url)
     stuck["steps"].append({"action": "click", "selector": "#buy"})
     handle = await start_run(client, run_id, stuck)
-    await wait_for_progress(handle, lambda p: p.current_step == 1)
+    running = await wait_for_progress(handle, lambda p: p.current_step == 1)
+    first = running.steps[0]
+    assert (first.status, first.attempts, first.selector_used) == ("passed", 1, "#buy"), (
+        "a passed step shows its attempts, selector and duration while the run goes on"
+    )
+    assert first.duration_ms is not None
     await asyncio.sleep(0.5)  # well inside the 30 s wait
 
     asked = time.monotonic()
@@ -76,6 +81,9 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     result = await progress(handle)
     assert result.state == "cancelled"
     assert [step.status for step in result.steps] == ["passed", "cancelled", "skipped"]
+    kept = result.steps[0]
+    assert (kept.attempts, kept.selector_used) == (1, "#buy"), "a cancel keeps what passed"
+    assert kept.duration_ms is not None
     assert worker_host.pool.open_count == 0
     assert await renderers_after_settling(worker_host.worker_id, at_rest) <= at_rest, (
         "a renderer outlived its context"
