@@ -19,6 +19,7 @@ EventType = Literal[
     "failed",
     "cancelled",
     "timed_out",
+    "queue",
 ]
 FINAL_EVENTS = frozenset({"completed", "failed", "cancelled", "timed_out"})
 
@@ -66,6 +67,12 @@ class RunEvent(BaseModel):
     def from_fields(cls, fields: dict[Any, Any]) -> RunEvent:
         raw = fields.get(ENTRY_FIELD.encode()) or fields.get(ENTRY_FIELD) or b"{}"
         return cls.model_validate_json(raw)
+
+
+def queue_event(project_id: int | str, paused: bool) -> RunEvent:
+    """The project's queue was paused or resumed (by the project or the admin): no run's, so
+    its job ID is empty; dashboards render their counts again."""
+    return RunEvent(type="queue", jobId="", projectId=str(project_id), data={"paused": paused})
 
 
 def queued_event(

@@ -48,6 +48,7 @@ from core.run_state import (
 )
 from dispatch.run_variables import variables_shown
 from live.cache import JOB_STATUS_TTL_S, QUEUE_COUNTS_TTL_S, queue_counts_key
+from live.events import queue_event
 from store.admission import paused_all
 from store.models import Project, Run, Suite, TestCase
 from store.new_runs import SuiteTestsMissing, suite_tests
@@ -327,11 +328,12 @@ async def retry_job(
 
 
 @router.post("/queue/pause", response_model=Done)
-async def pause_queue(project: ProjectDep, session: SessionDep) -> Done:
+async def pause_queue(project: ProjectDep, session: SessionDep, services: ServicesDep) -> Done:
     """Start no new run of the project; running ones finish, waiting ones keep their place."""
     project.paused = True
     session.add(project)
     await session.commit()
+    services.events.publish(queue_event(project.id or 0, True))
     return Done(message="Queue paused")
 
 
@@ -342,6 +344,7 @@ async def resume_queue(project: ProjectDep, session: SessionDep, services: Servi
     session.add(project)
     await session.commit()
     services.dispatcher.wake()
+    services.events.publish(queue_event(project.id or 0, False))
     return Done(message="Queue resumed")
 
 

@@ -239,6 +239,7 @@ async def queue_view(
         "project": project,
         "counts": counts,
         "queued": await queued_count(session, project.id),
+        "paused_all": await paused_all(session),
         "waiting": waiting,
         "active": [(run, await live_of(services, run)) for run in active],
         "finished": finished,
@@ -374,7 +375,7 @@ async def queue_action(
     to = f"/ui/projects/{project_id}"
     try:
         if action == "pause":
-            done = await execution.pause_queue(project, session)
+            done = await execution.pause_queue(project, session, services)
         elif action == "resume":
             done = await execution.resume_queue(project, session, services)
         elif action == "clean":

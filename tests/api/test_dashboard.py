@@ -346,3 +346,18 @@ async def test_runs_are_found_by_test_name_and_state_with_the_reason_beside_each
     await expect(rows.first).to_have_attribute("data-job", bad_job)
     await expect(rows.first.locator(".reason")).to_contain_text("no element matches")
     await page.context.close()
+
+
+async def test_a_pause_made_elsewhere_shows_on_the_open_queue_page_within_a_second(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await expect(page.locator("#live")).to_have_attribute("data-connected", "true")
+    badge = page.locator("#counts .note")
+    await expect(badge).to_have_count(0)
+    await live.post("/api/execution/queue/pause", headers=project.headers)
+    await expect(badge).to_have_text("Paused", timeout=1_000)
+    await live.post("/api/execution/queue/resume", headers=project.headers)
+    await expect(badge).to_have_count(0, timeout=1_000)
+    await page.context.close()

@@ -3,7 +3,7 @@
 // last event's ID, so a restarted API resumes where the page left off.
 const KINDS = [
   "queued", "position", "started", "step_started", "step_passed", "step_failed", "retrying",
-  "completed", "failed", "cancelled", "timed_out", "snapshot",
+  "completed", "failed", "cancelled", "timed_out", "snapshot", "queue",
 ];
 
 function follow(region) {
