@@ -218,13 +218,7 @@ async def queue_view(
     offset = page_number * PAGE_SIZE
     waiting = await queued_page(session, project.id, offset, PAGE_SIZE)
     active = (
-        await session.exec(
-            select(Run).where(
-                Run.project_id == project.id,
-                col(Run.state).in_([RunState.ACTIVE, RunState.WAITING]),
-                col(Run.admitted_at).is_not(None),
-            )
-        )
+        await session.exec(select(Run).where(Run.project_id == project.id, holds_a_slot()))
     ).all()
     finished = (
         await session.exec(
@@ -246,6 +240,20 @@ async def queue_view(
         "page_number": page_number,
         "page_size": PAGE_SIZE,
     }
+
+
+def holds_a_slot() -> Any:
+    """A run in a browser session slot: active until its context closes, or admitted and
+    starting. A successor waiting for its predecessor's slot is still in line, and a run whose
+    context has closed is recording its result in a slot that may be the next run's already:
+    so no more runs are shown than max_parallel."""
+    running = (col(Run.state) == RunState.ACTIVE) & col(Run.slot_freed_at).is_(None)
+    starting = (
+        (col(Run.state) == RunState.WAITING)
+        & col(Run.admitted_at).is_not(None)
+        & col(Run.successor_of).is_(None)
+    )
+    return running | starting
 
 
 async def live_of(services: Services, run: Run) -> RunProgress | None:

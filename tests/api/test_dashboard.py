@@ -361,3 +361,27 @@ async def test_a_pause_made_elsewhere_shows_on_the_open_queue_page_within_a_seco
     await live.post("/api/execution/queue/resume", headers=project.headers)
     await expect(badge).to_have_count(0, timeout=1_000)
     await page.context.close()
+
+
+async def test_the_queue_page_never_shows_more_active_runs_than_max_parallel(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live, max_parallel=2)
+    test_id = await create_test(live, project, {**shop_test(pages_url), "name": "quick"})
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await expect(page.locator("#live")).to_have_attribute("data-connected", "true")
+    await page.evaluate(
+        """() => {
+            window.activeSeen = [];
+            const rows = () => document.querySelectorAll("#active tbody tr[data-job]");
+            window.sampler = setInterval(() => window.activeSeen.push(rows().length), 50);
+        }"""
+    )
+    jobs = [await queue(live, project, test_id) for _ in range(10)]
+    for job_id in jobs:
+        await wait_for_job(live, project, job_id, ("completed",), timeout=120)
+    await expect(page.locator("#finished tbody tr[data-job]")).to_have_count(10)
+    seen = await page.evaluate("() => { clearInterval(window.sampler); return window.activeSeen; }")
+    assert len(seen) > 20 and max(seen) >= 1, "the sampler watched runs go through"
+    assert max(seen) <= 2, f"at most max_parallel active at every sample: {max(seen)}"
+    await page.context.close()
