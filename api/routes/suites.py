@@ -10,7 +10,7 @@ from api.errors import ApiError
 from api.routes.owned import owned
 from api.routes.schedules import delete_schedules_of
 from api.schemas import SuiteCreate, SuitePublic
-from store.models import Suite, TestCase
+from store.models import Project, Suite, TestCase
 
 router = APIRouter(prefix="/api/suites", tags=["suites"])
 
@@ -23,6 +23,16 @@ def _public(row: Suite) -> SuitePublic:
 @router.post("", response_model=SuitePublic, status_code=status.HTTP_201_CREATED)
 async def create_suite(body: SuiteCreate, project: ProjectDep, session: SessionDep) -> SuitePublic:
     """Create a suite of the project's tests."""
+    await _check_members(session, project, body)
+    assert project.id is not None
+    row = Suite(project_id=project.id, name=body.name, test_ids=body.test_ids)
+    session.add(row)
+    await session.commit()
+    return _public(row)
+
+
+async def _check_members(session: SessionDep, project: Project, body: SuiteCreate) -> None:
+    """422 naming the tests of `body` that the project does not have."""
     found = await session.exec(
         select(TestCase.id).where(
             TestCase.project_id == project.id, col(TestCase.id).in_(body.test_ids)
@@ -31,8 +41,17 @@ async def create_suite(body: SuiteCreate, project: ProjectDep, session: SessionD
     missing = sorted(set(body.test_ids) - set(found.all()))
     if missing:
         raise ApiError(422, "invalid_request", f"test_ids: tests {missing} not found")
-    assert project.id is not None
-    row = Suite(project_id=project.id, name=body.name, test_ids=body.test_ids)
+
+
+@router.put("/{suite_id}", response_model=SuitePublic)
+async def replace_suite(
+    suite_id: int, body: SuiteCreate, project: ProjectDep, session: SessionDep
+) -> SuitePublic:
+    """Rename a suite or change its tests and their order (runs already made keep the suite's
+    name as it was)."""
+    row = await owned(session, Suite, suite_id, project, "suite")
+    await _check_members(session, project, body)
+    row.name, row.test_ids = body.name, list(body.test_ids)
     session.add(row)
     await session.commit()
     return _public(row)

@@ -5,7 +5,9 @@ names), and pause, resume or trigger schedules. Every action goes through the AP
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,8 +21,9 @@ from api.queueing import queue_runs
 from api.routes import execution, schedules, tests
 from api.routes.owned import owned
 from api.routes.variables import list_environments
+from api.schedule_schemas import ScheduleCreate
 from api.ui.pages import CsrfField, UiSessionDep, back, checked, page, project_for
-from core.definition import TestDefinition
+from core.definition import TestDefinition, describe_validation_error
 from core.run_state import FINAL_STATES
 from store.models import Run, Suite, TestCase
 
@@ -230,10 +233,72 @@ async def schedules_page(
         found = await schedules.list_schedules(project, session, client)
     except ApiError as unavailable:
         found, error = [], f"Schedules cannot be read now: {unavailable.detail}."
-    note = request.query_params.get("note")
+    tests_by_id = {
+        row.id: row.name
+        for row in (await session.exec(select(TestCase).where(TestCase.project_id == project_id)))
+    }
+    suites_by_id = {
+        row.id: row.name
+        for row in (await session.exec(select(Suite).where(Suite.project_id == project_id)))
+    }
+    environments = [row.name for row in await list_environments(project, session)]
     return page(
-        request, "schedules.html", ui, project=project, schedules=found, error=error, note=note
+        request,
+        "schedules.html",
+        ui,
+        project=project,
+        schedules=found,
+        error=error,
+        note=request.query_params.get("note"),
+        tests_by_id=tests_by_id,
+        suites_by_id=suites_by_id,
+        environments=environments,
+        in_zone=in_zone,
     )
+
+
+def in_zone(moment: datetime, zone: str) -> str:
+    """A fire time as its schedule reads it: in the schedule's time zone, named."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S ") + zone
+
+
+@router.post("/schedules/new")
+async def create_schedule(
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    name: Annotated[str, Form(max_length=200)],
+    target: Annotated[str, Form(max_length=40, description="test:ID or suite:ID")],
+    timing: Annotated[str, Form(max_length=200, description="a cron expression or seconds")],
+    csrf: CsrfField = None,
+    time_zone: Annotated[str, Form(max_length=64)] = "UTC",
+    environment: EnvironmentField = "",
+) -> Response:
+    """Schedule a test or a suite from the page, through the API's own route."""
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/schedules"
+    kind, _, key = target.partition(":")
+    fields: dict[str, Any] = {
+        "name": name,
+        "time_zone": time_zone or "UTC",
+        "environment": environment or None,
+        ("suite_id" if kind == "suite" else "test_id"): int(key) if key.isdigit() else None,
+    }
+    timing = timing.strip()
+    fields["interval_s" if timing.isdigit() else "cron"] = (
+        int(timing) if timing.isdigit() else timing
+    )
+    try:
+        body = ScheduleCreate.model_validate(fields)
+        client = await temporal_client(services)
+        made = await schedules.create_schedule(body, project, session, client, services)
+    except ValidationError as invalid:
+        return back(to, describe_validation_error(invalid))
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, f"Schedule {made.name} created")
 
 
 @router.post("/schedules/{schedule_id}/{action}")

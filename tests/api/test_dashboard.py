@@ -3,6 +3,7 @@ progress without a reload, actions behind CSRF, the run's evidence, and project 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -285,6 +286,42 @@ async def test_schedules_are_listed_with_their_next_fires_and_resumed_from_the_p
     described = await live.get(f"/api/schedules/{schedule_id}", headers=project.headers)
     assert described.json()["paused"] is False
     await live.delete(f"/api/schedules/{schedule_id}", headers=project.headers)
+    await page.context.close()
+
+
+async def test_a_schedule_is_made_on_the_page_shown_in_its_time_zone_and_its_fires_listed(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    await create_test(live, project, {**shop_test(pages_url), "name": "nightly shop"})
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/schedules")
+    form = page.locator("#new-schedule")
+    await form.locator("input[name=name]").fill("night in Berlin")
+    await form.locator("input[name=timing]").fill("0 2 * * *")
+    await form.locator("input[name=time_zone]").fill("Europe/Berlin")
+    await form.locator("button").click()
+    await expect(page.locator(".note")).to_contain_text("Schedule night in Berlin created")
+    row = page.locator("#schedules tbody tr[data-schedule]")
+    await expect(row).to_contain_text("test nightly shop")
+    await expect(row).to_contain_text("02:00:00 Europe/Berlin")
+    await expect(row.locator("button")).to_have_text(["Pause", "Trigger"])
+    await row.locator("button:has-text('Trigger')").click()
+    [made] = (await live.get("/api/schedules", headers=project.headers)).json()
+    for _ in range(100):
+        runs = (await live.get("/api/runs", headers=project.headers)).json()
+        if runs:
+            break
+        await asyncio.sleep(0.2)
+    await page.reload()
+    await expect(row.locator(".recent a")).to_have_count(1)
+    await live.delete(f"/api/schedules/{made['id']}", headers=project.headers)
+
+    await form.locator("input[name=name]").fill("bad")
+    await form.locator("input[name=timing]").fill("0 2 * * *")
+    await form.locator("input[name=time_zone]").fill("Mars/Olympus")
+    await form.locator("button").click()
+    await expect(page.locator(".note")).to_contain_text("unknown time zone")
     await page.context.close()
 
 

@@ -45,6 +45,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("PUT", "/api/tests/{test_id}"),
         ("DELETE", "/api/tests/{test_id}"),
         ("GET", "/api/suites/{suite_id}"),
+        ("PUT", "/api/suites/{suite_id}"),
         ("DELETE", "/api/suites/{suite_id}"),
         ("GET", "/api/auth-flows/{flow_id}"),
         ("DELETE", "/api/auth-flows/{flow_id}"),
@@ -92,6 +93,8 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     for method, template in routes:
         path = template.format(**values)
         body = shop_test(pages_url) if method == "PUT" else None
+        if template.startswith("/api/suites/"):
+            body = {"name": "taken", "test_ids": [test_id]} if method == "PUT" else None
         response = await api.request(method, path, json=body, headers=other_project.headers)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["code"].endswith("_not_found")

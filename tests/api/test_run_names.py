@@ -63,3 +63,30 @@ async def test_runs_keep_the_names_they_were_queued_under_and_are_found_by_them(
         "cancelled": 0,
         "timed_out": 0,
     }, "each state its own count, as the dashboard shows them"
+
+
+async def test_a_suite_is_edited_in_place_and_its_runs_keep_the_name_they_had(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+) -> None:
+    first = await create_test(api, project, {**shop_test(pages_url), "name": "first"})
+    second = await create_test(api, project, {**shop_test(pages_url), "name": "second"})
+    made = await api.post(
+        "/api/suites", json={"name": "Smoke", "test_ids": [first]}, headers=project.headers
+    )
+    suite_id = made.json()["id"]
+    queued = await api.post(f"/api/execution/suite/{suite_id}/run", headers=project.headers)
+    [job_id] = [j["jobId"] for j in queued.json()["jobs"]]
+    changed = await api.put(
+        f"/api/suites/{suite_id}",
+        json={"name": "Smoke, both", "test_ids": [second, first]},
+        headers=project.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["test_ids"] == [second, first]
+    assert (await job(api, project, job_id))["suiteName"] == "Smoke"
+    refused = await api.put(
+        f"/api/suites/{suite_id}", json={"name": "x", "test_ids": [999999]}, headers=project.headers
+    )
+    assert refused.status_code == 422 and "999999" in refused.json()["detail"]
+    kept = (await api.get(f"/api/suites/{suite_id}", headers=project.headers)).json()
+    assert (kept["name"], kept["test_ids"]) == ("Smoke, both", [second, first]), "nothing lost"
