@@ -18,10 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.deps import ServicesDep, SessionDep, temporal_client
 from api.errors import ApiError
 from api.queueing import queue_runs
-from api.routes import execution, schedules, tests
+from api.routes import execution, schedules, suites, tests
 from api.routes.owned import owned
 from api.routes.variables import list_environments
 from api.schedule_schemas import ScheduleCreate
+from api.schemas import SuiteCreate
 from api.ui.pages import CsrfField, UiSessionDep, back, checked, page, project_for
 from core.definition import TestDefinition, describe_validation_error
 from core.run_state import FINAL_STATES
@@ -46,6 +47,66 @@ async def history_of(session: AsyncSession, test_id: int | None) -> list[Run]:
     return list(reversed(found.all()))
 
 
+@router.post("/tests/{test_id}/delete")
+async def delete_test(
+    project_id: int,
+    test_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: CsrfField = None,
+) -> Response:
+    """Delete a test (and its schedules) through the API's own route; its runs stay."""
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/tests"
+    try:
+        answer = await tests.delete_test(test_id, project, session, services)
+    except ApiError as error:
+        return back(to, error.detail)
+    schedules_gone = answer.headers.get("X-Deleted-Schedules")
+    also = f" and its schedules {schedules_gone}" if schedules_gone else ""
+    return back(to, f"Test {test_id} deleted{also}; its runs stay in the history")
+
+
+@router.get("/suites/{suite_id}/edit", response_class=HTMLResponse)
+async def edit_suite_page(
+    request: Request, project_id: int, suite_id: int, ui: UiSessionDep, session: SessionDep
+) -> Response:
+    """A suite's name and its tests in order, to change."""
+    project = await project_for(ui, session, project_id)
+    suite = await owned(session, Suite, suite_id, project, "suite")
+    found = await session.exec(select(TestCase).where(TestCase.project_id == project_id))
+    return page(request, "edit_suite.html", ui, project=project, suite=suite, tests=found.all())
+
+
+@router.post("/suites/{suite_id}/edit")
+async def save_suite(
+    project_id: int,
+    suite_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=200)],
+    test_ids: Annotated[str, Form(max_length=20_000, description="test IDs, in order")],
+    csrf: CsrfField = None,
+) -> Response:
+    """Rename a suite or change its tests, through the API's own route."""
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/suites/{suite_id}/edit"
+    keys = [part for part in test_ids.replace(",", " ").split() if part]
+    if not all(key.isdigit() for key in keys):
+        return back(to, "test IDs are numbers, separated by commas or spaces")
+    try:
+        body = SuiteCreate(name=name, test_ids=[int(key) for key in keys])
+        saved = await suites.replace_suite(suite_id, body, project, session)
+    except ValidationError as invalid:
+        return back(to, describe_validation_error(invalid))
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(f"/ui/projects/{project_id}/tests", f"Suite {saved.name} saved")
+
+
 def chart_points(runs: list[Run], width: int = 200, height: int = 40) -> str:
     """An SVG polyline of the runs' durations, scaled to the box."""
     durations = [run.duration_s for run in runs if run.duration_s is not None]
@@ -67,9 +128,19 @@ async def tests_page(
         select(TestCase).where(TestCase.project_id == project_id).order_by(col(TestCase.id))
     )
     rows = []
-    for test in found.all():
+    project_tests = found.all()
+    for test in project_tests:
         history = await history_of(session, test.id)
-        rows.append({"test": test, "strip": history[-STRIP:], "chart": chart_points(history)})
+        durations = [run.duration_s for run in history if run.duration_s is not None]
+        rows.append(
+            {
+                "test": test,
+                "strip": history[-STRIP:],
+                "chart": chart_points(history),
+                "runs": len(durations),
+                "longest": f"{max(durations, default=0):.1f}",
+            }
+        )
     suites = (await session.exec(select(Suite).where(Suite.project_id == project_id))).all()
     environments = [row.name for row in await list_environments(project, session)]
     note = request.query_params.get("note")
@@ -81,6 +152,7 @@ async def tests_page(
         rows=rows,
         suites=suites,
         environments=environments,
+        test_names={test.id: test.name for test in project_tests},
         note=note,
     )
 

@@ -178,7 +178,12 @@ async def admin_view(
 ) -> Response:
     """Every project's queue, the global pause, and the workers' capacity."""
     if not ui.is_admin:
-        raise ApiError(403, "admin_only", "this page needs the admin token")
+        raise ApiError(
+            403,
+            "admin_only",
+            "This page shows every project, so it is for the service's admin: sign out and sign"
+            " in with the admin token. A project token sees its own queue, tests and schedules.",
+        )
     projects = (await session.exec(select(Project).order_by(col(Project.id)))).all()
     counts = {
         p.id: await execution.project_counts(services, session, p.id) for p in projects if p.id

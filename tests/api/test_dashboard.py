@@ -422,3 +422,38 @@ async def test_the_queue_page_never_shows_more_active_runs_than_max_parallel(
     assert len(seen) > 20 and max(seen) >= 1, "the sampler watched runs go through"
     assert max(seen) <= 2, f"at most max_parallel active at every sample: {max(seen)}"
     await page.context.close()
+
+
+async def test_tests_are_deleted_and_suites_edited_from_the_page(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    first = await create_test(live, project, {**shop_test(pages_url), "name": "first"})
+    second = await create_test(live, project, {**shop_test(pages_url), "name": "second"})
+    suite = await live.post(
+        "/api/suites", json={"name": "pair", "test_ids": [first, second]}, headers=project.headers
+    )
+    job_id = await queue(live, project, first)
+    await wait_for_job(live, project, job_id, ("completed",), timeout=60)
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/tests")
+    await expect(page.locator("#suites")).to_contain_text("first, second")
+    chart = page.locator(f"#tests tr[data-test='{first}'] svg")
+    await expect(chart).to_have_count(0)  # one run: no line yet
+    await page.click(f"#suites tr[data-suite='{suite.json()['id']}'] a:has-text('Edit')")
+    await page.fill("input[name=test_ids]", f"{second}")
+    await page.fill("input[name=name]", "just the second")
+    await page.click("#suite button")
+    await expect(page.locator(".note")).to_contain_text("Suite just the second saved")
+    await expect(page.locator("#suites")).to_contain_text("just the second")
+    stored = (await live.get(f"/api/suites/{suite.json()['id']}", headers=project.headers)).json()
+    assert stored["test_ids"] == [second]
+
+    await page.locator(f"#tests tr[data-test='{first}'] button:has-text('Delete')").click()
+    await expect(page.locator(".note")).to_contain_text(f"Test {first} deleted")
+    await expect(page.locator(f"#tests tr[data-test='{first}']")).to_have_count(0)
+    assert (await live.get(f"/api/runs/{job_id}", headers=project.headers)).status_code == 200
+
+    await page.goto(f"{live.base_url}/ui/admin")
+    await expect(page.locator(".error")).to_contain_text("for the service's admin")
+    await page.context.close()
