@@ -24,12 +24,20 @@ async def queue_runs(
     suite_id: int | None = None,
     retry_of: str | None = None,
     environment: str | None = None,
+    suite_run_id: str | None = None,
 ) -> list[tuple[NewRun, int]]:
     """Queue a run of each test, in order, in one transaction, with `environment`'s variables;
     each with its position (the group commit announces them)."""
     try:
         runs = await new_runs(
-            session, project, tests, priority, suite_id, retry_of, environment=environment
+            session,
+            project,
+            tests,
+            priority,
+            suite_id,
+            retry_of,
+            environment=environment,
+            suite_run_id=suite_run_id,
         )
     except AuthFlowMissing as missing:
         raise _auth_flow_missing(missing) from None

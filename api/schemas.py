@@ -168,7 +168,10 @@ class QueuedJob(BaseModel):
 
 class SuiteQueued(BaseModel):
     success: bool = True
-    jobs: list[QueuedJob]
+    suiteRunId: str | None = Field(  # noqa: N815
+        default=None, description="GET /api/suite-runs/{id}: the suite run as one thing"
+    )
+    jobs: list[QueuedJob] = Field(description="in the order they queued: the longest first")
     message: str
 
 

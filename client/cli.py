@@ -68,13 +68,17 @@ def priority_of(value: str) -> Priority:
 
 
 class Follower:
-    """Each run's events to its end: one progress bar per run on a terminal, plain lines (one
-    per event, no control characters) otherwise."""
+    """Each run's events to its end: one progress bar per run on a terminal (or, for a suite
+    run, `together`: one bar of its runs that ended), plain lines (one per event, no control
+    characters) otherwise."""
 
-    def __init__(self, client: AsyncClient, console: Console) -> None:
+    def __init__(self, client: AsyncClient, console: Console, together: str | None = None) -> None:
         self.client = client
         self.console = console
         self.plain = not console.is_terminal
+        self.together = together
+        self.suite_task: TaskID | None = None
+        self.failed = 0
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -85,12 +89,28 @@ class Follower:
 
     async def follow_all(self, job_ids: list[str]) -> list[str]:
         with self.progress:
+            if self.together is not None:
+                self.suite_task = self.progress.add_task(
+                    self.together, total=len(job_ids), step=f"0 of {len(job_ids)} ended"
+                )
             return list(await asyncio.gather(*(self.follow(job_id) for job_id in job_ids)))
+
+    def _one_ended(self, state: str) -> None:
+        """A suite run's aggregate bar moves on by one run (its failures counted)."""
+        if self.suite_task is None:
+            return
+        self.failed += state in ("failed", "timed_out")
+        task = self.progress.tasks[self.suite_task]
+        ended = int(task.completed) + 1
+        failed = f", {self.failed} failed" if self.failed else ""
+        step = f"{ended} of {int(task.total or 0)} ended{failed}"
+        self.progress.update(self.suite_task, completed=ended, step=step)
 
     async def follow(self, job_id: str) -> str:
         first = (await self.client.job(job_id)).job
         label = f"{first.testName} ({job_id})" if first.testName else job_id
-        task = self.progress.add_task(label, total=100, step="queued")
+        visible = self.together is None
+        task = self.progress.add_task(label, total=100, step="queued", visible=visible)
         state = "waiting"
         async for event in self.client.events(job_id):
             state = self.show(job_id, task, event) or state
@@ -98,6 +118,7 @@ class Follower:
         self.progress.update(task, completed=100 if final.state == "completed" else final.progress)
         if state not in FINAL:
             state = final.state
+        self._one_ended(state)
         return state
 
     def show(self, job_id: str, task: TaskID, event: Event) -> str | None:
@@ -145,14 +166,20 @@ def checked(path: Path) -> dict[str, Any]:
     return definition
 
 
-async def finish(client: AsyncClient, job_ids: list[str], wait: bool, junit: Path | None) -> int:
+async def finish(
+    client: AsyncClient,
+    job_ids: list[str],
+    wait: bool,
+    junit: Path | None,
+    together: str | None = None,
+) -> int:
     """Follow the runs if asked, write the JUnit report, and say how each ended (a failed one
     with its failed step and why). Ctrl-C while following cancels the runs and still writes
     the report of those that ended; a second Ctrl-C leaves them running."""
     if not wait:
         return OK
     try:
-        await Follower(client, Console()).follow_all(job_ids)
+        await Follower(client, Console(), together).follow_all(job_ids)
     except asyncio.CancelledError:  # the first Ctrl-C (asyncio.run cancels its main task)
         return await interrupted(client, job_ids, junit)
     jobs = [(await client.job(job_id)).job for job_id in job_ids]
@@ -274,9 +301,11 @@ def suite(
 
     async def work(client: AsyncClient) -> int:
         queued = await client.run_suite(suite_id, chosen, env)
+        print(f"suite run {queued.suiteRunId}: {len(queued.jobs)} runs, the longest first")
         for job in queued.jobs:
             print(f"test {job.testId}: {job.jobId} Queued (Pos {job.position})")
-        return await finish(client, [job.jobId for job in queued.jobs], wait, junit)
+        job_ids = [job.jobId for job in queued.jobs]
+        return await finish(client, job_ids, wait, junit, together=f"suite {suite_id}")
 
     raise typer.Exit(call(url, token, work))
 

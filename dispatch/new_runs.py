@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.variables import uses_variables
 from dispatch.run_variables import RunVariables, filled_input, variables_for_run
+from dispatch.suite_order import longest_first
 from store.ids import as_row_id
 from store.models import Project, Suite, TestCase
 from store.new_runs import (
@@ -21,6 +22,7 @@ from store.new_runs import (
     TokenUnknown,
     auth_flow_of,
     new_job_id,
+    new_suite_run_id,
     project_ids_by_token_hash,
     tests_by_id,
 )
@@ -77,12 +79,18 @@ async def new_runs(
     schedule_id: str | None = None,
     job_ids: Sequence[str] | None = None,
     environment: str | None = None,
+    suite_run_id: str | None = None,
 ) -> list[NewRun]:
     """Runs of `tests`, in order (job IDs fresh unless given), with `environment`'s variables
-    (EnvironmentMissing if the project has none of that name)."""
+    (EnvironmentMissing if the project has none of that name). A suite's runs make a new
+    suite run and queue longest first (`dispatch.suite_order`), unless they join
+    `suite_run_id` (retries), which keeps their order."""
     assert project.id is not None
     variables = await _variables_needed(session, project.id, environment, tests)
     suite = await session.get(Suite, suite_id) if suite_id is not None else None
+    if suite is not None and suite_run_id is None:
+        suite_run_id = new_suite_run_id()
+        tests = await longest_first(session, tests)
     inputs = [await run_input_for(session, test, variables) for test in tests]
     ids = list(job_ids) if job_ids is not None else [new_job_id() for _ in tests]
     return [
@@ -96,6 +104,7 @@ async def new_runs(
             retry_of=retry_of,
             schedule_id=schedule_id,
             suite_name=suite.name if suite is not None else None,
+            suite_run_id=suite_run_id,
         )
         for test, run_input, job_id in zip(tests, inputs, ids, strict=True)
     ]

@@ -143,6 +143,9 @@ class Run(SQLModel, table=True):
     test_name: str | None = Field(default=None, max_length=200)
     """The test's name when the run was queued (a later rename does not rewrite it)."""
     suite_name: str | None = Field(default=None, max_length=200)
+    suite_run_id: str | None = Field(default=None, max_length=100, index=True)
+    """The suite run it belongs to: the runs one request of a suite (or one fire) made, and
+    the retries of those."""
     priority: str = Field(default="regular", max_length=20)
     priority_key: int = Field(default=3)
     state: str = Field(default=RunState.WAITING, index=True, max_length=20)

@@ -53,6 +53,7 @@ class NewRun:
     retry_of: str | None = None
     schedule_id: str | None = None
     suite_name: str | None = None
+    suite_run_id: str | None = None
 
     @property
     def test_name(self) -> str | None:
@@ -70,6 +71,7 @@ class NewRun:
             "suite_id": self.suite_id,
             "test_name": self.test_name,
             "suite_name": self.suite_name,
+            "suite_run_id": self.suite_run_id,
             "priority": self.priority,
             "priority_key": priority_key,
             "progress": 0,
@@ -84,6 +86,10 @@ class NewRun:
 
 def new_job_id() -> str:
     return f"run-{uuid.uuid4().hex}"
+
+
+def new_suite_run_id() -> str:
+    return f"suite-run-{uuid.uuid4().hex}"
 
 
 async def auth_flow_of(

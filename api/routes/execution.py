@@ -128,10 +128,14 @@ async def run_suite(
         session, services, project, tests, priority, suite_id=suite_id, environment=environment
     )
     jobs = [
-        QueuedJob(jobId=run.job_id, testId=key, position=position)
-        for (run, position), key in zip(queued, suite.test_ids, strict=True)
+        QueuedJob(jobId=run.job_id, testId=run.test_id or 0, position=position)
+        for run, position in queued
     ]
-    return SuiteQueued(jobs=jobs, message=f"{len(jobs)} tests of suite {suite_id} queued")
+    return SuiteQueued(
+        suiteRunId=queued[0][0].suite_run_id if queued else None,
+        jobs=jobs,
+        message=f"{len(jobs)} tests of suite {suite_id} queued, the longest first",
+    )
 
 
 async def find_run(session: AsyncSession, project: Project, job_id: str) -> Run:
@@ -322,7 +326,15 @@ async def retry_job(
         raise ApiError(409, "test_gone", f"the test of job {job_id} was deleted")
     environment = (run.run_input or {}).get("environment")
     [(again, position)] = await queue_runs(
-        session, services, project, [test], run.priority, run.suite_id, job_id, environment
+        session,
+        services,
+        project,
+        [test],
+        run.priority,
+        run.suite_id,
+        job_id,
+        environment,
+        suite_run_id=run.suite_run_id,  # a retry stays in its suite run
     )
     return queued_answer(again, position)
 

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}
 
 
-def _summary(run: Run) -> dict:
+def run_summary(run: Run) -> dict:
     return {
         "jobId": run.job_id,
         "testId": run.test_id,
@@ -90,7 +90,7 @@ async def list_runs(
     found = RunFilter(state, test_id, suite_id, schedule_id, name, since, until)
     query = found.query(project.id)
     rows = await session.exec(query.order_by(col(Run.id).desc()).offset(offset).limit(limit))
-    return [RunSummary(**_summary(run)) for run in rows.all()]
+    return [RunSummary(**run_summary(run)) for run in rows.all()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ JUNIT_RESPONSE: dict[int | str, dict[str, Any]] = {
 MAX_REPORT_RUNS = 500
 
 
-def _junit(name: str, runs: list[Run], project: Project, services: ServicesDep) -> Response:
+def junit_response(name: str, runs: list[Run], project: Project, services: ServicesDep) -> Response:
     """The report, its links built on PUBLIC_URL (never on the request's Host header)."""
     body = junit.report(name, runs, project.name, services.settings.public_origin)
     return Response(body, media_type="application/xml")
@@ -160,7 +160,7 @@ async def runs_report(
     runs = [by_job[job_id] for job_id in dict.fromkeys(job)]
     [suite_name, *others] = list({run.suite_name for run in runs})
     name = suite_name if suite_name and not others else f"{len(runs)} run{'s' * (len(runs) > 1)}"
-    return _junit(name, runs, project, services)
+    return junit_response(name, runs, project, services)
 
 
 @router.get("/{job_id}/junit.xml", response_class=Response, responses=JUNIT_RESPONSE)
@@ -169,7 +169,7 @@ async def run_report(
 ) -> Response:
     """A JUnit report of one run."""
     run = await find_run(session, project, job_id)
-    return _junit(junit.test_name(run), [run], project, services)
+    return junit_response(junit.test_name(run), [run], project, services)
 
 
 @router.get("/{job_id}", response_model=RunDetail)
@@ -178,7 +178,7 @@ async def get_run(job_id: str, project: ProjectDep, session: SessionDep) -> RunD
     run = await find_run(session, project, job_id)
     result = run.outcome
     links = [f"/api/runs/{run.job_id}/artifacts/{name}" for name in artifact_names(result)]
-    return RunDetail(**_summary(run), result=result, artifacts=links)
+    return RunDetail(**run_summary(run), result=result, artifacts=links)
 
 
 @router.get(

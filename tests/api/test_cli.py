@@ -321,3 +321,27 @@ async def testrun_in_pty(
         return b"".join(chunks).decode(errors="replace")
 
     return process, asyncio.ensure_future(asyncio.to_thread(read_all))
+
+
+async def test_a_suite_on_a_terminal_is_one_bar_and_one_exit_code(
+    live: httpx.AsyncClient, pages_url: str
+) -> None:
+    project = await new_project(live)
+    ids = []
+    for name in ("one", "two"):
+        made = await live.post(
+            "/api/tests", json={**shop_test(pages_url), "name": name}, headers=project.headers
+        )
+        ids.append(made.json()["id"])
+    suite = await live.post(
+        "/api/suites", json={"name": "pair", "test_ids": ids}, headers=project.headers
+    )
+    process, output = await testrun_in_pty(
+        live, project, "suite", str(suite.json()["id"]), "--wait"
+    )
+    code = await asyncio.wait_for(process.wait(), 120)
+    text = await output
+    assert code == 0, text
+    assert "suite run suite-run-" in text
+    assert "2 of 2 ended" in text, text
+    assert f"suite {suite.json()['id']}" in text

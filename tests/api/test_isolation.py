@@ -31,6 +31,8 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     flow_id = (await api.post("/api/auth-flows", json=flow, headers=a)).json()["id"]
     schedule = {"name": "hourly", "test_id": test_id, "interval_s": 3600}
     schedule_id = (await api.post("/api/schedules", json=schedule, headers=a)).json()["id"]
+    suite_run = await api.post(f"/api/execution/suite/{suite_id}/run", headers=a)
+    suite_run_id = suite_run.json()["suiteRunId"]
     job_id = (await api.post(f"/api/execution/test/{test_id}/run", headers=a)).json()["jobId"]
     stored = await wait_for_stored_state(api, project, job_id, "completed")
     artifact = stored["artifacts"][0].rsplit("/", 1)[1]
@@ -59,6 +61,9 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("GET", "/api/runs/{job_id}"),
         ("GET", "/api/runs/{job_id}/artifacts/{name}"),
         ("GET", "/api/runs/{job_id}/junit.xml"),
+        ("GET", "/api/suite-runs/{suite_run_id}"),
+        ("GET", "/api/suite-runs/{suite_run_id}/junit.xml"),
+        ("POST", "/api/suite-runs/{suite_run_id}/retry"),
         ("GET", "/api/schedules/{schedule_id}"),
         ("DELETE", "/api/schedules/{schedule_id}"),
         ("POST", "/api/schedules/{schedule_id}/pause"),
@@ -89,6 +94,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         "job_id": job_id,
         "name": artifact,
         "schedule_id": schedule_id,
+        "suite_run_id": suite_run_id,
     }
     for method, template in routes:
         path = template.format(**values)

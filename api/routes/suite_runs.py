@@ -1,0 +1,154 @@
+"""Suite runs: the runs one request of a suite made (and their retries), as one thing: its
+state, counts, progress and wall time, its JUnit report, and a retry of what did not pass."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.deps import ProjectDep, ServicesDep, SessionDep
+from api.errors import ApiError, not_found
+from api.queueing import queue_runs
+from api.routes.runs import JUNIT_RESPONSE, RunSummary, junit_response, run_summary
+from api.schemas import QueuedJob, SuiteQueued
+from core.run_state import FINAL_STATES, RETRYABLE_STATES, RunState
+from store.models import Project, Run, TestCase, as_utc
+
+router = APIRouter(prefix="/api/suite-runs", tags=["runs"])
+
+
+class SuiteRun(BaseModel):
+    suiteRunId: str  # noqa: N815
+    suiteId: int | None  # noqa: N815
+    suiteName: str | None  # noqa: N815
+    state: str = Field(description="waiting, active, completed, or failed if any run did not pass")
+    counts: dict[str, int] = Field(description="its runs by state (the latest run of each test)")
+    progress: int = Field(description="percent of its runs that have ended")
+    wallTimeS: float | None = Field(  # noqa: N815
+        description="from its first run's start to its last run's end (so far)"
+    )
+    startedAt: datetime | None  # noqa: N815
+    finishedOn: datetime | None  # noqa: N815
+    runs: list[RunSummary] = Field(description="the latest run of each test, in queue order")
+    retried: list[str] = Field(description="earlier runs that a retry replaced")
+
+
+async def latest_runs(
+    session: AsyncSession, project: Project, suite_run_id: str
+) -> tuple[list[Run], list[Run]]:
+    """The suite run's latest run of each test (in queue order) and the runs retries replaced;
+    404 if the project has no such suite run."""
+    found = await session.exec(
+        select(Run)
+        .where(Run.project_id == project.id, Run.suite_run_id == suite_run_id)
+        .order_by(col(Run.id))
+    )
+    rows = list(found.all())
+    if not rows:
+        raise not_found("suite run", suite_run_id)
+    latest: dict[int | None, Run] = {}
+    for run in rows:
+        key = run.test_id if run.test_id is not None else -(run.id or 0)
+        latest.pop(key, None)
+        latest[key] = run
+    kept = {run.id for run in latest.values()}
+    replaced = [run for run in rows if run.id not in kept]
+    first_order: dict[int | None, int] = {}
+    for index, run in enumerate(rows):
+        first_order.setdefault(run.test_id, index)
+    ordered = sorted(latest.values(), key=lambda run: first_order.get(run.test_id, 0))
+    return ordered, replaced
+
+
+def overall_state(runs: list[Run]) -> str:
+    """Unfinished while any run is; then completed only if every run completed."""
+    states = {run.state for run in runs}
+    if RunState.ACTIVE in states:
+        return RunState.ACTIVE
+    if RunState.WAITING in states:
+        return RunState.ACTIVE if states & set(FINAL_STATES) else RunState.WAITING
+    return RunState.COMPLETED if states == {RunState.COMPLETED} else RunState.FAILED
+
+
+def wall_time(runs: list[Run]) -> tuple[datetime | None, datetime | None, float | None]:
+    starts = [as_utc(run.started_at) for run in runs if run.started_at]
+    ends = [as_utc(run.finished_at) for run in runs if run.finished_at]
+    started = min(starts) if starts else None
+    finished = max(ends) if ends and all(run.state in FINAL_STATES for run in runs) else None
+    last = max(ends) if ends else None
+    took = (last - started).total_seconds() if started and last else None
+    return started, finished, took
+
+
+@router.get("/{suite_run_id}", response_model=SuiteRun)
+async def get_suite_run(suite_run_id: str, project: ProjectDep, session: SessionDep) -> SuiteRun:
+    """A suite run as one thing: its state, counts, progress and wall time, and its runs."""
+    runs, replaced = await latest_runs(session, project, suite_run_id)
+    counts: dict[str, int] = {state.value: 0 for state in RunState}
+    for run in runs:
+        counts[run.state] += 1
+    ended = sum(counts[state] for state in FINAL_STATES)
+    started, finished, took = wall_time(runs)
+    return SuiteRun(
+        suiteRunId=suite_run_id,
+        suiteId=runs[0].suite_id,
+        suiteName=runs[0].suite_name,
+        state=overall_state(runs),
+        counts=counts,
+        progress=round(100 * ended / len(runs)),
+        wallTimeS=took,
+        startedAt=started,
+        finishedOn=finished,
+        runs=[RunSummary(**run_summary(run)) for run in runs],
+        retried=[run.job_id for run in replaced],
+    )
+
+
+@router.get("/{suite_run_id}/junit.xml", response_class=Response, responses=JUNIT_RESPONSE)
+async def suite_run_report(
+    suite_run_id: str, project: ProjectDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """The suite run's JUnit report, named after its suite (the latest run of each test)."""
+    runs, _ = await latest_runs(session, project, suite_run_id)
+    return junit_response(runs[0].suite_name or suite_run_id, runs, project, services)
+
+
+@router.post("/{suite_run_id}/retry", response_model=SuiteQueued)
+async def retry_suite_run(
+    suite_run_id: str, project: ProjectDep, session: SessionDep, services: ServicesDep
+) -> SuiteQueued:
+    """Run again, in the same suite run, each test whose latest run failed, timed out or was
+    cancelled; 409 while a run of it is unfinished or when every run passed."""
+    runs, _ = await latest_runs(session, project, suite_run_id)
+    if any(run.state not in FINAL_STATES for run in runs):
+        raise ApiError(409, "suite_run_unfinished", f"suite run {suite_run_id} is still running")
+    again = [run for run in runs if run.state in RETRYABLE_STATES]
+    if not again:
+        raise ApiError(409, "nothing_to_retry", f"every run of suite run {suite_run_id} passed")
+    queued = []
+    for run in again:
+        test = await session.get(TestCase, run.test_id) if run.test_id else None
+        if test is None or test.project_id != project.id:
+            raise ApiError(409, "test_gone", f"the test of job {run.job_id} was deleted")
+        environment = (run.run_input or {}).get("environment")
+        queued += await queue_runs(
+            session,
+            services,
+            project,
+            [test],
+            run.priority,
+            run.suite_id,
+            run.job_id,
+            environment,
+            suite_run_id=suite_run_id,
+        )
+    jobs = [QueuedJob(jobId=r.job_id, testId=r.test_id or 0, position=p) for r, p in queued]
+    return SuiteQueued(
+        suiteRunId=suite_run_id,
+        jobs=jobs,
+        message=f"{len(jobs)} runs of the suite run queued again",
+    )
