@@ -314,6 +314,14 @@ class BrowserActivities:
             outcome = await attempt
         except ApplicationError as error:
             if _closed_under_it(error):  # its run's cancel or timeout: that is the run's event
+                log.info(
+                    "step %s (%s) attempt %d stopped: its session was closed (%s)",
+                    index,
+                    action,
+                    input.attempt,
+                    error.message,
+                    extra={"job_id": job},
+                )
                 raise
             retry_in = input.retry_in_s if not error.non_retryable else None
             if error.category == ApplicationErrorCategory.BENIGN:
