@@ -150,5 +150,5 @@ async def retry_suite_run(
     return SuiteQueued(
         suiteRunId=suite_run_id,
         jobs=jobs,
-        message=f"{len(jobs)} runs of the suite run queued again",
+        message=f"{len(jobs)} run{'s' * (len(jobs) != 1)} of the suite run queued again",
     )

@@ -201,7 +201,7 @@ async def run_suite(
         )
     except ApiError as error:
         return back(to, error.detail)
-    return back(to, queued.message)
+    return back(f"/ui/suite-runs/{queued.suiteRunId}", queued.message)
 
 
 def step_problems(error: ValidationError) -> tuple[dict[int, list[str]], list[str]]:

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ServicesDep, SessionDep, hash_token, same_secret, temporal_client
 from api.errors import ApiError
-from api.routes import admin, execution, live, runs
+from api.routes import admin, execution, live, runs, suite_runs
 from api.routes.runs import RunFilter, first_line
 from api.schemas import CleanRequest
 from api.services import Services
@@ -492,3 +492,47 @@ async def run_action(
     except ApiError as error:
         return back(to, error.detail)
     raise ApiError(404, "not_found", f"no run action {action}")
+
+
+@router.get("/suite-runs/{suite_run_id}", response_class=HTMLResponse)
+async def suite_run_page(
+    request: Request, suite_run_id: str, ui: UiSessionDep, session: SessionDep
+) -> Response:
+    """A suite run as one thing, live: its state, counts, progress, wall time and runs."""
+    first = (
+        await session.exec(select(Run).where(Run.suite_run_id == suite_run_id).limit(1))
+    ).first()
+    if first is None or not ui.may_see(first.project_id):
+        raise ApiError(404, "not_found", f"suite run {suite_run_id} not found")
+    project = await project_for(ui, session, first.project_id)
+    found = await suite_runs.get_suite_run(suite_run_id, project, session)
+    template = "suite_run_body.html" if request.url.path.endswith("/body") else "suite_run.html"
+    note = request.query_params.get("note")
+    return page(request, template, ui, project=project, suite_run=found, note=note)
+
+
+router.add_api_route("/suite-runs/{suite_run_id}/body", suite_run_page, response_class=HTMLResponse)
+
+
+@router.post("/suite-runs/{suite_run_id}/retry")
+async def retry_suite_run(
+    suite_run_id: str,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    csrf: CsrfField = None,
+) -> Response:
+    """Run again what did not pass in the suite run, through the API's own route."""
+    checked(ui, csrf)
+    to = f"/ui/suite-runs/{suite_run_id}"
+    first = (
+        await session.exec(select(Run).where(Run.suite_run_id == suite_run_id).limit(1))
+    ).first()
+    if first is None or not ui.may_see(first.project_id):
+        raise ApiError(404, "not_found", f"suite run {suite_run_id} not found")
+    project = await project_for(ui, session, first.project_id)
+    try:
+        queued = await suite_runs.retry_suite_run(suite_run_id, project, session, services)
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, queued.message)

@@ -457,3 +457,29 @@ async def test_tests_are_deleted_and_suites_edited_from_the_page(
     await page.goto(f"{live.base_url}/ui/admin")
     await expect(page.locator(".error")).to_contain_text("for the service's admin")
     await page.context.close()
+
+
+async def test_a_suite_run_has_a_page_that_follows_it_to_its_end_and_retries_what_failed(
+    live: httpx.AsyncClient, browser: Browser, pages_url: str
+) -> None:
+    project = await new_project(live)
+    good = await create_test(live, project, {**shop_test(pages_url), "name": "good"})
+    failing = shop_test(pages_url, {"action": "click", "selector": "#nope"}, step_timeout_ms=300)
+    failing.update(name="bad", retry={"max_attempts": 1})
+    bad = await create_test(live, project, failing)
+    suite = await live.post(
+        "/api/suites", json={"name": "pair", "test_ids": [good, bad]}, headers=project.headers
+    )
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/tests")
+    await page.click(f"#suites tr[data-suite='{suite.json()['id']}'] button:has-text('Run suite')")
+    await expect(page.locator("h1")).to_contain_text("pair")
+    await expect(page.locator("#live")).to_have_attribute("data-connected", "true")
+    state = page.locator("#suite-state b")
+    await expect(state).to_have_text("failed", timeout=60_000)  # no reload: it follows the runs
+    await expect(page.locator("#suite-runs tbody tr")).to_have_count(2)
+    await expect(page.locator("#suite-runs .reason")).to_contain_text(["", "no element matches"])
+    await page.click("button:has-text('Retry what did not pass')")
+    await expect(page.locator(".note")).to_contain_text("1 run of the suite run queued again")
+    await expect(page.locator("text=Replaced by a retry")).to_be_visible()
+    await page.context.close()
