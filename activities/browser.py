@@ -22,7 +22,7 @@ from browser.actions import StepContext, StepError, failure_screenshot, perform
 from browser.console_capture import ConsoleFlood
 from browser.egress_proxy import Blocked
 from browser.handover import HandoverMissed, SlotHandovers
-from browser.pool import BrowserPool, SessionNotFound
+from browser.pool import BrowserPool, SessionNotFound, trace_before_retry
 from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
 from core.redaction import redact
@@ -219,14 +219,15 @@ class BrowserActivities:
         interrupted = self._current_steps.get(input.session_id)
         self._step_log.forget(input.session_id)
         saved = await self._pool.close(input.session_id, trace_path)
+        names = [name] if saved else []
+        if trace_path is not None and trace_before_retry(trace_path).exists():
+            names.insert(0, trace_before_retry(trace_path).name)
         ended_at = datetime.now(UTC)  # the run's end: its slot is free from now on
         log.info("run %s: session %s closed", input.run_id, input.session_id)
         handed_over = self._handovers.handed_over(input.run_id)  # its successor's start did
         if input.frees_slot and not handed_over:
             self._in_background(self._free_slot(input.run_id))
-        return TeardownOutcome(
-            artifacts=[name] if saved else [], interrupted=interrupted, ended_at=ended_at
-        )
+        return TeardownOutcome(artifacts=names, interrupted=interrupted, ended_at=ended_at)
 
     @activity.defn
     async def run_session(self, input: SessionRunInput) -> SessionOutcome:
@@ -431,6 +432,8 @@ class BrowserActivities:
                 except ConsoleFlood as flood:  # no retry: the same page floods again
                     failure = StepError(str(flood), errors.CONSOLE_FLOOD, False)
                 failure = _egress_failure(session.new_blocks()) or failure
+                if failure is not None and failure.retryable and not login:
+                    await self._pool.snapshots_from_now(session)
                 if failure is not None:
                     if failure.error_type != errors.SESSION_LOST:
                         artifacts += await failure_screenshot(session.page, ctx)

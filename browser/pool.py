@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -45,6 +47,11 @@ EGRESS_LAUNCH_ARGS = [
 ]
 
 
+def trace_before_retry(trace_path: Path) -> Path:
+    """Where a failed run's trace up to its first failed attempt is kept, beside its trace."""
+    return trace_path.with_name(f"{trace_path.stem}-before-retry{trace_path.suffix}")
+
+
 @dataclass
 class Session:
     """A run's browser context and its page, held by this worker process only."""
@@ -62,6 +69,9 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     tracing: bool = False
     """Its trace has started (at its first test step: the login is never recorded)."""
+    trace_before_retry: Path | None = None
+    """An `on-failure` trace up to its first failed attempt; from there on the trace records
+    DOM snapshots (`snapshots_from_now`)."""
     blocks_reported: int = 0
     redactions: set[str] = field(default_factory=set)
     """Spellings of secrets this session saw (auth credentials), removed from its trace."""
@@ -296,6 +306,23 @@ class BrowserPool:
             session.trace = "off"
             log.warning("trace of session %s not started: %s", session.session_id, error)
 
+    async def snapshots_from_now(self, session: Session) -> None:
+        """An attempt failed and will be retried: an `on-failure` trace records DOM snapshots
+        from now on, so that a failed run's trace shows the page (as Playwright's
+        `on-first-retry` does). Playwright sets snapshots when a trace starts, so the trace so
+        far is kept apart (`trace_before_retry`) and a new one starts. A passing run never
+        comes here: it pays nothing."""
+        if session.trace != "on-failure" or not session.tracing or session.trace_before_retry:
+            return
+        before = Path(tempfile.gettempdir()) / f"trace-{session.session_id}-before-retry.zip"
+        try:
+            await session.context.tracing.stop(path=before)
+            session.trace_before_retry = before
+            await session.context.tracing.start(screenshots=False, snapshots=True, sources=False)
+        except Exception as error:  # a lost browser fails the step itself
+            session.tracing = False
+            log.warning("trace of session %s not restarted: %s", session.session_id, error)
+
     async def _take_blank(self) -> _Blank:
         """The warm spare if it opened well (waiting for it if it is opening), else a new one."""
         spare, self._spare = self._spare, None
@@ -425,10 +452,15 @@ class BrowserPool:
                     await asyncio.to_thread(redact_trace, trace_path, session.redactions)
                 else:
                     await session.context.tracing.stop()
+            if (before := session.trace_before_retry) is not None and trace_path is not None:
+                await asyncio.to_thread(redact_trace, before, session.redactions)
+                shutil.move(before, trace_before_retry(trace_path))
         except Exception as error:  # the browser may be gone; closing must still happen
             log.warning("trace of session %s not saved: %s", session_id, error)
             trace_path = None
         finally:
+            if session.trace_before_retry is not None:
+                session.trace_before_retry.unlink(missing_ok=True)
             with contextlib.suppress(Exception):
                 await session.context.close()
             session.gate.close()

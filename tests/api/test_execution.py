@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 
 import httpx
 
@@ -162,3 +164,30 @@ async def test_run_live_goes_ahead_of_regular_runs(
     await api.post("/api/execution/queue/resume", headers=project.headers)
     for queued in [*regular, live]:
         await wait_for_job(api, project, queued["jobId"], ("completed",))
+
+
+async def test_a_failed_run_s_trace_shows_the_page_from_its_first_retry_on(
+    api: httpx.AsyncClient, project: ProjectAccess, pages_url: str
+) -> None:
+    definition = shop_test(
+        pages_url,
+        {"action": "click", "selector": "#buy"},
+        {"action": "click", "selector": "#nope"},
+        step_timeout_ms=300,
+        retry={"max_attempts": 2, "initial_interval_s": 0.1},
+    )  # the default trace mode, on-failure
+    test_id = await create_test(api, project, definition)
+    queued = await api.post(f"/api/execution/test/{test_id}/run", headers=project.headers)
+    stored = await wait_for_stored_state(api, project, queued.json()["jobId"], "failed")
+    traces = {link.rsplit("/", 1)[1]: link for link in stored["artifacts"] if link.endswith(".zip")}
+    assert set(traces) == {"trace-attempt-1.zip", "trace-attempt-1-before-retry.zip"}
+
+    async def trace_events(name: str) -> bytes:
+        archive = (await api.get(traces[name], headers=project.headers)).content
+        with zipfile.ZipFile(io.BytesIO(archive)) as trace:
+            return trace.read("trace.trace")
+
+    retried = await trace_events("trace-attempt-1.zip")
+    assert b'"frame-snapshot"' in retried and b"Test shop" in retried, "the page, from the retry"
+    before = await trace_events("trace-attempt-1-before-retry.zip")
+    assert b'"frame-snapshot"' not in before and b"#buy" in before, "the steps before, lean"
