@@ -161,9 +161,8 @@ async def main(total: int, base_url: str) -> None:
     )
     print(f"  first contentful paint in Chromium: {summary(results['paint'])}")
     for key, query in FILTERS.items():
-        print(
-            f"  server time of the runs page, ?{query}: {summary([t * 1000 for t in results[key]])}"
-        )
+        times = summary([t * 1000 for t in results[key]])
+        print(f"  server time of the {key} (?{query}): {times}")
     for count in (1, 50):
         received, rendered = results[count]
         print(f"  {count} dashboard(s) open, a run queued -> the page's DOM: {summary(rendered)}")
