@@ -494,17 +494,22 @@ async def run_action(
     raise ApiError(404, "not_found", f"no run action {action}")
 
 
-@router.get("/suite-runs/{suite_run_id}", response_class=HTMLResponse)
-async def suite_run_page(
-    request: Request, suite_run_id: str, ui: UiSessionDep, session: SessionDep
-) -> Response:
-    """A suite run as one thing, live: its state, counts, progress, wall time and runs."""
+async def suite_run_project(ui: UiSession, session: AsyncSession, suite_run_id: str) -> Project:
+    """The project of a suite run the session may see; 404 otherwise."""
     first = (
         await session.exec(select(Run).where(Run.suite_run_id == suite_run_id).limit(1))
     ).first()
     if first is None or not ui.may_see(first.project_id):
         raise ApiError(404, "not_found", f"suite run {suite_run_id} not found")
-    project = await project_for(ui, session, first.project_id)
+    return await project_for(ui, session, first.project_id)
+
+
+@router.get("/suite-runs/{suite_run_id}", response_class=HTMLResponse)
+async def suite_run_page(
+    request: Request, suite_run_id: str, ui: UiSessionDep, session: SessionDep
+) -> Response:
+    """A suite run as one thing, live: its state, counts, progress, wall time and runs."""
+    project = await suite_run_project(ui, session, suite_run_id)
     found = await suite_runs.get_suite_run(suite_run_id, project, session)
     template = "suite_run_body.html" if request.url.path.endswith("/body") else "suite_run.html"
     note = request.query_params.get("note")
@@ -525,12 +530,7 @@ async def retry_suite_run(
     """Run again what did not pass in the suite run, through the API's own route."""
     checked(ui, csrf)
     to = f"/ui/suite-runs/{suite_run_id}"
-    first = (
-        await session.exec(select(Run).where(Run.suite_run_id == suite_run_id).limit(1))
-    ).first()
-    if first is None or not ui.may_see(first.project_id):
-        raise ApiError(404, "not_found", f"suite run {suite_run_id} not found")
-    project = await project_for(ui, session, first.project_id)
+    project = await suite_run_project(ui, session, suite_run_id)
     try:
         queued = await suite_runs.retry_suite_run(suite_run_id, project, session, services)
     except ApiError as error:
