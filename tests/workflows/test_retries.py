@@ -93,8 +93,10 @@ async def test_step_that_always_fails_fails_after_three_attempts_naming_every_se
     assert result.steps[1].status == "skipped"
     run_dir = Path(settings.artifacts_dir) / run_id
     assert (run_dir / "step-01-attempt-3-failure.png").exists()
-    assert result.artifacts == ["trace-attempt-1.zip"]
+    # the trace with snapshots from the first retry on, and the one up to it beside it
+    assert result.artifacts == ["trace-attempt-1-before-retry.zip", "trace-attempt-1.zip"]
     assert (run_dir / "trace-attempt-1.zip").stat().st_size > 1000
+    assert (run_dir / "trace-attempt-1-before-retry.zip").stat().st_size > 0
     description = await handle.describe()
     assert description.status.name == "FAILED"
 
