@@ -64,8 +64,8 @@ def testcase(run: Run, project_name: str, base_url: str) -> ElementTree.Element:
     ElementTree.SubElement(properties, "property", name="state", value=run.state)
     ElementTree.SubElement(properties, "property", name="run", value=page)
     ElementTree.SubElement(properties, "property", name="flaky", value=str(run.flaky).lower())
-    if environment := (run.run_input or {}).get("environment"):
-        ElementTree.SubElement(properties, "property", name="environment", value=environment)
+    if run.environment:
+        ElementTree.SubElement(properties, "property", name="environment", value=run.environment)
     names = (result.artifacts if result else []) + [
         name for step in (result.steps if result else []) for name in step.artifacts
     ]

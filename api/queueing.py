@@ -10,7 +10,7 @@ from api.schemas import Queued
 from api.services import Services
 from dispatch.new_runs import TestRunOrder, new_runs
 from dispatch.run_variables import EnvironmentMissing
-from store.models import Project, TestCase
+from store.models import Project, Run, TestCase
 from store.new_runs import AuthFlowMissing, NewRun, TestMissing, TokenUnknown
 from store.queue import QueueFull
 
@@ -48,6 +48,33 @@ async def queue_runs(
     except QueueFull as full:
         raise queue_full(full) from None
     return list(zip(runs, positions, strict=True))
+
+
+async def test_to_retry(session: AsyncSession, project: Project, run: Run) -> TestCase:
+    """The test a run of `project` ran, to run it again; 409 if it was deleted."""
+    test = await session.get(TestCase, run.test_id) if run.test_id else None
+    if test is None or test.project_id != project.id:
+        raise ApiError(409, "test_gone", f"the test of job {run.job_id} was deleted")
+    return test
+
+
+async def queue_retry(
+    session: AsyncSession, services: Services, project: Project, run: Run, test: TestCase
+) -> tuple[NewRun, int]:
+    """Queue `test` again for `run`, as it was queued: its priority, suite, environment and
+    suite run; the new run and its position."""
+    [queued] = await queue_runs(
+        session,
+        services,
+        project,
+        [test],
+        run.priority,
+        run.suite_id,
+        retry_of=run.job_id,
+        environment=run.environment,
+        suite_run_id=run.suite_run_id,
+    )
+    return queued
 
 
 async def queue_test_run(

@@ -180,6 +180,11 @@ class Run(SQLModel, table=True):
         return max(0.0, (as_utc(self.finished_at) - as_utc(self.started_at)).total_seconds())
 
     @property
+    def environment(self) -> str | None:
+        """The environment the run was queued in (None: the project's own variables)."""
+        return (self.run_input or {}).get("environment")
+
+    @property
     def outcome(self) -> RunProgress | None:
         """The stored result, typed (None until the run has one)."""
         return RunProgress.model_validate(self.result) if self.result else None

@@ -21,7 +21,13 @@ from api.deps import (
     token_of,
 )
 from api.errors import ApiError, not_found
-from api.queueing import queue_runs, queue_test_run, queued_answer
+from api.queueing import (
+    queue_retry,
+    queue_runs,
+    queue_test_run,
+    queued_answer,
+    test_to_retry,
+)
 from api.routes.owned import owned
 from api.schemas import (
     Cleaned,
@@ -209,7 +215,7 @@ async def job_status(
             startedAt=run.started_at,
             finishedOn=run.finished_at,
             result=result,
-            environment=(run.run_input or {}).get("environment"),
+            environment=run.environment,
             variables=variables_shown(run.run_input),
         )
     )
@@ -321,21 +327,8 @@ async def retry_job(
             "job_not_retryable",
             f"job {job_id} is {run.state}; only failed, timed-out or cancelled jobs can be retried",
         )
-    test = await session.get(TestCase, run.test_id) if run.test_id else None
-    if test is None or test.project_id != project.id:
-        raise ApiError(409, "test_gone", f"the test of job {job_id} was deleted")
-    environment = (run.run_input or {}).get("environment")
-    [(again, position)] = await queue_runs(
-        session,
-        services,
-        project,
-        [test],
-        run.priority,
-        run.suite_id,
-        job_id,
-        environment,
-        suite_run_id=run.suite_run_id,  # a retry stays in its suite run
-    )
+    test = await test_to_retry(session, project, run)
+    again, position = await queue_retry(session, services, project, run, test)
     return queued_answer(again, position)
 
 

@@ -34,7 +34,7 @@ def run_summary(run: Run) -> dict:
         "suiteId": run.suite_id,
         "suiteName": run.suite_name,
         "scheduleId": run.schedule_id,
-        "environment": (run.run_input or {}).get("environment"),
+        "environment": run.environment,
         "state": run.state,
         "priority": run.priority,
         "progress": run.progress,

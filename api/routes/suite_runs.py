@@ -12,11 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import ApiError, not_found
-from api.queueing import queue_runs
+from api.queueing import queue_retry, test_to_retry
 from api.routes.runs import JUNIT_RESPONSE, RunSummary, junit_response, run_summary
 from api.schemas import QueuedJob, SuiteQueued
 from core.run_state import FINAL_STATES, RETRYABLE_STATES, RunState
-from store.models import Project, Run, TestCase, as_utc
+from store.models import Project, Run, as_utc
 
 router = APIRouter(prefix="/api/suite-runs", tags=["runs"])
 
@@ -50,18 +50,11 @@ async def latest_runs(
     rows = list(found.all())
     if not rows:
         raise not_found("suite run", suite_run_id)
-    latest: dict[int | None, Run] = {}
+    latest: dict[int, Run] = {}  # a test keeps the place of its first run, holds its newest
     for run in rows:
-        key = run.test_id if run.test_id is not None else -(run.id or 0)
-        latest.pop(key, None)
-        latest[key] = run
+        latest[run.test_id if run.test_id is not None else -(run.id or 0)] = run
     kept = {run.id for run in latest.values()}
-    replaced = [run for run in rows if run.id not in kept]
-    first_order: dict[int | None, int] = {}
-    for index, run in enumerate(rows):
-        first_order.setdefault(run.test_id, index)
-    ordered = sorted(latest.values(), key=lambda run: first_order.get(run.test_id, 0))
-    return ordered, replaced
+    return list(latest.values()), [run for run in rows if run.id not in kept]
 
 
 def overall_state(runs: list[Run]) -> str:
@@ -129,23 +122,11 @@ async def retry_suite_run(
     again = [run for run in runs if run.state in RETRYABLE_STATES]
     if not again:
         raise ApiError(409, "nothing_to_retry", f"every run of suite run {suite_run_id} passed")
-    queued = []
-    for run in again:
-        test = await session.get(TestCase, run.test_id) if run.test_id else None
-        if test is None or test.project_id != project.id:
-            raise ApiError(409, "test_gone", f"the test of job {run.job_id} was deleted")
-        environment = (run.run_input or {}).get("environment")
-        queued += await queue_runs(
-            session,
-            services,
-            project,
-            [test],
-            run.priority,
-            run.suite_id,
-            run.job_id,
-            environment,
-            suite_run_id=suite_run_id,
-        )
+    tests = [await test_to_retry(session, project, run) for run in again]  # all, or none
+    queued = [
+        await queue_retry(session, services, project, run, test)
+        for run, test in zip(again, tests, strict=True)
+    ]
     jobs = [QueuedJob(jobId=r.job_id, testId=r.test_id or 0, position=p) for r, p in queued]
     return SuiteQueued(
         suiteRunId=suite_run_id,

@@ -30,9 +30,9 @@ from core.run_state import FINAL_STATES, RETRYABLE_STATES, UNFINISHED_STATES, Ru
 from dispatch.run_variables import variables_shown
 from live.events import job_stream, project_stream
 from store import dashboard_sessions
-from store.admission import paused_all
+from store.admission import occupying, paused_all
 from store.models import Project, Run, as_utc
-from store.queue import position_column, queued_count, queued_page
+from store.queue import awaits_handover, position_column, queued_count, queued_page
 from store.workers import WorkerRegistry
 
 HERE = Path(__file__).parent
@@ -223,7 +223,10 @@ async def queue_view(
     offset = page_number * PAGE_SIZE
     waiting = await queued_page(session, project.id, offset, PAGE_SIZE)
     active = (
-        await session.exec(select(Run).where(Run.project_id == project.id, holds_a_slot()))
+        await session.exec(
+            # in a slot or starting in one; a successor still in line shows under Waiting
+            select(Run).where(Run.project_id == project.id, occupying() & ~awaits_handover())
+        )
     ).all()
     finished = (
         await session.exec(
@@ -245,20 +248,6 @@ async def queue_view(
         "page_number": page_number,
         "page_size": PAGE_SIZE,
     }
-
-
-def holds_a_slot() -> Any:
-    """A run in a browser session slot: active until its context closes, or admitted and
-    starting. A successor waiting for its predecessor's slot is still in line, and a run whose
-    context has closed is recording its result in a slot that may be the next run's already:
-    so no more runs are shown than max_parallel."""
-    running = (col(Run.state) == RunState.ACTIVE) & col(Run.slot_freed_at).is_(None)
-    starting = (
-        (col(Run.state) == RunState.WAITING)
-        & col(Run.admitted_at).is_not(None)
-        & col(Run.successor_of).is_(None)
-    )
-    return running | starting
 
 
 async def live_of(services: Services, run: Run) -> RunProgress | None:
@@ -439,7 +428,7 @@ async def run_view(
         "screenshots": [n for n in names if n.endswith(".png")],
         "traces": [n for n in names if n.endswith(".zip")],
         "final": run.state in FINAL_STATES,
-        "environment": (run.run_input or {}).get("environment"),
+        "environment": run.environment,
         "variables": variables_shown(run.run_input),
     }
 
