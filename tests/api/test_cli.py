@@ -40,18 +40,22 @@ def written(tmp_path: Path, *definitions: dict) -> list[str]:
     return paths
 
 
+def cli_env(live: httpx.AsyncClient, project: ProjectAccess) -> dict[str, str]:
+    """The environment `testrun` runs in: the service and the project's token, nothing else."""
+    return {"TESTRUN_URL": str(live.base_url), "TESTRUN_TOKEN": project.token, "PATH": "/usr/bin"}
+
+
 async def testrun(
     live: httpx.AsyncClient, project: ProjectAccess, *args: str
 ) -> subprocess.CompletedProcess[str]:
     """`testrun ARGS` with the project's token in the environment, output to pipes."""
-    env = {"TESTRUN_URL": str(live.base_url), "TESTRUN_TOKEN": project.token, "PATH": "/usr/bin"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "client.cli",
         *args,
         cwd=REPO,
-        env=env,
+        env=cli_env(live, project),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -287,13 +291,7 @@ async def testrun_in_pty(
 ) -> tuple[asyncio.subprocess.Process, asyncio.Task[str]]:
     """`testrun ARGS` on a pseudo-terminal (Rich draws its bars); its output, read to the end."""
     leader, follower = pty.openpty()
-    env = {
-        "TESTRUN_URL": str(live.base_url),
-        "TESTRUN_TOKEN": project.token,
-        "PATH": "/usr/bin",
-        "TERM": "xterm",
-        "COLUMNS": "160",
-    }
+    env = {**cli_env(live, project), "TERM": "xterm", "COLUMNS": "160"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
