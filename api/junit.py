@@ -1,9 +1,11 @@
-"""JUnit XML reports of runs, in the Ant/Jenkins format that GitHub Actions, GitLab and Jenkins
-display: one testsuite per report, one testcase per run; a failed or timed-out run carries a
-`failure` (its error and type), a cancelled or unfinished one is `skipped`; the steps and
-their attempts are in `system-out`; the job ID, `flaky` (it passed on a retry), the run's
-dashboard page and its artifacts' links (which ask for sign-in, not a bearer token) in
-`properties`. A report's time is its runs' wall time, from the first start to the last end."""
+"""JUnit XML reports of runs, in the Ant/Surefire format that GitHub Actions, GitLab and Jenkins
+read (valid against the strict schema of Jenkins' xUnit plugin too): one testsuite per report,
+one testcase per run. A failed or timed-out run carries a `failure` (its error and type), a
+cancelled or unfinished one is `skipped`, and one that passed on a retry a `flakyFailure` per
+failed attempt. Each testcase's `system-out` starts with its dashboard page and artifacts'
+links (which ask for sign-in, not a bearer token), then its steps and attempts. The
+testsuite's `properties` name the suite, suite run and environment the runs share, and how
+many were flaky. A report's time is its runs' wall time, from the first start to the last end."""
 
 from __future__ import annotations
 
@@ -50,6 +52,42 @@ def step_lines(result: RunProgress | None) -> str:
     return "\n".join(lines)
 
 
+def run_lines(run: Run, base_url: str) -> list[str]:
+    """The run's links and facts, first in its `system-out`: where a person opens it."""
+    result = run.outcome
+    page = f"{base_url}/ui/runs/{run.job_id}"
+    lines = [f"run: {page}", f"job: {run.job_id} ({run.state})"]
+    if run.environment:
+        lines.append(f"environment: {run.environment}")
+    if run.flaky:
+        lines.append("flaky: passed on a retry")
+    names = (result.artifacts if result else []) + [
+        name for step in (result.steps if result else []) for name in step.artifacts
+    ]
+    lines += [f"artifact {name}: {page}/artifacts/{name}" for name in sorted(set(names))]
+    return lines
+
+
+def flaky_failures(result: RunProgress | None) -> list[ElementTree.Element]:
+    """A passed run's failed attempts, as Maven Surefire marks a test that passed on a rerun
+    (`flakyFailure`, which Jenkins shows as flaky)."""
+    if result is None:
+        return []
+    elements = []
+    for step in result.steps:
+        for failure in step.failures:
+            element = ElementTree.Element(
+                "flakyFailure",
+                message=f"step {step.index + 1} attempt {failure.attempt}: {failure.error}"[
+                    :MESSAGE_CHARS
+                ],
+                type=failure.error_type,
+            )
+            element.text = failure.error
+            elements.append(element)
+    return elements
+
+
 def testcase(run: Run, project_name: str, base_url: str) -> ElementTree.Element:
     case = ElementTree.Element(
         "testcase",
@@ -58,20 +96,6 @@ def testcase(run: Run, project_name: str, base_url: str) -> ElementTree.Element:
         time=f"{seconds(run):.3f}",
     )
     result = run.outcome
-    properties = ElementTree.SubElement(case, "properties")
-    page = f"{base_url}/ui/runs/{run.job_id}"
-    ElementTree.SubElement(properties, "property", name="jobId", value=run.job_id)
-    ElementTree.SubElement(properties, "property", name="state", value=run.state)
-    ElementTree.SubElement(properties, "property", name="run", value=page)
-    ElementTree.SubElement(properties, "property", name="flaky", value=str(run.flaky).lower())
-    if run.environment:
-        ElementTree.SubElement(properties, "property", name="environment", value=run.environment)
-    names = (result.artifacts if result else []) + [
-        name for step in (result.steps if result else []) for name in step.artifacts
-    ]
-    for name in sorted(set(names)):
-        link = f"{page}/artifacts/{name}"
-        ElementTree.SubElement(properties, "property", name=f"artifact:{name}", value=link)
     if run.state in FAILED:
         error = run.error or run.state
         failure = ElementTree.SubElement(
@@ -84,9 +108,30 @@ def testcase(run: Run, project_name: str, base_url: str) -> ElementTree.Element:
     elif run.state != RunState.COMPLETED:
         reason = "cancelled" if run.state == RunState.CANCELLED else f"not finished ({run.state})"
         ElementTree.SubElement(case, "skipped", message=reason)
+    elif run.flaky:
+        case.extend(flaky_failures(result))
     out = ElementTree.SubElement(case, "system-out")
-    out.text = step_lines(result)
+    out.text = "\n".join([*run_lines(run, base_url), step_lines(result)])
     return case
+
+
+def suite_properties(runs: Sequence[Run], base_url: str) -> ElementTree.Element:
+    """What the runs share (their suite, suite run and environment), and how many were flaky."""
+    properties = ElementTree.Element("properties")
+    shared = {
+        "suite": {run.suite_name for run in runs},
+        "suiteRun": {
+            f"{base_url}/ui/suite-runs/{run.suite_run_id}" if run.suite_run_id else None
+            for run in runs
+        },
+        "environment": {run.environment for run in runs},
+    }
+    for name, values in shared.items():
+        if len(values) == 1 and (value := values.pop()):
+            ElementTree.SubElement(properties, "property", name=name, value=value)
+    flaky = str(sum(1 for run in runs if run.flaky and run.state == RunState.COMPLETED))
+    ElementTree.SubElement(properties, "property", name="flaky", value=flaky)
+    return properties
 
 
 def wall_seconds(runs: Sequence[Run]) -> float:
@@ -111,7 +156,9 @@ def report(name: str, runs: Sequence[Run], project_name: str, base_url: str) -> 
         "skipped": str(skipped),
         "time": total,
     }
-    root = ElementTree.Element("testsuites", {"name": name, **counts})
+    root = ElementTree.Element(
+        "testsuites", {"name": name, **{k: v for k, v in counts.items() if k != "skipped"}}
+    )
     started = min((as_utc(run.created_at) for run in runs), default=datetime.now(UTC))
     moment = started.replace(tzinfo=None).isoformat(timespec="seconds")
     suite = ElementTree.SubElement(
@@ -119,6 +166,7 @@ def report(name: str, runs: Sequence[Run], project_name: str, base_url: str) -> 
         "testsuite",
         {"name": name, "timestamp": moment, "hostname": "testrun-service", **counts},
     )
+    suite.append(suite_properties(runs, base_url))
     suite.extend(cases)
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)

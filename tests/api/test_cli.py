@@ -97,9 +97,9 @@ async def test_a_failed_run_exits_one_and_the_junit_report_says_why(
         r" attempt: no element matches '#nope'",
         done.stdout,
     ), done.stdout
-    root = ElementTree.parse(report).getroot()
-    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("2", "1", "0")
-    [failure] = root.iter("failure")
+    [suite] = ElementTree.parse(report).getroot().findall("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "1", "0")
+    [failure] = suite.iter("failure")
     assert "no element matches '#nope'" in (failure.get("message") or "")
     again = await testrun(live, project, "run", files[0])
     assert again.returncode == 0 and "Queued (Pos " in again.stdout

@@ -1,9 +1,11 @@
 """JUnit reports of runs: valid against the JUnit schema, one testcase per run, the failure's
-message and type, steps and attempts in system-out, artifact links in properties."""
+message and type, a passed run's failed attempts as flakyFailure, the run's and artifacts'
+links and its steps in system-out, what the runs share in the testsuite's properties."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import ANY
 from xml.etree import ElementTree
 
 import httpx
@@ -24,6 +26,10 @@ async def report(api: httpx.AsyncClient, project: ProjectAccess, path: str) -> E
     assert answer.headers["content-type"].startswith("application/xml")
     SCHEMA.validate(answer.text)  # raises with the offending element if it is not valid
     return ElementTree.fromstring(answer.content)
+
+
+def suite_properties(testsuite: ElementTree.Element) -> dict[str | None, str | None]:
+    return {p.get("name"): p.get("value") for p in testsuite.iter("property")}
 
 
 async def test_a_suite_run_reports_each_test_with_the_failure_s_message_and_type(
@@ -71,14 +77,17 @@ async def test_a_suite_run_reports_each_test_with_the_failure_s_message_and_type
     assert "attempt 1 [SelectorNotFound]: no element matches '#nope'" in out
     assert "retried after 0.1 s" in out
     assert "step 1 click #buy: passed (1 attempts" in (cases[0].findtext("system-out") or "")
-    properties = {p.get("name"): p.get("value") for p in cases[1].iter("property")}
-    assert properties["jobId"] == jobs[1]
-    links = [v for n, v in properties.items() if n and n.startswith("artifact:")]
+    lines = out.splitlines()
+    assert lines[:2] == [
+        f"run: http://127.0.0.1:8000/ui/runs/{jobs[1]}",
+        f"job: {jobs[1]} (failed)",
+    ]
+    links = [line.split(": ", 1)[1] for line in lines if line.startswith("artifact ")]
     assert any(link.endswith(".png") and f"/ui/runs/{jobs[1]}/artifacts/" in link for link in links)
     assert all(link.startswith("http://127.0.0.1:8000/ui/runs/") for link in links), links
-    assert properties["run"] == f"http://127.0.0.1:8000/ui/runs/{jobs[1]}"
-    assert properties["flaky"] == "false"
-    opened = await api.get(f"/ui/runs/{jobs[1]}")
+    assert suite_properties(testsuite) == {"suite": "smoke", "suiteRun": ANY, "flaky": "0"}
+    assert "/ui/suite-runs/" in suite_properties(testsuite)["suiteRun"]
+    opened = await api.get(lines[0].removeprefix("run: http://127.0.0.1:8000"))
     assert opened.status_code in (200, 303) and "Authorization" not in opened.text, "a page"
 
     durations = [float(case.get("time") or 0) for case in cases]
@@ -93,10 +102,13 @@ async def test_a_run_that_passed_on_a_retry_is_flaky(
     job_id = await queue(api, project, await create_test(api, project, flaky_test(pages_url)))
     await wait_for_job(api, project, job_id, ("completed",), timeout=60)
     root = await report(api, project, f"/api/runs/{job_id}/junit.xml")
-    [case] = root.iter("testcase")
-    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
-    assert properties["flaky"] == "true"
+    [testsuite] = root.findall("testsuite")
+    [case] = testsuite.iter("testcase")
+    assert suite_properties(testsuite)["flaky"] == "1"
     assert case.find("failure") is None
+    flaky = case.findall("flakyFailure")
+    assert flaky and all(f.get("type") and f.get("message", "").startswith("step ") for f in flaky)
+    assert "flaky: passed on a retry" in (case.findtext("system-out") or "")
 
 
 async def test_one_run_s_report_and_a_cancelled_run_is_skipped(
@@ -111,7 +123,8 @@ async def test_one_run_s_report_and_a_cancelled_run_is_skipped(
     [case] = root.iter("testcase")
     skipped = case.find("skipped")
     assert skipped is not None and skipped.get("message") == "cancelled"
-    assert root.get("skipped") == "1" and root.get("failures") == "0"
+    [testsuite] = root.findall("testsuite")
+    assert testsuite.get("skipped") == "1" and testsuite.get("failures") == "0"
 
 
 async def test_another_project_s_runs_are_not_reported(
