@@ -17,8 +17,10 @@ SCHEMA = xmlschema.XMLSchema(Path(__file__).parents[2] / "support" / "junit.xsd"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def a_run(job_id: str, state: RunState, steps: list[StepRecord], **fields: object) -> Run:
-    result = RunProgress(state=state, steps=steps, flaky=bool(fields.pop("flaky", False)))
+def a_run(
+    job_id: str, state: RunState, steps: list[StepRecord], flaky: bool = False, suite: str = ""
+) -> Run:
+    result = RunProgress(state=state, steps=steps, flaky=flaky)
     return Run(
         job_id=job_id,
         project_id=1,
@@ -29,7 +31,7 @@ def a_run(job_id: str, state: RunState, steps: list[StepRecord], **fields: objec
         finished_at=START + timedelta(seconds=2),
         flaky=result.flaky,
         result=result.model_dump(mode="json"),
-        **fields,
+        suite_name=suite or None,
     )
 
 
@@ -43,9 +45,9 @@ def test_flaky_failed_and_cancelled_runs_in_one_valid_report() -> None:
         index=0, action="click", status="failed", attempts=1, artifacts=["step-1.png"]
     )
     runs = [
-        a_run("run-a", RunState.COMPLETED, passed_on_retry(), flaky=True, suite_name="Nightly"),
-        a_run("run-b", RunState.FAILED, [failed_step], error="step 1 failed", suite_name="Nightly"),
-        a_run("run-c", RunState.CANCELLED, [], suite_name="Nightly"),
+        a_run("run-a", RunState.COMPLETED, passed_on_retry(), flaky=True, suite="Nightly"),
+        a_run("run-b", RunState.FAILED, [failed_step], error="step 1 failed", suite="Nightly"),
+        a_run("run-c", RunState.CANCELLED, [], suite="Nightly"),
     ]
     body = report("Nightly", runs, "shop", "https://tests.example")
     SCHEMA.validate(body.decode())
