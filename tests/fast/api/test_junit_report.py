@@ -18,7 +18,12 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def a_run(
-    job_id: str, state: RunState, steps: list[StepRecord], flaky: bool = False, suite: str = ""
+    job_id: str,
+    state: RunState,
+    steps: list[StepRecord],
+    flaky: bool = False,
+    suite: str = "",
+    error: str | None = None,
 ) -> Run:
     result = RunProgress(state=state, steps=steps, flaky=flaky)
     return Run(
@@ -32,6 +37,7 @@ def a_run(
         flaky=result.flaky,
         result=result.model_dump(mode="json"),
         suite_name=suite or None,
+        error=error,
     )
 
 
