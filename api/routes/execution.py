@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -64,6 +65,8 @@ from workflows.test_run import TestRunWorkflow
 
 router = APIRouter(prefix="/api/execution", tags=["execution"])
 QUERY_TIMEOUT_S = 2.0
+SETTLE_WAIT_S = 0.5
+SETTLE_POLL_S = 0.02
 
 
 EnvironmentQuery = Annotated[
@@ -168,21 +171,39 @@ async def find_run_and_position(
     return row[0], row[1]
 
 
+async def query_progress(services: Services, job_id: str) -> dict[str, Any] | None:
+    """The workflow's own view of a run, asked now; None if it cannot answer quickly."""
+    with contextlib.suppress(Exception):
+        client = await services.temporal.client()
+        handle = client.get_workflow_handle_for(TestRunWorkflow.run, job_id)
+        found = await asyncio.wait_for(handle.query(TestRunWorkflow.progress), QUERY_TIMEOUT_S)
+        return found.model_dump(mode="json")
+    return None
+
+
 async def live_progress(services: Services, job_id: str) -> RunProgress | None:
     """The workflow's own view of a run in progress, cached for a second (a thousand watchers
     make one query a second); None if it cannot answer quickly."""
-
-    async def query() -> dict[str, Any] | None:
-        with contextlib.suppress(Exception):
-            client = await services.temporal.client()
-            handle = client.get_workflow_handle_for(TestRunWorkflow.run, job_id)
-            found = await asyncio.wait_for(handle.query(TestRunWorkflow.progress), QUERY_TIMEOUT_S)
-            return found.model_dump(mode="json")
-        return None
-
     key = f"cache:progress:{job_id}"
-    found = await services.cache.get_or_compute(key, JOB_STATUS_TTL_S, query)
+    found = await services.cache.get_or_compute(
+        key, JOB_STATUS_TTL_S, partial(query_progress, services, job_id)
+    )
     return None if found is None else RunProgress.model_validate(found)
+
+
+async def settled_progress(services: Services, job_id: str) -> RunProgress | None:
+    """A run whose context has closed holds no slot any more, so it is no longer `active`:
+    its workflow settles the outcome within moments of the close. Ask it afresh (never the
+    cache) until it has, for at most SETTLE_WAIT_S."""
+    deadline = asyncio.get_running_loop().time() + SETTLE_WAIT_S
+    while True:
+        found = await query_progress(services, job_id)
+        progress = None if found is None else RunProgress.model_validate(found)
+        if progress is None or progress.state != RunState.ACTIVE:
+            return progress
+        if asyncio.get_running_loop().time() >= deadline:
+            return progress
+        await asyncio.sleep(SETTLE_POLL_S)
 
 
 @router.get("/job/{job_id}", response_model=JobStatus)
@@ -196,10 +217,15 @@ async def job_status(
     run, position = await find_run_and_position(session, project, job_id)
     result = run.outcome
     state, progress = run.state, run.progress
+    finished_at = run.finished_at
     if position is None and state in UNFINISHED_STATES:
-        live = await live_progress(services, job_id)
+        if run.slot_freed_at is None:
+            live = await live_progress(services, job_id)
+        else:
+            live = await settled_progress(services, job_id)
         if live is not None:
             state, progress, result = live.state, live.progress, live
+            finished_at = finished_at or live.finished_at
     attempts = len(result.session_attempts) if result else 0
     return JobStatus(
         job=Job(
@@ -213,7 +239,7 @@ async def job_status(
             attempts=attempts,
             createdAt=run.created_at,
             startedAt=run.started_at,
-            finishedOn=run.finished_at,
+            finishedOn=finished_at,
             result=result,
             environment=run.environment,
             variables=variables_shown(run.run_input),

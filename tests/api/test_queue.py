@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as redis
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.app import create_app
 from api.deps import hash_token
 from core.config import Settings
+from core.run_result import RunProgress
+from core.run_state import RunState
 from core.temporal import connect
 from core.temporal_link import TemporalLink
 from devstack.temporal_server import temporal_binary
@@ -182,6 +185,36 @@ async def test_a_run_frees_its_slot_when_its_context_closes_and_the_next_takes_i
     ordered = [rows[job_id] for job_id in jobs]
     assert [row.successor_of for row in ordered] == [None, ordered[0].id, ordered[1].id]
     assert len({row.worker_id for row in ordered}) == 1, "each in its predecessor's worker"
+
+
+async def test_a_run_whose_context_closed_is_not_active_while_its_result_is_stored(
+    api: httpx.AsyncClient, api_settings: Settings, project: ProjectAccess, pages_url: str
+) -> None:
+    """Between its context's close and the record of its result a run holds no slot (the
+    next run may have it): its job status asks the workflow afresh, never the answer cached
+    while it ran, and says the state the workflow settled on."""
+    job_id = await queue(api, project, await create_test(api, project, shop_test(pages_url)))
+    await wait_for_job(api, project, job_id, ("completed",), timeout=60)
+    running = RunProgress(state=RunState.ACTIVE, phase="steps", progress=60)
+    assert api_settings.redis_url is not None
+    cache = redis.Redis.from_url(api_settings.redis_url)
+    engine = create_engine(api_settings.database_url)
+    try:
+        await cache.set(f"cache:progress:{job_id}", running.model_dump_json(), px=5000)
+        async with AsyncSession(engine) as session:  # the row as it was in that moment
+            row = await stored_row(session, job_id)
+            row.state, finished_at, row.finished_at = RunState.ACTIVE, row.finished_at, None
+            session.add(row)
+            await session.commit()
+            seen = await job(api, project, job_id)
+            row.state, row.finished_at = RunState.COMPLETED, finished_at
+            session.add(row)
+            await session.commit()
+    finally:
+        await engine.dispose()
+        await cache.aclose()
+    assert seen["state"] == "completed" and seen["progress"] == 100
+    assert seen["finishedOn"] is not None
 
 
 async def test_a_successor_cancelled_while_it_waits_ends_and_leaves_the_slot_to_the_next(
