@@ -17,6 +17,8 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
     ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -81,6 +83,16 @@ async def create(client: Client, row: ScheduleRow, paused: bool) -> None:
         memo={"name": row.name, "projectId": row.project_id},
         search_attributes=_attributes(row),
     )
+
+
+async def replace(client: Client, row: ScheduleRow, paused: bool) -> None:
+    """Give the Temporal schedule the row's target, timing, overlap and pause state (a full
+    replacement; its fire history stays)."""
+
+    async def updated(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=temporal_schedule(row, paused))
+
+    await client.get_schedule_handle(row.id).update(updated)
 
 
 async def status(client: Client, schedule_id: str) -> ScheduleStatus:

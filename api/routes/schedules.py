@@ -1,4 +1,4 @@
-"""Schedules of tests and suites: create, list, describe, pause, resume, trigger, delete.
+"""Schedules of tests and suites: create, edit, list, describe, pause, resume, trigger, delete.
 
 Each is a Temporal schedule of the same ID; its fires queue runs at scheduled priority, behind
 the project's live and regular runs."""
@@ -119,17 +119,9 @@ async def create_schedule(
     """Schedule a test or a suite; its runs queue at scheduled priority (after live and
     regular runs). A fire is skipped while the previous fire's runs run, unless `overlap`
     says otherwise."""
-    if body.test_id is not None:
-        await owned(session, TestCase, body.test_id, project, "test")
-    if body.suite_id is not None:
-        await owned(session, Suite, body.suite_id, project, "suite")
+    limits = await _checked(session, project, body, services)
     assert project.id is not None
-    if body.environment is not None:
-        await existing_environment(session, project.id, body.environment, "environment")
-    limits = services.settings.limits_for(project.limits)
     await _room_for_another(session, project.id, limits)
-    if body.interval_s is not None and body.interval_s < limits.min_schedule_interval_s:
-        raise _too_often(limits)
     row = Schedule(
         id=f"schedule-{project.id}-{uuid.uuid4().hex[:12]}",
         project_id=project.id,
@@ -149,6 +141,53 @@ async def create_schedule(
     except Exception:
         await client.get_schedule_handle(row.id).delete()
         raise
+    return await _public(session, client, row)
+
+
+async def _checked(
+    session: AsyncSession, project: Project, body: ScheduleCreate, services: Services
+) -> ProjectLimits:
+    """404/422 unless the schedule's test or suite and environment are the project's and its
+    interval keeps to the project's limit; the project's limits."""
+    if body.test_id is not None:
+        await owned(session, TestCase, body.test_id, project, "test")
+    if body.suite_id is not None:
+        await owned(session, Suite, body.suite_id, project, "suite")
+    assert project.id is not None
+    if body.environment is not None:
+        await existing_environment(session, project.id, body.environment, "environment")
+    limits = services.settings.limits_for(project.limits)
+    if body.interval_s is not None and body.interval_s < limits.min_schedule_interval_s:
+        raise _too_often(limits)
+    return limits
+
+
+@router.put("/{schedule_id}", response_model=SchedulePublic)
+async def replace_schedule(
+    schedule_id: str,
+    body: ScheduleCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    client: TemporalDep,
+    services: ServicesDep,
+) -> SchedulePublic:
+    """Edit a schedule: its name, target, timing, time zone, overlap, environment and pause
+    state, all at once (as on creation). Its fire history and recent runs stay."""
+    row = await _owned_schedule(session, project, schedule_id)
+    limits = await _checked(session, project, body, services)
+    before, was_paused = row.model_copy(), (await _public(session, client, row)).paused
+    for name, value in body.model_dump(exclude={"paused"}).items():
+        setattr(row, name, value)
+    try:
+        await temporal_schedules.replace(client, row, body.paused)
+        fires = (await temporal_schedules.status(client, row.id)).next_run_times
+        if _shortest_gap_s(fires) < limits.min_schedule_interval_s:
+            await temporal_schedules.replace(client, before, was_paused)
+            raise _too_often(limits)
+    except RPCError as error:
+        raise _temporal_failure(error) from None
+    session.add(row)
+    await session.commit()
     return await _public(session, client, row)
 
 

@@ -334,36 +334,50 @@ def in_zone(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S ") + zone
 
 
-@router.post("/schedules/new")
-async def create_schedule(
-    project_id: int,
-    ui: UiSessionDep,
-    session: SessionDep,
-    services: ServicesDep,
-    name: Annotated[str, Form(max_length=200)],
-    target: Annotated[str, Form(max_length=40, description="test:ID or suite:ID")],
-    timing: Annotated[str, Form(max_length=200, description="a cron expression or seconds")],
-    csrf: CsrfField = None,
-    time_zone: Annotated[str, Form(max_length=64)] = "UTC",
-    environment: EnvironmentField = "",
-) -> Response:
-    """Schedule a test or a suite from the page, through the API's own route."""
-    checked(ui, csrf)
-    project = await project_for(ui, session, project_id)
-    to = f"/ui/projects/{project_id}/schedules"
+def schedule_body(
+    name: str, target: str, timing: str, time_zone: str, environment: str, paused: bool = False
+) -> ScheduleCreate:
+    """The API's schedule body from the page's form (ValidationError if it is not one)."""
     kind, _, key = target.partition(":")
     fields: dict[str, Any] = {
         "name": name,
         "time_zone": time_zone or "UTC",
         "environment": environment or None,
+        "paused": paused,
         ("suite_id" if kind == "suite" else "test_id"): int(key) if key.isdigit() else None,
     }
     timing = timing.strip()
     fields["interval_s" if timing.isdigit() else "cron"] = (
         int(timing) if timing.isdigit() else timing
     )
+    return ScheduleCreate.model_validate(fields)
+
+
+NameField = Annotated[str, Form(max_length=200)]
+TargetField = Annotated[str, Form(max_length=40, description="test:ID or suite:ID")]
+TimingField = Annotated[str, Form(max_length=200, description="a cron expression or seconds")]
+ZoneField = Annotated[str, Form(max_length=64)]
+
+
+@router.post("/schedules/new")
+async def create_schedule(
+    project_id: int,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    name: NameField,
+    target: TargetField,
+    timing: TimingField,
+    csrf: CsrfField = None,
+    time_zone: ZoneField = "UTC",
+    environment: EnvironmentField = "",
+) -> Response:
+    """Schedule a test or a suite from the page, through the API's own route."""
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/schedules"
     try:
-        body = ScheduleCreate.model_validate(fields)
+        body = schedule_body(name, target, timing, time_zone, environment)
         client = await temporal_client(services)
         made = await schedules.create_schedule(body, project, session, client, services)
     except ValidationError as invalid:
@@ -371,6 +385,38 @@ async def create_schedule(
     except ApiError as error:
         return back(to, error.detail)
     return back(to, f"Schedule {made.name} created")
+
+
+@router.post("/schedules/{schedule_id}/edit")
+async def edit_schedule(
+    project_id: int,
+    schedule_id: str,
+    ui: UiSessionDep,
+    session: SessionDep,
+    services: ServicesDep,
+    name: NameField,
+    target: TargetField,
+    timing: TimingField,
+    csrf: CsrfField = None,
+    time_zone: ZoneField = "UTC",
+    environment: EnvironmentField = "",
+    paused: Annotated[bool, Form()] = False,
+) -> Response:
+    """Edit a schedule from the page (its pause state kept), through the API's own route."""
+    checked(ui, csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/schedules"
+    try:
+        body = schedule_body(name, target, timing, time_zone, environment, paused)
+        client = await temporal_client(services)
+        edited = await schedules.replace_schedule(
+            schedule_id, body, project, session, client, services
+        )
+    except ValidationError as invalid:
+        return back(to, describe_validation_error(invalid))
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, f"Schedule {edited.name} saved")
 
 
 @router.post("/schedules/{schedule_id}/{action}")

@@ -289,7 +289,7 @@ async def test_schedules_are_listed_with_their_next_fires_and_resumed_from_the_p
     await page.context.close()
 
 
-async def test_a_schedule_is_made_on_the_page_shown_in_its_time_zone_and_its_fires_listed(
+async def test_a_schedule_is_made_and_edited_on_the_page_in_its_time_zone_with_its_fires(
     live: httpx.AsyncClient, browser: Browser, pages_url: str
 ) -> None:
     project = await new_project(live)
@@ -305,7 +305,16 @@ async def test_a_schedule_is_made_on_the_page_shown_in_its_time_zone_and_its_fir
     row = page.locator("#schedules tbody tr[data-schedule]")
     await expect(row).to_contain_text("test nightly shop")
     await expect(row).to_contain_text("02:00:00 Europe/Berlin")
-    await expect(row.locator("button")).to_have_text(["Pause", "Trigger"])
+    await expect(row.locator(".actions > form button")).to_have_text(["Pause", "Trigger"])
+    await row.locator("summary:has-text('Edit')").click()
+    edit = row.locator(".edit-schedule form")
+    await expect(edit.locator("input[name=timing]")).to_have_value("0 2 * * *")
+    await edit.locator("input[name=name]").fill("half past three in Berlin")
+    await edit.locator("input[name=timing]").fill("30 3 * * *")
+    await edit.locator("button").click()
+    await expect(page.locator(".note")).to_contain_text("Schedule half past three in Berlin saved")
+    await expect(row).to_contain_text("03:30:00 Europe/Berlin")
+    await expect(row).not_to_contain_text("02:00:00")
     await row.locator("button:has-text('Trigger')").click()
     [made] = (await live.get("/api/schedules", headers=project.headers)).json()
     for _ in range(100):

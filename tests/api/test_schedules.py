@@ -212,3 +212,48 @@ async def test_bad_schedules_get_clear_errors_and_delete_removes_it_everywhere(
     assert gone.status_code == 404 and gone.json()["code"] == "schedule_not_found"
     shown = await temporal(api_settings, "schedule", "describe", "--schedule-id", created["id"])
     assert shown.returncode != 0
+
+
+async def test_a_schedule_is_edited_whole_and_a_bad_edit_changes_nothing(
+    api: httpx.AsyncClient,
+    api_settings: Settings,
+    every_second_project: ProjectAccess,
+    other_project: ProjectAccess,
+    pages_url: str,
+) -> None:
+    project = every_second_project
+    test_id = await create_test(api, project, wait_test(pages_url, 10))
+    created = await create_schedule(api, project, test_id=test_id, interval_s=3600, paused=True)
+    path = f"/api/schedules/{created['id']}"
+    body = {"name": "at three in Tokyo", "test_id": test_id, "cron": "0 3 * * *"}
+    edited = await api.put(
+        path, json={**body, "time_zone": "Asia/Tokyo", "paused": True}, headers=project.headers
+    )
+    assert edited.status_code == 200, edited.text
+    seen = await describe(api, project, created["id"])
+    assert (seen["name"], seen["cron"], seen["interval_s"]) == (
+        "at three in Tokyo",
+        "0 3 * * *",
+        None,
+    )
+    assert seen["paused"] is True and seen["time_zone"] == "Asia/Tokyo"
+    tokyo = [moment(t).astimezone(ZoneInfo("Asia/Tokyo")) for t in seen["next_run_times"]]
+    assert tokyo and all((t.hour, t.minute) == (3, 0) for t in tokyo)
+    shown = await temporal(api_settings, "schedule", "describe", "--schedule-id", created["id"])
+    assert "0 3 * * *" in shown.stdout or "Asia/Tokyo" in shown.stdout, shown.stdout
+
+    bad_edits = [
+        ({**body, "cron": "61 * * * *"}, project, 422),
+        ({**body, "time_zone": "Mars/Olympus"}, project, 422),
+        ({**body, "environment": "nowhere"}, project, 422),
+        ({**body, "test_id": 10**9}, project, 404),
+        (body, other_project, 404),
+    ]
+    for bad, who, code in bad_edits:
+        answer = await api.put(path, json=bad, headers=who.headers)
+        assert answer.status_code == code, (bad, answer.text)
+    after = await describe(api, project, created["id"])
+    assert {k: after[k] for k in ("name", "cron", "time_zone", "paused", "next_run_times")} == {
+        k: seen[k] for k in ("name", "cron", "time_zone", "paused", "next_run_times")
+    }, "a refused edit changes neither the row nor the Temporal schedule"
+    await api.delete(path, headers=project.headers)
