@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,6 +50,34 @@ class ApiError(Exception):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
         self.headers = headers or {}
+
+
+class ApiProblems(ApiError):
+    """Every problem found with one request at once (422 with the first one's code), so that a
+    person fixes them in one go; `problems` lists them."""
+
+    problems: list[str]
+
+    def __init__(self, errors: Sequence[ApiError]) -> None:
+        problems = [
+            problem
+            for error in errors
+            for problem in (error.problems if isinstance(error, ApiProblems) else [error.detail])
+        ]
+        super().__init__(422, errors[0].code, "; ".join(problems))
+        self.problems = problems
+
+
+async def every_problem(*checks: Awaitable[None]) -> None:
+    """Run every check in turn; ApiProblems with all their ApiErrors if any raised one."""
+    errors = []
+    for check in checks:
+        try:
+            await check
+        except ApiError as error:
+            errors.append(error)
+    if errors:
+        raise ApiProblems(errors)
 
 
 def not_found(kind: str, key: object) -> ApiError:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 from sqlmodel import col, select
 
 from api.deps import ProjectDep, ServicesDep, SessionDep
-from api.errors import ApiError
+from api.errors import ApiError, every_problem
 from api.reachability import ensure_reachable
 from api.routes.owned import owned, project_auth_flow
 from api.routes.schedules import delete_schedules_of
@@ -29,31 +29,46 @@ def _public(row: TestCase) -> TestPublic:
     )
 
 
-def _check_definition(body: TestDefinition, project: Project, services: ServicesDep) -> None:
+async def _check_definition(body: TestDefinition, project: Project, services: ServicesDep) -> None:
     """422 for a definition beyond the project's limits or with URLs that can never load."""
     limits = services.settings.limits_for(project.limits)
-    if len(body.steps) > limits.max_steps:
-        raise ApiError(
-            422, "limit_exceeded", f"steps: at most {limits.max_steps} steps for this project"
-        )
-    if body.timeout_s > limits.max_timeout_s:
-        raise ApiError(
-            422, "limit_exceeded", f"timeout_s: at most {limits.max_timeout_s} for this project"
-        )
+    await every_problem(
+        _at_most(len(body.steps), limits.max_steps, "steps", " steps"),
+        _at_most(body.timeout_s, limits.max_timeout_s, "timeout_s"),
+        _reachable(body, services),
+    )
+
+
+async def _at_most(value: int, limit: int, field: str, unit: str = "") -> None:
+    if value > limit:
+        raise ApiError(422, "limit_exceeded", f"{field}: at most {limit}{unit} for this project")
+
+
+async def _reachable(body: TestDefinition, services: ServicesDep) -> None:
     ensure_reachable(body, services.settings.egress_policy)
 
 
-async def _check_names(session: SessionDep, project: Project, body: TestDefinition) -> None:
-    """auth_flow_id must name an auth flow of the same project, and every variable must be
-    defined by the project or one of its environments."""
-    assert project.id is not None
-    await check_references(session, project.id, body.model_dump(mode="json"))
+async def _check_auth_flow(session: SessionDep, project: Project, body: TestDefinition) -> None:
+    """auth_flow_id must name an auth flow of the same project."""
     if body.auth_flow_id is None:
         return
     if await project_auth_flow(session, project, body.auth_flow_id) is None:
         raise ApiError(
             422, "invalid_request", f"auth_flow_id: auth flow {body.auth_flow_id} not found"
         )
+
+
+async def check_test(
+    body: TestDefinition, project: Project, session: SessionDep, services: ServicesDep
+) -> None:
+    """Every problem of a test's definition at once (limits, URLs, variables every one of
+    them defined by the project or one of its environments, the auth flow): ApiProblems."""
+    assert project.id is not None
+    await every_problem(
+        _check_definition(body, project, services),
+        check_references(session, project.id, body.model_dump(mode="json")),
+        _check_auth_flow(session, project, body),
+    )
 
 
 @router.post("", response_model=TestPublic, status_code=status.HTTP_201_CREATED)
@@ -68,8 +83,7 @@ async def store_test(
     body: TestDefinition, project: Project, session: SessionDep, services: ServicesDep
 ) -> TestPublic:
     """Check a new test against the project's limits and names, and store it."""
-    _check_definition(body, project, services)
-    await _check_names(session, project, body)
+    await check_test(body, project, session, services)
     assert project.id is not None
     row = TestCase(project_id=project.id, name=body.name, definition=body.model_dump(mode="json"))
     session.add(row)
@@ -111,8 +125,7 @@ async def replace_test(
 ) -> TestPublic:
     """Replace a test's definition (runs already queued keep the one they started with)."""
     row = await owned(session, TestCase, test_id, project, "test")
-    _check_definition(body, project, services)
-    await _check_names(session, project, body)
+    await check_test(body, project, session, services)
     row.name, row.definition, row.updated_at = body.name, body.model_dump(mode="json"), utcnow()
     session.add(row)
     await session.commit()

@@ -161,13 +161,13 @@ def _check_base_url(body: VariablesBody, services: ServicesDep) -> None:
 async def check_references(
     session: AsyncSession, project_id: int, definition: dict[str, Any]
 ) -> None:
-    """422 naming the step and the variable for a reference that neither the project nor any
-    of its environments defines."""
+    """422 naming the step and the variable of every reference that neither the project nor
+    any of its environments defines."""
     used = references(definition)
     if not used:
         return
     defined = defined_names(await variable_sets(session, project_id))
-    for where, name in used:
-        if name not in defined:
-            scope = "the project or any of its environments"
-            raise ApiError(422, "invalid_request", missing_message(where, name, scope))
+    scope = "the project or any of its environments"
+    missing = [missing_message(where, name, scope) for where, name in used if name not in defined]
+    if missing:
+        raise ApiError(422, "invalid_request", "; ".join(missing))

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ServicesDep, SessionDep, temporal_client
-from api.errors import ApiError
+from api.errors import ApiError, ApiProblems
 from api.queueing import queue_runs
 from api.routes import execution, schedules, suites, tests
 from api.routes.owned import owned
@@ -280,6 +280,8 @@ async def save_test(
             saved = await tests.create_test(body, project, session, services)
         else:
             saved = await tests.replace_test(test_id, body, project, session, services)
+    except ApiProblems as problems:
+        return refused(problems.problems)
     except ApiError as error:
         return refused([error.detail])
     return back(f"/ui/projects/{project_id}/tests", f"Test {saved.id} ({saved.name}) saved")

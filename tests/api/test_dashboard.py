@@ -239,7 +239,7 @@ async def test_the_run_button_chooses_an_environment_and_the_run_shows_its_varia
     await page.context.close()
 
 
-async def test_a_test_the_engine_refuses_shows_why_beside_its_step_and_stores_nothing(
+async def test_a_test_the_engine_refuses_shows_every_reason_at_once_and_stores_nothing(
     live: httpx.AsyncClient, browser: Browser, pages_url: str
 ) -> None:
     project = await new_project(live)
@@ -253,6 +253,17 @@ async def test_a_test_the_engine_refuses_shows_why_beside_its_step_and_stores_no
         "selector: action 'click' needs a selector"
     )
     assert await page.locator("#step-0 .step-error").count() == 0
+    assert (await live.get("/api/tests", headers=project.headers)).json() == []
+
+    unknown_names = shop_test(pages_url)
+    unknown_names["steps"][1] = {"action": "type", "selector": "#q", "value": "{{NOWHERE}}"}
+    unknown_names["auth_flow_id"] = 999999
+    await page.fill("#definition", json.dumps(unknown_names))
+    await page.click("button:has-text('Save')")
+    problems = page.locator("main > p.error")
+    await expect(problems).to_have_count(2)
+    await expect(problems.nth(0)).to_contain_text("NOWHERE")
+    await expect(problems.nth(1)).to_contain_text("auth flow 999999 not found")
     assert (await live.get("/api/tests", headers=project.headers)).json() == []
 
     await page.fill("#definition", json.dumps(shop_test(pages_url)))

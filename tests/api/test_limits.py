@@ -108,7 +108,9 @@ async def test_steps_and_timeout_past_the_limits_are_refused(
     three_steps = {**wait_test(pages_url, 10), "steps": [{"action": "wait", "value": 1}] * 3}
     refused = await api.post("/api/tests", json=three_steps, headers=project.headers)
     assert refused.status_code == 422
-    assert refused.json()["detail"] == "steps: at most 2 steps for this project"
+    assert refused.json()["detail"] == (
+        "steps: at most 2 steps for this project; timeout_s: at most 60 for this project"
+    ), "every problem at once"
     slow = {**wait_test(pages_url, 10), "timeout_s": 61}
     refused = await api.post("/api/tests", json=slow, headers=project.headers)
     assert refused.json()["detail"] == "timeout_s: at most 60 for this project"

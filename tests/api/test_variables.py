@@ -128,8 +128,10 @@ async def test_a_reference_that_no_environment_defines_is_refused_at_definition(
     refused = await api.post("/api/tests", json=two_page_test(), headers=project.headers)
     assert refused.status_code == 422
     assert refused.json()["detail"] == (
-        "start_url: variable 'BASE_URL' is not defined by the project or any of its environments"
-    )
+        "start_url: variable 'BASE_URL' is not defined by the project or any of its environments;"
+        " steps[0].value: variable 'TITLE' is not defined by the project or any of its"
+        " environments"
+    ), "every missing variable at once"
     await put(api, project, "variables", {"variables": {"BASE_URL": pages_url}})
     refused = await api.post("/api/tests", json=two_page_test(), headers=project.headers)
     assert refused.json()["detail"] == (
