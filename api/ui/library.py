@@ -5,15 +5,17 @@ names), and pause, resume or trigger schedules. Every action goes through the AP
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 
 from api.deps import ServicesDep, SessionDep, temporal_client
 from api.errors import ApiError, ApiProblems
@@ -21,12 +23,14 @@ from api.queueing import queue_runs
 from api.routes import execution, schedules, suites, tests
 from api.routes.owned import owned
 from api.routes.variables import list_environments
-from api.schedule_schemas import ScheduleCreate
+from api.schedule_schemas import ScheduleCreate, SchedulePublic
 from api.schemas import SuiteCreate
+from api.services import Services
 from api.ui.pages import CsrfField, UiSessionDep, back, checked, page, project_for
+from api.ui.sessions import UiSession
 from core.definition import TestDefinition, describe_validation_error
 from core.run_state import FINAL_STATES
-from store.models import Run, Suite, TestCase
+from store.models import Project, Run, Suite, TestCase
 
 router = APIRouter(prefix="/ui/projects/{project_id}", include_in_schema=False)
 PriorityField = Annotated[Literal["regular", "live"], Form()]
@@ -336,89 +340,95 @@ def in_zone(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S ") + zone
 
 
-def schedule_body(
-    name: str, target: str, timing: str, time_zone: str, environment: str, paused: bool = False
-) -> ScheduleCreate:
-    """The API's schedule body from the page's form (ValidationError if it is not one)."""
-    kind, _, key = target.partition(":")
-    fields: dict[str, Any] = {
-        "name": name,
-        "time_zone": time_zone or "UTC",
-        "environment": environment or None,
-        "paused": paused,
-        ("suite_id" if kind == "suite" else "test_id"): int(key) if key.isdigit() else None,
-    }
-    timing = timing.strip()
-    fields["interval_s" if timing.isdigit() else "cron"] = (
-        int(timing) if timing.isdigit() else timing
-    )
-    return ScheduleCreate.model_validate(fields)
+class ScheduleForm(BaseModel):
+    """The page's schedule form: a new schedule's, or an edited one's (its pause state kept)."""
+
+    name: str = Field(max_length=200)
+    target: str = Field(max_length=40, description="test:ID or suite:ID")
+    timing: str = Field(max_length=200, description="a cron expression or seconds")
+    time_zone: str = Field(default="UTC", max_length=64)
+    environment: str = Field(default="", max_length=64)
+    paused: bool = False
+    csrf: str | None = None
+
+    def body(self) -> ScheduleCreate:
+        """The API's schedule body (ValidationError if it is not one)."""
+        kind, _, key = self.target.partition(":")
+        timing = self.timing.strip()
+        fields: dict[str, Any] = {
+            "name": self.name,
+            "time_zone": self.time_zone or "UTC",
+            "environment": self.environment or None,
+            "paused": self.paused,
+            ("suite_id" if kind == "suite" else "test_id"): int(key) if key.isdigit() else None,
+            ("interval_s" if timing.isdigit() else "cron"): (
+                int(timing) if timing.isdigit() else timing
+            ),
+        }
+        return ScheduleCreate.model_validate(fields)
 
 
-NameField = Annotated[str, Form(max_length=200)]
-TargetField = Annotated[str, Form(max_length=40, description="test:ID or suite:ID")]
-TimingField = Annotated[str, Form(max_length=200, description="a cron expression or seconds")]
-ZoneField = Annotated[str, Form(max_length=64)]
+ScheduleFormDep = Annotated[ScheduleForm, Form()]
+SaveSchedule = Callable[[ScheduleCreate, Project, Client], Awaitable[SchedulePublic]]
+
+
+async def _saved_schedule(
+    project_id: int,
+    form: ScheduleForm,
+    ui: UiSession,
+    session: AsyncSession,
+    services: Services,
+    save: SaveSchedule,
+    done: str,
+) -> Response:
+    """Save the form's schedule through the API's own route; back to the schedules page with
+    what happened."""
+    checked(ui, form.csrf)
+    project = await project_for(ui, session, project_id)
+    to = f"/ui/projects/{project_id}/schedules"
+    try:
+        body = form.body()
+        saved = await save(body, project, await temporal_client(services))
+    except ValidationError as invalid:
+        return back(to, describe_validation_error(invalid))
+    except ApiError as error:
+        return back(to, error.detail)
+    return back(to, f"Schedule {saved.name} {done}")
 
 
 @router.post("/schedules/new")
 async def create_schedule(
     project_id: int,
+    form: ScheduleFormDep,
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    name: NameField,
-    target: TargetField,
-    timing: TimingField,
-    csrf: CsrfField = None,
-    time_zone: ZoneField = "UTC",
-    environment: EnvironmentField = "",
 ) -> Response:
-    """Schedule a test or a suite from the page, through the API's own route."""
-    checked(ui, csrf)
-    project = await project_for(ui, session, project_id)
-    to = f"/ui/projects/{project_id}/schedules"
-    try:
-        body = schedule_body(name, target, timing, time_zone, environment)
-        client = await temporal_client(services)
-        made = await schedules.create_schedule(body, project, session, client, services)
-    except ValidationError as invalid:
-        return back(to, describe_validation_error(invalid))
-    except ApiError as error:
-        return back(to, error.detail)
-    return back(to, f"Schedule {made.name} created")
+    """Schedule a test or a suite from the page."""
+
+    async def create(body: ScheduleCreate, project: Project, client: Client) -> SchedulePublic:
+        return await schedules.create_schedule(body, project, session, client, services)
+
+    return await _saved_schedule(project_id, form, ui, session, services, create, "created")
 
 
 @router.post("/schedules/{schedule_id}/edit")
 async def edit_schedule(
     project_id: int,
     schedule_id: str,
+    form: ScheduleFormDep,
     ui: UiSessionDep,
     session: SessionDep,
     services: ServicesDep,
-    name: NameField,
-    target: TargetField,
-    timing: TimingField,
-    csrf: CsrfField = None,
-    time_zone: ZoneField = "UTC",
-    environment: EnvironmentField = "",
-    paused: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Edit a schedule from the page (its pause state kept), through the API's own route."""
-    checked(ui, csrf)
-    project = await project_for(ui, session, project_id)
-    to = f"/ui/projects/{project_id}/schedules"
-    try:
-        body = schedule_body(name, target, timing, time_zone, environment, paused)
-        client = await temporal_client(services)
-        edited = await schedules.replace_schedule(
+    """Edit a schedule from the page (its pause state kept)."""
+
+    async def replace(body: ScheduleCreate, project: Project, client: Client) -> SchedulePublic:
+        return await schedules.replace_schedule(
             schedule_id, body, project, session, client, services
         )
-    except ValidationError as invalid:
-        return back(to, describe_validation_error(invalid))
-    except ApiError as error:
-        return back(to, error.detail)
-    return back(to, f"Schedule {edited.name} saved")
+
+    return await _saved_schedule(project_id, form, ui, session, services, replace, "saved")
 
 
 @router.post("/schedules/{schedule_id}/{action}")
