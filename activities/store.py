@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import cast
 
@@ -38,8 +39,10 @@ class StoreActivities:
         cache: ShortCache | None = None,
         bell: DispatchBell | None = None,
         workers: WorkerRegistry | None = None,
+        notify: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
         self._runs = runs
+        self._notify = notify
         self._workers = workers
         self._bell = bell or DispatchBell(None)
         self._events = events
@@ -53,8 +56,9 @@ class StoreActivities:
     async def record_finished(self, event: RunFinished) -> bool:
         """Store the final result (idempotent, so a retried activity stores it once) and
         announce it, once per process however often this runs (a local activity runs again
-        when its workflow task is retried); the project's retention follows in the
-        background, the run does not wait for it."""
+        when its workflow task is retried); start the deliveries of its webhooks' events
+        (the run waits for their start, not for them); the project's retention follows in
+        the background, the run does not wait for it."""
         stored = await self._runs.record_result(event.job_id, event.result)
         if not event.slot_freed:  # else its context's close rang already
             self._bell.ring()  # its slot is free: the dispatcher admits the next run at once
@@ -62,6 +66,8 @@ class StoreActivities:
         if event.job_id not in self._announced:
             self._publish_outcome(event)
             self._announced.remember(event.job_id)
+        if self._notify is not None:  # each delivery starts once, however often this runs
+            await self._notify(event.job_id)
         if stored:
             self._finished.add(event.job_id)
             if self._retainer is None or self._retainer.done():

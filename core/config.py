@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     # Destinations a run's browser may reach besides the public web (core/egress.py): host
     # names, host:port, addresses, address:port and networks, separated by commas.
     egress_allow: str = ""
+    # Webhook deliveries (activities/webhooks.py): a failed attempt is tried again after this
+    # many seconds, doubling up to an hour, for WEBHOOK_RETRY_FOR_S in all; each attempt
+    # connects within WEBHOOK_CONNECT_TIMEOUT_S and ends within WEBHOOK_TIMEOUT_S.
+    webhook_retry_initial_s: float = Field(default=10.0, gt=0, le=3600)
+    webhook_retry_for_s: float = Field(default=86_400.0, gt=0, le=7 * 86_400)
+    webhook_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
     # While another project has runs waiting, no project holds more than this share of the
     # service's session slots (at least one), whatever its max_parallel and priorities.
     max_slot_share: float = Field(default=0.5, gt=0, le=1)
@@ -75,6 +82,8 @@ class Settings(BaseSettings):
     limit_min_schedule_interval_s: int = Field(default=60, ge=1)
     limit_max_keep: int = Field(default=1000, ge=0)
     limit_max_upload_bytes: int = Field(default=100_000_000, ge=0)
+    limit_max_webhooks: int = Field(default=10, ge=0)
+    limit_max_deliveries_per_minute: int = Field(default=60, ge=0)
 
     @field_validator("egress_allow")
     @classmethod

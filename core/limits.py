@@ -28,6 +28,10 @@ class ProjectLimits(BaseModel):
     """The ceiling of the project's keep_completed and keep_failed (retention)."""
     max_upload_bytes: int = Field(default=100_000_000, ge=0)
     """All of the project's uploaded files together."""
+    max_webhooks: int = Field(default=10, ge=0, le=1000)
+    max_deliveries_per_minute: int = Field(default=60, ge=0, le=100_000)
+    """Webhook deliveries the project's events may start in a minute (the rest are logged as
+    rate limited, not sent)."""
 
 
 class LimitOverrides(BaseModel):
@@ -43,6 +47,8 @@ class LimitOverrides(BaseModel):
     min_schedule_interval_s: int | None = Field(default=None, ge=1, le=86_400)
     max_keep: int | None = Field(default=None, ge=0, le=1_000_000)
     max_upload_bytes: int | None = Field(default=None, ge=0)
+    max_webhooks: int | None = Field(default=None, ge=0, le=1000)
+    max_deliveries_per_minute: int | None = Field(default=None, ge=0, le=100_000)
 
 
 def limits_of(defaults: ProjectLimits, overrides: dict[str, Any] | None) -> ProjectLimits:

@@ -80,3 +80,14 @@ class RunProgress(BaseModel):
         if failed is None:
             return "the run"
         return "the login" if failed.index < 0 else f"step {failed.index + 1} ({failed.action})"
+
+
+REASON_LIMIT = 200
+
+
+def first_line(error: str | None) -> str | None:
+    """An error's first line, cut to fit beside a run in a list."""
+    if not error:
+        return None
+    line = error.strip().splitlines()[0]
+    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"

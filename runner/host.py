@@ -13,27 +13,36 @@ from temporalio.worker import FixedSizeSlotSupplier, Worker, WorkerTuner
 from activities.browser import BrowserActivities
 from activities.schedules import ScheduleActivities
 from activities.store import StoreActivities
+from activities.webhooks import WebhookActivities
 from browser.handover import SlotHandovers
 from browser.pool import BrowserPool
 from core.config import Settings
 from core.logs import JobLogContext
 from core.process_names import process_name
-from core.queues import SESSION_TASK_QUEUE, WORKFLOW_TASK_QUEUE, worker_session_queue
+from core.queues import (
+    SESSION_TASK_QUEUE,
+    WEBHOOK_TASK_QUEUE,
+    WORKFLOW_TASK_QUEUE,
+    worker_session_queue,
+)
 from core.search_attributes import ensure_registered
 from core.secrets import load_secret_box
 from live.bell import DispatchBell, connect_bell
 from live.cache import ShortCache
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
+from notify.emitter import Notifier
 from runner.metrics import WorkerMetrics
 from runner.slots import SessionSlotSupplier
 from store.db import create_engine
 from store.retention import Retention
 from store.runs import RunStore
+from store.webhooks import WebhookStore
 from store.workers import HEARTBEAT_S, WorkerRegistry, gone_here
 from workflows.scheduled_fire import ScheduledFireWorkflow
 from workflows.session_run import SessionRunWorkflow
 from workflows.test_run import TestRunWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +69,10 @@ async def free_slot(runs: RunStore, bell: DispatchBell, job_id: str) -> None:
     """A run's context closed: its slot leaves the occupied count, and the dispatcher hears."""
     await runs.free_slot(job_id)
     bell.ring()
+
+
+WEBHOOK_ATTEMPTS_AT_ONCE = 20
+"""Webhook deliveries one worker attempts at once (each bounded by WEBHOOK_TIMEOUT_S)."""
 
 
 def new_worker_id() -> str:
@@ -114,8 +127,23 @@ class WorkerHost:
         )
         retention = Retention(self.engine, settings.artifacts_dir)
         self.registry = WorkerRegistry(self.engine)
+        webhooks = WebhookStore(self.engine)
+        self.notifier = Notifier(webhooks, client, settings)
         self.store = StoreActivities(
-            runs, retention, self.events, self.cache, self.bell, self.registry
+            runs,
+            retention,
+            self.events,
+            self.cache,
+            self.bell,
+            self.registry,
+            notify=self.notifier.run_finished,
+        )
+        self.webhooks = WebhookActivities(
+            webhooks,
+            load_secret_box(settings),
+            settings.egress_policy,
+            settings.webhook_connect_timeout_s,
+            count=self.metrics.delivery,
         )
         self.schedules = ScheduleActivities(
             self.engine, client, self.events, settings.default_limits, self.bell.ring
@@ -124,7 +152,7 @@ class WorkerHost:
         self._workflow_worker = Worker(
             client,
             task_queue=WORKFLOW_TASK_QUEUE,
-            workflows=[TestRunWorkflow, ScheduledFireWorkflow],
+            workflows=[TestRunWorkflow, ScheduledFireWorkflow, WebhookDeliveryWorkflow],
             activities=[
                 self.store.record_finished,
                 self.store.forget_worker,
@@ -166,6 +194,13 @@ class WorkerHost:
             default_heartbeat_throttle_interval=timedelta(seconds=1),
             identity=identity,
             interceptors=[JobLogContext()],
+        )
+        self._webhook_worker = Worker(
+            client,
+            task_queue=WEBHOOK_TASK_QUEUE,
+            activities=[self.webhooks.deliver_webhook],
+            max_concurrent_activities=WEBHOOK_ATTEMPTS_AT_ONCE,
+            identity=identity,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: asyncio.Task[None] | None = None
@@ -215,7 +250,12 @@ class WorkerHost:
                     "metrics not served on %d: %s", self.settings.worker_metrics_port, error
                 )
         await self.pool.start()
-        for worker in (self._affinity_worker, self._workflow_worker, self._session_worker):
+        for worker in (
+            self._affinity_worker,
+            self._workflow_worker,
+            self._session_worker,
+            self._webhook_worker,
+        ):
             self._tasks.append(asyncio.create_task(worker.run()))
         self._heartbeat = asyncio.create_task(self._announce())
         log.info(
@@ -247,7 +287,12 @@ class WorkerHost:
         self.slots.drain()
         self.handovers.stop()
         await self.pool.stop()
-        for worker in (self._session_worker, self._affinity_worker, self._workflow_worker):
+        for worker in (
+            self._session_worker,
+            self._affinity_worker,
+            self._workflow_worker,
+            self._webhook_worker,
+        ):
             if worker.is_running:
                 await worker.shutdown()
         await asyncio.gather(*self._tasks, return_exceptions=True)

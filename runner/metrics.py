@@ -61,6 +61,17 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self._deliveries = Counter(
+            "testrun_webhook_deliveries_total",
+            "Webhook delivery attempts by outcome (delivered, failed, disabled, refused)",
+            ["outcome"],
+            registry=r,
+        )
+
+    def delivery(self, outcome: str) -> None:
+        """Count one webhook delivery attempt."""
+        self._deliveries.labels(outcome).inc()
+
     def observe(self, event: RunEvent) -> None:
         """Count what a run event says."""
         data = event.data

@@ -107,6 +107,52 @@ class VariableSet(SQLModel, table=True):
     updated_at: datetime = _timestamp(nullable=False)
 
 
+class Webhook(SQLModel, table=True):
+    """A project's webhook: where its events go, which ones (its rules), in which format, and
+    its secret (stored sealed; shown once, when made or rotated)."""
+
+    __tablename__ = "webhook"
+
+    id: str = Field(primary_key=True, max_length=40)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str | None = Field(default=None, max_length=200)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    format: str = Field(default="json", max_length=20)
+    rules: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    sealed_secret: str = Field(sa_column=Column(Text, nullable=False))
+    enabled: bool = Field(default=True)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _timestamp(nullable=False)
+    updated_at: datetime = _timestamp(nullable=False)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One attempt to deliver one event to one webhook (the last 100 per webhook are kept).
+    `document` is the event as sent, for a redelivery."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        Index("ix_webhook_delivery_webhook", "webhook_id", "id"),
+        Index("ix_webhook_delivery_project_time", "project_id", "created_at"),
+        NEVER_REUSED_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: str = Field(max_length=40)
+    project_id: int
+    delivery_id: str = Field(max_length=120)
+    event_id: str = Field(max_length=120)
+    event_type: str = Field(max_length=40)
+    attempt: int
+    outcome: str = Field(max_length=20)
+    status_code: int | None = Field(default=None)
+    duration_ms: int | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=500)
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(nullable=False)
+
+
 class Schedule(SQLModel, table=True):
     """A project's schedule of a test or a suite. Its timing lives in Temporal (the schedule of
     the same ID); this row says whose it is and what it runs."""

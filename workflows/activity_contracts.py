@@ -24,6 +24,7 @@ from workflows.messages import (
     StepInput,
     TeardownInput,
     TeardownOutcome,
+    WebhookDeliveryInput,
 )
 
 BrowserAttempt = Callable[[Any], Awaitable[ActionOutcome]]
@@ -108,6 +109,13 @@ async def cancel_runs(job_ids: list[str]) -> None:
     raise NotCalledHere
 
 
+@activity.defn
+async def deliver_webhook(delivery: WebhookDeliveryInput) -> str:
+    """One attempt to deliver an event to a webhook: `delivered`, `disabled` (410) or
+    `skipped` (the webhook is off or gone); an error to try again later."""
+    raise NotCalledHere
+
+
 CONTRACTS = (
     open_session,
     run_step,
@@ -121,4 +129,5 @@ CONTRACTS = (
     queue_scheduled_runs,
     unfinished_runs,
     cancel_runs,
+    deliver_webhook,
 )

@@ -199,6 +199,18 @@ class RunFinished(BaseModel):
     test_name: str | None = None
 
 
+class WebhookDeliveryInput(BaseModel):
+    """One event for one webhook: the document to send and how long to keep trying. The same
+    `delivery_id` on every attempt (X-Delivery-Id); the document's `id` is the event's."""
+
+    webhook_id: str
+    delivery_id: str
+    document: dict[str, Any]
+    retry_initial_s: float = 10.0
+    retry_for_s: float = 86_400.0
+    timeout_s: float = 10.0
+
+
 class ScheduleFire(BaseModel):
     """What a schedule starts on each fire: queue the runs of its test or suite."""
 

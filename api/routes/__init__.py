@@ -17,6 +17,7 @@ from api.routes import (
     tests,
     uploads,
     variables,
+    webhooks,
 )
 
 ROUTERS = [
@@ -33,6 +34,7 @@ ROUTERS = [
     runs.router,
     suite_runs.router,
     schedules.router,
+    webhooks.router,
     admin.router,
     projects.admin_router,
     metrics.router,

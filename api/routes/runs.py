@@ -18,7 +18,7 @@ from api.deps import ProjectDep, ServicesDep, SessionDep
 from api.errors import not_found
 from api.routes.execution import find_run
 from api.schemas import RunDetail, RunSummary
-from core.run_result import RunProgress
+from core.run_result import RunProgress, first_line
 from core.run_state import RunState
 from store.models import Project, Run
 
@@ -45,17 +45,6 @@ def run_summary(run: Run) -> dict:
         "startedAt": run.started_at,
         "finishedOn": run.finished_at,
     }
-
-
-REASON_LIMIT = 200
-
-
-def first_line(error: str | None) -> str | None:
-    """An error's first line, cut to fit beside a run in a list."""
-    if not error:
-        return None
-    line = error.strip().splitlines()[0]
-    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
 
 
 def artifact_names(result: RunProgress | None) -> list[str]:

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.deps import ProjectDep, ServicesDep, SessionDep
@@ -17,6 +16,7 @@ from api.routes.runs import JUNIT_RESPONSE, RunSummary, junit_response, run_summ
 from api.schemas import QueuedJob, SuiteQueued
 from core.run_state import FINAL_STATES, RETRYABLE_STATES, RunState
 from store.models import Project, Run, as_utc
+from store.suite_runs import suite_run_rows
 
 router = APIRouter(prefix="/api/suite-runs", tags=["runs"])
 
@@ -42,19 +42,11 @@ async def latest_runs(
 ) -> tuple[list[Run], list[Run]]:
     """The suite run's latest run of each test (in queue order) and the runs retries replaced;
     404 if the project has no such suite run."""
-    found = await session.exec(
-        select(Run)
-        .where(Run.project_id == project.id, Run.suite_run_id == suite_run_id)
-        .order_by(col(Run.id))
-    )
-    rows = list(found.all())
-    if not rows:
+    assert project.id is not None
+    latest, replaced = await suite_run_rows(session, project.id, suite_run_id)
+    if not latest:
         raise not_found("suite run", suite_run_id)
-    latest: dict[int, Run] = {}  # a test keeps the place of its first run, holds its newest
-    for run in rows:
-        latest[run.test_id if run.test_id is not None else -(run.id or 0)] = run
-    kept = {run.id for run in latest.values()}
-    return list(latest.values()), [run for run in rows if run.id not in kept]
+    return latest, replaced
 
 
 def overall_state(runs: list[Run]) -> str:

@@ -20,12 +20,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.deps import ServicesDep, SessionDep, hash_token, same_secret, temporal_client
 from api.errors import ApiError
 from api.routes import admin, execution, live, runs, suite_runs
-from api.routes.runs import RunFilter, first_line
+from api.routes.runs import RunFilter
 from api.schemas import CleanRequest
 from api.services import Services
 from api.ui import sessions
 from api.ui.sessions import UiSession
-from core.run_result import RunProgress
+from core.run_result import RunProgress, first_line
 from core.run_state import FINAL_STATES, RETRYABLE_STATES, UNFINISHED_STATES, RunState
 from dispatch.run_variables import variables_shown
 from live.events import job_stream, project_stream

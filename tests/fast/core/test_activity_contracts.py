@@ -13,9 +13,10 @@ from temporalio import activity
 from activities.browser import BrowserActivities
 from activities.schedules import ScheduleActivities
 from activities.store import StoreActivities
+from activities.webhooks import WebhookActivities
 from workflows.activity_contracts import CONTRACTS
 
-IMPLEMENTERS = (BrowserActivities, StoreActivities, ScheduleActivities)
+IMPLEMENTERS = (BrowserActivities, StoreActivities, ScheduleActivities, WebhookActivities)
 
 
 def activity_name(function: Callable[..., Any]) -> str | None:

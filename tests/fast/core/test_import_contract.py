@@ -11,14 +11,14 @@ REPO = Path(__file__).resolve().parents[3]
 LAYERS = [
     {"core"},
     {"browser", "workflows", "live", "store"},
-    {"dispatch"},
+    {"dispatch", "notify"},
     {"activities"},
     {"runner", "api"},
     {"devstack", "client"},
 ]
 """Lowest first: settings and formats; the browser, the workflows (no I/O), events and the
-database, none of which knows the others; queue intake and admission; what workers do outside
-workflows; the processes' assembly; the local stack and the API's client."""
+database, none of which knows the others; queue intake and admission, and notifications; what
+workers do outside workflows; the processes' assembly; the local stack and the API's client."""
 LAYER_OF = {package: index for index, layer in enumerate(LAYERS) for package in layer}
 
 
