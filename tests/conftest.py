@@ -19,6 +19,7 @@ from devstack.temporal_server import dev_server_command, start_dev_server, wait_
 from runner.host import WorkerHost
 from store.db import migrate
 from tests.support.pages import serve_test_pages
+from tests.support.receiver import Receiver, webhook_receiver
 from tests.support.redis import RedisServer
 
 ISOLATED_NAMESPACE = "isolated"
@@ -71,14 +72,23 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback, which EGRESS_ALLOW lets deliveries reach."""
+    with webhook_receiver() as serving:
+        yield serving
+
+
+@pytest.fixture(scope="session")
 def settings(
     temporal_address: str,
     redis_server: RedisServer,
     pages_url: str,
+    receiver: Receiver,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     """Settings pointing at the session's Temporal and temporary folders; runs' browsers may
-    reach the test pages and nothing else on this machine."""
+    reach the test pages and nothing else on this machine (deliveries: the test receiver);
+    webhook retries wait 0.2 s, then twice as long each time."""
     data = tmp_path_factory.mktemp("data")
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -92,7 +102,9 @@ def settings(
         drain_timeout_s=5,
         database_url=f"sqlite:///{data / 'service.db'}",
         redis_url=redis_server.url,
-        egress_allow=urlsplit(pages_url).netloc,
+        egress_allow=f"{urlsplit(pages_url).netloc},{receiver.netloc}",
+        webhook_retry_initial_s=0.2,
+        webhook_timeout_s=5,
     )
 
 
