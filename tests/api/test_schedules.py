@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from devstack.temporal_server import temporal_binary
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_stored_state
 from tests.api.queue_helpers import moment, most_at_once, stored_runs, wait_test
+from tests.support.runs import next_second_after
 
 
 async def create_schedule(
@@ -27,15 +28,6 @@ async def create_schedule(
     )
     assert response.status_code == 201, response.text
     return response.json()
-
-
-async def next_second_after(fired: datetime) -> None:
-    """Wait until the clock has left the second of a fire: Temporal names a schedule's
-    workflows by the second they fire in, so a second trigger within it starts nothing."""
-    fired = fired if fired.tzinfo else fired.replace(tzinfo=UTC)  # SQLite's are naive UTC
-    boundary = fired.replace(microsecond=0) + timedelta(seconds=1)
-    while datetime.now(UTC) < boundary:
-        await asyncio.sleep(0.05)
 
 
 async def describe(api: httpx.AsyncClient, project: ProjectAccess, schedule_id: str) -> dict:

@@ -17,6 +17,7 @@ from tests.api.queue_helpers import moment, stored_runs
 from tests.support.definitions import shop_test
 from tests.support.readme import readme_function
 from tests.support.receiver import HANG, Receiver
+from tests.support.runs import next_second_after
 
 verify_signature = readme_function("verify_signature")
 
@@ -265,3 +266,59 @@ async def test_bad_webhooks_get_clear_errors_and_secrets_rotate(
     deleted = await api.delete(f"/api/webhooks/{hook['id']}", headers=project.headers)
     assert deleted.status_code == 204
     assert (await api.get("/api/webhooks", headers=project.headers)).json() == []
+
+
+async def fire(api: httpx.AsyncClient, project: ProjectAccess, schedule_id: str, count: int) -> str:
+    """Trigger the schedule and wait for its `count`-th run to end; that run's job ID."""
+    triggered = await api.post(f"/api/schedules/{schedule_id}/trigger", headers=project.headers)
+    assert triggered.status_code == 200, triggered.text
+    for _ in range(600):
+        described = await api.get(f"/api/schedules/{schedule_id}", headers=project.headers)
+        runs = described.json()["recent_runs"]
+        if len(runs) >= count and runs[0]["state"] in ("completed", "failed"):
+            await next_second_after(moment(runs[0]["createdAt"]))
+            return str(runs[0]["jobId"])
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"schedule {schedule_id} has runs {runs}")
+
+
+async def test_a_schedule_that_starts_failing_and_recovers_tells_each_turn_once(
+    api: httpx.AsyncClient, receiver: Receiver, pages_url: str
+) -> None:
+    project = await new_project(api)
+    where = path()
+    await new_webhook(
+        api,
+        project,
+        receiver.answer(where, 200),
+        events=["schedule.failed", "schedule.recovered"],
+    )
+    passing = {**shop_test(pages_url), "name": "nightly shop"}
+    test_id = await create_test(api, project, passing)
+    made = await api.post(
+        "/api/schedules",
+        json={"name": "nightly", "test_id": test_id, "cron": "0 3 * * *", "paused": True},
+        headers=project.headers,
+    )
+    schedule_id = made.json()["id"]
+
+    async def definition(body: dict[str, Any]) -> None:
+        answer = await api.put(f"/api/tests/{test_id}", json=body, headers=project.headers)
+        assert answer.status_code == 200, answer.text
+
+    await fire(api, project, schedule_id, 1)  # passes: nothing turned
+    await definition(failing_test(pages_url, "nightly shop"))
+    failed = await fire(api, project, schedule_id, 2)
+    await fire(api, project, schedule_id, 3)  # fails again: still failing, nothing new
+    await definition(passing)
+    recovered = await fire(api, project, schedule_id, 4)
+    got = await asyncio.to_thread(receiver.wait_for, where, 2)
+    events = [json.loads(g.body) for g in got]
+    assert [(e["type"], e["data"]["run"]["jobId"]) for e in events] == [
+        ("schedule.failed", failed),
+        ("schedule.recovered", recovered),
+    ]
+    assert events[0]["data"]["scheduleId"] == schedule_id
+    await asyncio.sleep(1)
+    assert len(receiver.at(where)) == 2
+    await api.delete(f"/api/schedules/{schedule_id}", headers=project.headers)

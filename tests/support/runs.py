@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func
@@ -221,3 +222,12 @@ async def until_no_run_is_underway(database_url: str, timeout: float = 60) -> No
         await poll(count, lambda n: n == 0, lambda n: f"{n} runs still underway", timeout)
     finally:
         await engine.dispose()
+
+
+async def next_second_after(fired: datetime) -> None:
+    """Wait until the clock has left the second of a fire: Temporal names a schedule's
+    workflows by the second they fire in, so a second trigger within it starts nothing."""
+    fired = fired if fired.tzinfo else fired.replace(tzinfo=UTC)  # SQLite's are naive UTC
+    boundary = fired.replace(microsecond=0) + timedelta(seconds=1)
+    while datetime.now(UTC) < boundary:
+        await asyncio.sleep(0.05)
