@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -33,7 +34,8 @@ from temporalio.client import Client
 
 from core.config import Settings
 from tests.conftest import free_port
-from tests.support.definitions import waiting_shop_test
+from tests.support.definitions import shop_test, waiting_shop_test
+from tests.support.receiver import HANG, Receiver
 
 REPO = Path(__file__).resolve().parents[1]
 FINAL = {"completed", "failed", "cancelled", "timed_out"}
@@ -108,7 +110,9 @@ class Stack:
                     self.chromium_seen.add(process)
 
 
-def service_environment(folder: Path, pages_port: int) -> tuple[dict[str, str], dict[str, str]]:
+def service_environment(
+    folder: Path, pages_port: int, receiver_netloc: str
+) -> tuple[dict[str, str], dict[str, str]]:
     """The service command's environment (no setting of this test session leaks in) and the
     settings chosen for it."""
     ours = {
@@ -122,7 +126,8 @@ def service_environment(folder: Path, pages_port: int) -> tuple[dict[str, str], 
         "DEMO_PORT": str(free_port()),
         "WORKER_METRICS_PORT": str(free_port()),
         "ADMIN_TOKEN": "admin-" + uuid.uuid4().hex,
-        "EGRESS_ALLOW": f"127.0.0.1:{pages_port}",
+        "EGRESS_ALLOW": f"127.0.0.1:{pages_port},{receiver_netloc}",
+        "WEBHOOK_RETRY_INITIAL_S": "0.5",
     }
     settings = {name.upper() for name in Settings.model_fields} | {"DEMO_PORT"}
     inherited = {name: value for name, value in os.environ.items() if name not in settings}
@@ -130,9 +135,9 @@ def service_environment(folder: Path, pages_port: int) -> tuple[dict[str, str], 
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, pages_url: str) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, pages_url: str, receiver: Receiver) -> AsyncIterator[Stack]:
     pages_port = int(pages_url.rstrip("/").rsplit(":", 1)[1])
-    environment, ours = service_environment(tmp_path, pages_port)
+    environment, ours = service_environment(tmp_path, pages_port, receiver.netloc)
     log = tmp_path / "service.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -301,6 +306,36 @@ async def test_every_child_killed_once_comes_back_and_no_run_is_lost_or_doubled(
     assert stack.process.returncode == 0, stack.log.read_text()[-3000:]
     assert stack.chromium_seen, "no browser was ever seen: the check below would prove nothing"
     assert not still_running(stack.chromium_seen, within_s=10), "Chromium was left behind"
+
+
+@pytest.mark.timeout(300)
+async def test_a_worker_killed_mid_delivery_delivers_the_event_again_with_the_same_id(
+    stack: Stack, pages_url: str, receiver: Receiver
+) -> None:
+    """Every worker SIGKILLed while a receiver holds a delivery open: once the workers are
+    back, the delivery is made again (the receiver deduplicates by `id`), and no more."""
+    admin = {"Authorization": f"Bearer {stack.admin_token}"}
+    where = f"/hook/{uuid.uuid4().hex[:10]}"
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as api:
+        created = await api.post("/api/projects", json={"name": "hooks"}, headers=admin)
+        headers = {"Authorization": f"Bearer {created.json()['token']}"}
+        hook = await api.post(
+            "/api/webhooks", json={"url": receiver.answer(where, HANG, 200)}, headers=headers
+        )
+        assert hook.status_code == 201, hook.text
+        test = await api.post("/api/tests", json=shop_test(pages_url), headers=headers)
+        queued = await api.post(f"/api/execution/test/{test.json()['id']}/run", headers=headers)
+        assert queued.status_code == 200, queued.text
+        await asyncio.to_thread(receiver.wait_for, where, 1)  # held open by the receiver
+        workers = stack.children("worker")
+        for worker in workers:
+            worker.kill()
+        got = await asyncio.to_thread(receiver.wait_for, where, 2, 120)
+        await asyncio.sleep(3)
+    assert len(receiver.at(where)) == 2, "delivered again once, not more"
+    first, again = (json.loads(g.body)["id"] for g in got)
+    assert first == again == f"evt-{queued.json()['jobId']}"
+    assert got[0].headers["X-Delivery-Id"] == got[1].headers["X-Delivery-Id"]
 
 
 async def until_a_run_is_active(api: httpx.AsyncClient, headers: dict[str, str]) -> None:

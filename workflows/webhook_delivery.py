@@ -16,6 +16,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import WebhookDeliveryInput
 
 LONGEST_WAIT = timedelta(hours=1)
+ATTEMPT_MARGIN_S = 5
+"""An attempt ends within its timeout; one not done this much later was lost with its worker
+and is made again."""
 NOT_RETRIED = ["WebhookRefused"]
 """The egress policy refused the webhook's address: no later attempt would pass."""
 
@@ -39,7 +42,7 @@ class WebhookDeliveryWorkflow:
             contracts.deliver_webhook,
             delivery,
             task_queue=WEBHOOK_TASK_QUEUE,
-            start_to_close_timeout=timedelta(seconds=delivery.timeout_s + 30),
+            start_to_close_timeout=timedelta(seconds=delivery.timeout_s + ATTEMPT_MARGIN_S),
             schedule_to_close_timeout=timedelta(seconds=delivery.retry_for_s),
             retry_policy=delivery_retry(delivery),
         )

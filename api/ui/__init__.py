@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.ui import library, pages, trace_viewer
+from api.ui import library, pages, trace_viewer, webhooks
 from api.ui.pages import HERE, SignInNeeded, error_page
 from api.ui.protection import DashboardProtection
 from api.ui.trace_viewer import trace_viewer_dir
@@ -20,6 +20,7 @@ def install(app: FastAPI, public_origin: str) -> None:
     headers and origin check of every dashboard response."""
     app.include_router(pages.router)
     app.include_router(library.router)
+    app.include_router(webhooks.router)
     app.include_router(trace_viewer.router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     app.mount("/ui/trace", StaticFiles(directory=trace_viewer_dir(), html=True), name="ui-trace")

@@ -17,6 +17,8 @@ from tests.api.jobs import create_test, queue, wait_for_job
 from tests.api.live_server import served
 from tests.conftest import free_port
 from tests.support.definitions import shop_test
+from tests.support.readme import readme_function
+from tests.support.receiver import Receiver
 
 
 async def paused_project(live: httpx.AsyncClient, pages_url: str) -> tuple[ProjectAccess, int]:
@@ -502,4 +504,49 @@ async def test_a_suite_run_has_a_page_that_follows_it_to_its_end_and_retries_wha
     await page.click("button:has-text('Retry what did not pass')")
     await expect(page.locator(".note")).to_contain_text("1 run of the suite run queued again")
     await expect(page.locator("text=Replaced by a retry")).to_be_visible()
+    await page.context.close()
+
+
+verify_signature = readme_function("verify_signature")
+
+
+async def test_a_webhook_is_made_tested_redelivered_and_turned_off_on_the_page(
+    live: httpx.AsyncClient, browser: Browser, receiver: Receiver
+) -> None:
+    project = await new_project(live)
+    where = f"/hook/dashboard-{project.id}"
+    page = await signed_in(browser, str(live.base_url), project.token)
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/webhooks")
+    form = page.locator("#new-webhook")
+    await form.locator("input[name=url]").fill(receiver.answer(where, 200))
+    await form.locator("input[name=name]").fill("team chat")
+    await form.locator("input[name=only_failures]").check()
+    await form.locator("button").click()
+    await expect(page.locator(".note")).to_contain_text("Webhook team chat created")
+    secret = await page.locator("#webhook-secret").inner_text()
+    assert secret.startswith("whsec_")
+    await page.goto(f"{live.base_url}/ui/projects/{project.id}/webhooks")
+    assert secret not in await page.content(), "the secret is shown once"
+    hook = page.locator("section.webhook")
+    await expect(hook).to_contain_text("failures only")
+
+    await hook.locator("button:has-text('Send a test event')").click()
+    await expect(page.locator(".note")).to_contain_text("sent")
+    [sent] = await asyncio.to_thread(receiver.wait_for, where, 1)
+    assert verify_signature(secret, sent.body, sent.headers["X-Signature"])
+    for _ in range(50):
+        await page.reload()
+        if await hook.locator(".outcome-delivered").count():
+            break
+        await asyncio.sleep(0.1)
+    await expect(hook.locator(".outcome-delivered")).to_have_count(1)
+    await hook.locator("button:has-text('Redeliver')").click()
+    await expect(page.locator(".note")).to_contain_text("sent")
+    [_, again] = await asyncio.to_thread(receiver.wait_for, where, 2)
+    assert json.loads(again.body)["id"] == json.loads(sent.body)["id"]
+
+    await hook.locator("button:has-text('Disable')").click()
+    await expect(hook.locator("h2")).to_contain_text("off")
+    await hook.locator("button:has-text('Delete')").click()
+    await expect(page.locator("main")).to_contain_text("No webhook yet.")
     await page.context.close()
