@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from runner.host import WorkerHost
 from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, queue, wait_for_job
 from tests.api.queue_helpers import moment, stored_runs
@@ -322,3 +323,27 @@ async def test_a_schedule_that_starts_failing_and_recovers_tells_each_turn_once(
     await asyncio.sleep(1)
     assert len(receiver.at(where)) == 2
     await api.delete(f"/api/schedules/{schedule_id}", headers=project.headers)
+
+
+async def test_workers_count_delivery_attempts_by_outcome(
+    live: httpx.AsyncClient, worker_host: WorkerHost, receiver: Receiver
+) -> None:
+    def attempts(outcome: str) -> float:
+        found = worker_host.metrics.registry.get_sample_value(
+            "testrun_webhook_deliveries_total", {"outcome": outcome}
+        )
+        return found or 0.0
+
+    project = await new_project(live)
+    where = path()
+    hook = await new_webhook(live, project, receiver.answer(where, 503, 200))
+    failed, delivered = attempts("failed"), attempts("delivered")
+    tested = await live.post(f"/api/webhooks/{hook['id']}/test", headers=project.headers)
+    assert tested.status_code == 200, tested.text
+    await asyncio.to_thread(receiver.wait_for, where, 2)
+    for _ in range(50):
+        if attempts("delivered") > delivered:
+            break
+        await asyncio.sleep(0.1)
+    # at least: a delivery of another test may still be under way on the same worker
+    assert attempts("failed") - failed >= 1 and attempts("delivered") - delivered >= 1
