@@ -28,10 +28,10 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def bench_stack(
-    max_sessions: int, pages_url: str
+    max_sessions: int, pages_url: str, also_allow: str = "", **more: object
 ) -> AsyncIterator[tuple[Client, WorkerHost]]:
     """A dev server and a Redis on free ports, and one worker with `max_sessions` slots whose
-    runs may reach the pages at `pages_url`."""
+    runs may reach the pages at `pages_url` (and `also_allow`), with `more` settings."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         data = Path(folder)
         redis_port = _free_port()
@@ -52,7 +52,8 @@ async def bench_stack(
                 worker_max_sessions=max_sessions,
                 database_url=f"sqlite:///{data / 'service.db'}",
                 redis_url=f"redis://127.0.0.1:{redis_port}/0",
-                egress_allow=urlsplit(pages_url).netloc,
+                egress_allow=",".join(filter(None, [urlsplit(pages_url).netloc, also_allow])),
+                **more,  # type: ignore[arg-type]
             )
             migrate(settings.database_url)
             client = await connect(settings)

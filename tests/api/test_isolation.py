@@ -8,6 +8,7 @@ from api.app import create_app
 from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_stored_state
 from tests.support.definitions import shop_test
+from tests.support.receiver import Receiver
 
 
 async def test_project_b_gets_404_for_every_route_of_project_a(
@@ -16,6 +17,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     other_project: ProjectAccess,
     pages_url: str,
     api_settings,
+    receiver: Receiver,
 ) -> None:
     a = project.headers
     test_id = await create_test(api, project, shop_test(pages_url))
@@ -41,6 +43,9 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     environment = {"variables": {"TOTAL": "42"}, "secrets": {"PIN": "a's pin"}}
     made = await api.put(f"/api/projects/me/environments/{artifact}", json=environment, headers=a)
     assert made.status_code == 200, "an environment of the same name as the artifact"
+    hook = (await api.post("/api/webhooks", json={"url": receiver.url}, headers=a)).json()
+    tested = await api.post(f"/api/webhooks/{hook['id']}/test", headers=a)
+    delivery_id = tested.json()["deliveryId"]
 
     routes = [
         ("GET", "/api/tests/{test_id}"),
@@ -65,6 +70,7 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("GET", "/api/suite-runs/{suite_run_id}/junit.xml"),
         ("POST", "/api/suite-runs/{suite_run_id}/retry"),
         ("GET", "/api/schedules/{schedule_id}"),
+        ("PUT", "/api/schedules/{schedule_id}"),
         ("DELETE", "/api/schedules/{schedule_id}"),
         ("POST", "/api/schedules/{schedule_id}/pause"),
         ("POST", "/api/schedules/{schedule_id}/resume"),
@@ -72,6 +78,12 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         ("DELETE", "/api/uploads/{name}"),
         ("GET", "/api/projects/me/environments/{name}"),
         ("DELETE", "/api/projects/me/environments/{name}"),
+        ("GET", "/api/webhooks/{webhook_id}"),
+        ("PATCH", "/api/webhooks/{webhook_id}"),
+        ("DELETE", "/api/webhooks/{webhook_id}"),
+        ("GET", "/api/webhooks/{webhook_id}/deliveries"),
+        ("POST", "/api/webhooks/{webhook_id}/test"),
+        ("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"),
     ]
     own_by_name = {("PUT", "/api/projects/me/environments/{name}")}
     """Makes or replaces the caller's own environment of that name: checked below."""
@@ -95,12 +107,18 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
         "name": artifact,
         "schedule_id": schedule_id,
         "suite_run_id": suite_run_id,
+        "webhook_id": hook["id"],
+        "delivery_id": delivery_id,
     }
     for method, template in routes:
         path = template.format(**values)
         body = shop_test(pages_url) if method == "PUT" else None
         if template.startswith("/api/suites/"):
             body = {"name": "taken", "test_ids": [test_id]} if method == "PUT" else None
+        if template.startswith("/api/schedules/") and method == "PUT":
+            body = {"name": "taken", "test_id": test_id, "interval_s": 3600}
+        if method == "PATCH":
+            body = {"name": "taken"}
         response = await api.request(method, path, json=body, headers=other_project.headers)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["code"].endswith("_not_found")
@@ -120,3 +138,4 @@ async def test_project_b_gets_404_for_every_route_of_project_a(
     assert (await api.get("/api/tests", headers=other_project.headers)).json() == []
     assert (await api.get("/api/schedules", headers=other_project.headers)).json() == []
     assert (await api.get(f"/api/schedules/{schedule_id}", headers=a)).status_code == 200
+    assert (await api.get(f"/api/webhooks/{hook['id']}", headers=a)).json()["name"] is None
