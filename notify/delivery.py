@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -30,6 +31,11 @@ class AttemptResult:
     status_code: int | None
     duration_ms: int
     error: str | None = None
+
+
+TLS = ssl.create_default_context()
+"""One TLS context for every attempt: building one (loading the CA bundle) costs more CPU
+than the rest of a delivery."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ async def post(
             parts = urlsplit(url)
             timeout = httpx.Timeout(timeouts.total_s, connect=timeouts.connect_s)
             async with httpx.AsyncClient(
-                timeout=timeout, follow_redirects=False, trust_env=False
+                timeout=timeout, follow_redirects=False, trust_env=False, verify=TLS
             ) as client:
                 request = client.build_request(
                     "POST",

@@ -103,6 +103,7 @@ class Notifier:
                 id=delivery_workflow_id(delivery_id),
                 task_queue=WORKFLOW_TASK_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                request_eager_start=True,  # a worker of this process takes its first task
             )
         except WorkflowAlreadyStartedError:
             return 0
