@@ -39,7 +39,7 @@ class StoreActivities:
         cache: ShortCache | None = None,
         bell: DispatchBell | None = None,
         workers: WorkerRegistry | None = None,
-        notify: Callable[[str], Awaitable[int]] | None = None,
+        notify: Callable[[str, str], Awaitable[int]] | None = None,
     ) -> None:
         self._runs = runs
         self._notify = notify
@@ -67,7 +67,7 @@ class StoreActivities:
             self._publish_outcome(event)
             self._announced.remember(event.job_id)
         if self._notify is not None:  # each delivery starts once, however often this runs
-            await self._notify(event.job_id)
+            await self._notify(event.job_id, event.project_id)
         if stored:
             self._finished.add(event.job_id)
             if self._retainer is None or self._retainer.done():

@@ -11,12 +11,13 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from core.egress import EgressPolicy, describe_block, literal_address
+from core.egress import EgressPolicy, IPAddress, describe_block, literal_address
 
 BODY_READ = 4096
 DELIVERED, FAILED, GONE, REFUSED = "delivered", "failed", "disabled", "refused"
@@ -44,7 +45,18 @@ class Timeouts:
     total_s: float
 
 
-async def pinned_address(url: str, policy: EgressPolicy) -> tuple[str, str | None]:
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to, as the system's resolver says now."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+
+
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+
+async def pinned_address(
+    url: str, policy: EgressPolicy, resolver: Resolver = resolve
+) -> tuple[str, str | None]:
     """The address to connect to for `url`, and why the policy refuses it (None: it passes).
     A host that resolves to any refused address is refused."""
     parts = urlsplit(url)
@@ -53,11 +65,9 @@ async def pinned_address(url: str, policy: EgressPolicy) -> tuple[str, str | Non
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     literal = literal_address(host)
-    if literal is not None:
-        addresses = [literal]
-    else:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+    addresses = [literal] if literal is not None else await resolver(host, port)
+    if not addresses:
+        return "", f"{host} resolves to no address"
     for address in addresses:
         decision = policy.decide(host, port, address)
         if not decision.allowed:

@@ -10,11 +10,16 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.config import Settings
 from runner.host import WorkerHost
+from store.db import create_engine
+from store.models import Webhook
 from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, queue, wait_for_job
 from tests.api.queue_helpers import moment, stored_runs
+from tests.conftest import free_port
 from tests.support.definitions import shop_test
 from tests.support.readme import readme_function
 from tests.support.receiver import HANG, Receiver
@@ -347,3 +352,59 @@ async def test_workers_count_delivery_attempts_by_outcome(
         await asyncio.sleep(0.1)
     # at least: a delivery of another test may still be under way on the same worker
     assert attempts("failed") - failed >= 1 and attempts("delivered") - delivered >= 1
+
+
+async def test_a_denied_address_is_refused_at_delivery_too(
+    api: httpx.AsyncClient, api_settings: Settings, receiver: Receiver
+) -> None:
+    """The delivery decides again, at each attempt, before any connection: a webhook whose
+    URL names loopback on a port EGRESS_ALLOW does not name (written into the database past
+    the API's check at creation) is refused, for good (no retry). How a name is decided on
+    the addresses it resolves to is in tests/fast/notify/."""
+    project = await new_project(api)
+    assert (
+        await api.post(
+            "/api/webhooks", json={"url": "http://localhost:9/hook"}, headers=project.headers
+        )
+    ).status_code == 422, "refused at creation"
+    hook = await new_webhook(api, project, receiver.url + path())
+    engine = create_engine(api_settings.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            row = await session.get(Webhook, hook["id"])
+            assert row is not None
+            row.url = f"http://localhost:{free_port()}/hook"
+            session.add(row)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    tested = await api.post(f"/api/webhooks/{hook['id']}/test", headers=project.headers)
+    assert tested.status_code == 200, tested.text
+    for _ in range(100):
+        log = await deliveries(api, project, hook["id"])
+        if log[0]["attempt"] > 0:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+    log = await deliveries(api, project, hook["id"])
+    assert [(d["attempt"], d["outcome"]) for d in log] == [(1, "refused"), (0, "queued")]
+    assert "127.0.0.1" in log[0]["error"] or "::1" in log[0]["error"], log[0]["error"]
+
+
+async def test_deliveries_past_the_project_s_rate_are_logged_and_not_sent(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    project = await new_project(api, limits={"max_deliveries_per_minute": 1})
+    where = path()
+    hook = await new_webhook(api, project, receiver.answer(where, 200))
+    sent = [
+        (await api.post(f"/api/webhooks/{hook['id']}/test", headers=project.headers)).json()
+        for _ in range(2)
+    ]
+    assert [s["started"] for s in sent] == [True, False]
+    await asyncio.to_thread(receiver.wait_for, where, 1)
+    log = await deliveries(api, project, hook["id"])
+    limited = [d for d in log if d["outcome"] == "rate_limited"]
+    assert len(limited) == 1 and "1 deliveries a minute" in limited[0]["error"]
+    await asyncio.sleep(1)
+    assert len(receiver.at(where)) == 1

@@ -3,14 +3,15 @@ the egress decision on the address a delivery would connect to (nothing is conne
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 import pytest
 
-from core.egress import EgressPolicy
+from core.egress import EgressPolicy, IPAddress
 from core.webhook_signing import new_secret, signature, verify
 from notify.chat import chat_message
-from notify.delivery import REFUSED, Timeouts, pinned_address, post
+from notify.delivery import REFUSED, Resolver, Timeouts, pinned_address, post
 from notify.rules import EventFacts, WebhookRules
 from tests.support.readme import readme_function
 
@@ -83,10 +84,37 @@ async def test_a_denied_address_is_refused_before_any_connection(url: str) -> No
     assert result.outcome == REFUSED and result.status_code is None
 
 
-async def test_a_name_is_decided_on_the_address_it_resolves_to() -> None:
-    """`localhost` resolves (from /etc/hosts, no traffic) to loopback: refused by default,
-    delivered to that very address once EGRESS_ALLOW names it."""
-    assert (await pinned_address("http://localhost:9/", EgressPolicy.from_setting("")))[1]
-    allowed = EgressPolicy.from_setting("127.0.0.1:9,::1")
-    address, refusal = await pinned_address("http://localhost:9/", allowed)
-    assert refusal is None and address in ("127.0.0.1", "::1")
+def resolving_to(*addresses: str) -> Resolver:
+    """A resolver that answers these addresses for any name (no lookup, no traffic)."""
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address(address) for address in addresses]
+
+    return resolver
+
+
+@pytest.mark.parametrize(
+    ("answers", "refused"),
+    [
+        (("127.0.0.1",), True),  # DNS rebinding: a public-looking name answers loopback
+        (("93.184.216.34", "10.1.2.3"), True),  # one private answer among public ones
+        (("::ffff:192.168.0.1",), True),
+        (("93.184.216.34",), False),
+    ],
+)
+async def test_a_name_is_decided_on_every_address_it_resolves_to(
+    answers: tuple[str, ...], refused: bool
+) -> None:
+    policy = EgressPolicy.from_setting("")
+    url = "https://hooks.example.com/testrun"
+    address, refusal = await pinned_address(url, policy, resolving_to(*answers))
+    assert (refusal is not None) == refused, refusal
+    assert address == ("" if refused else answers[0]), "the very address that was decided"
+
+
+async def test_egress_allow_admits_a_resolved_private_address() -> None:
+    allowed = EgressPolicy.from_setting("10.1.2.3:443")
+    address, refusal = await pinned_address(
+        "https://hooks.internal/x", allowed, resolving_to("10.1.2.3")
+    )
+    assert (address, refusal) == ("10.1.2.3", None)
