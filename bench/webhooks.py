@@ -2,7 +2,7 @@
 with none, on one in-process stack (a dev server, Redis, SQLite, the API with its dispatcher
 and one worker with 2 sessions); the receiver is on loopback and answers at once.
 
-Usage: python -m bench.webhooks [--runs 1000] [--baseline-runs 300]
+Usage: python -m bench.webhooks [--runs 1000] [--baseline-runs 300] [--max-parallel 2]
 
 Figures: the delivery latency from each run's end (its recorded finish) to the receipt, p50
 and p99 (target: p99 <= 1 s), and the process's CPU per run with a webhook against without
@@ -63,12 +63,14 @@ async def run_many(
     return runs
 
 
-async def project(api: httpx.AsyncClient, pages_url: str) -> tuple[dict[str, str], int]:
+async def project(
+    api: httpx.AsyncClient, pages_url: str, max_parallel: int
+) -> tuple[dict[str, str], int]:
     made = await api.post(
         "/api/projects",
         json={
             "name": f"hooks-{uuid.uuid4().hex[:6]}",
-            "max_parallel": 2,
+            "max_parallel": max_parallel,
             "limits": {"max_waiting": 100_000, "max_deliveries_per_minute": 100_000},
         },
         headers={"Authorization": f"Bearer {ADMIN}"},
@@ -98,7 +100,7 @@ def latencies(receiver: Receiver, where: str, runs: list[dict]) -> list[float]:
     return found
 
 
-async def measure(runs: int, baseline_runs: int) -> None:
+async def measure(runs: int, baseline_runs: int, max_parallel: int) -> None:
     with StaticServer(PAGES_DIR) as pages_url, webhook_receiver() as receiver:
         async with bench_stack(
             2, pages_url, receiver.netloc, admin_token=ADMIN, webhook_retry_initial_s=1.0
@@ -109,14 +111,14 @@ async def measure(runs: int, baseline_runs: int) -> None:
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://api", timeout=120
                 ) as api:
-                    headers, test_id = await project(api, pages_url)
+                    headers, test_id = await project(api, pages_url, max_parallel)
                     await run_many(api, headers, test_id, 20)  # warm up
                     before = cpu_s()
                     await run_many(api, headers, test_id, baseline_runs)
                     plain_cpu = (cpu_s() - before) / baseline_runs
 
                     where = f"/hook/{uuid.uuid4().hex[:8]}"
-                    hooked_headers, hooked_test = await project(api, pages_url)
+                    hooked_headers, hooked_test = await project(api, pages_url, max_parallel)
                     await api.post(
                         "/api/webhooks",
                         json={"url": receiver.answer(where, 200)},
@@ -132,7 +134,10 @@ async def measure(runs: int, baseline_runs: int) -> None:
                     wall = time.monotonic() - started
     seconds = sorted(latencies(receiver, where, done))
     ids = [json.loads(g.body)["id"] for g in receiver.at(where)]
-    print(f"runs with a webhook: {runs} in {wall:.0f} s; deliveries received: {len(ids)}")
+    print(
+        f"runs with a webhook: {runs} in {wall:.0f} s (max_parallel {max_parallel});"
+        f" deliveries received: {len(ids)}"
+    )
     print(f"  duplicates received: {len(ids) - len(set(ids))}")
     if seconds:
         p99 = seconds[min(len(seconds) - 1, int(len(seconds) * 0.99))]
@@ -152,8 +157,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--baseline-runs", type=int, default=300)
+    parser.add_argument(
+        "--max-parallel", type=int, default=2, help="1: one run at a time, the machine not full"
+    )
     arguments = parser.parse_args()
-    asyncio.run(measure(arguments.runs, arguments.baseline_runs))
+    asyncio.run(measure(arguments.runs, arguments.baseline_runs, arguments.max_parallel))
 
 
 if __name__ == "__main__":
