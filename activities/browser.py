@@ -268,11 +268,6 @@ class BrowserActivities:
         finally:
             outcome.cancel()
 
-    @activity.defn
-    async def watch_session(self, watch: SessionWatch) -> None:
-        """Runs started before `run_session`: heartbeat while the session is open."""
-        await self._keep_alive(watch, partial(self._pool.until_gone, watch.session_id))
-
     async def _keep_alive(
         self, watch: SessionWatch, ended_within: Callable[[float], Awaitable[bool]]
     ) -> None:

@@ -28,7 +28,6 @@ from core.run_ids import session_workflow_id
 from devstack.static_server import StaticServer
 from tests.support.pages import PAGES_DIR
 from tests.support.runs import local_activity_span
-from workflows.activity_contracts import watch_session
 from workflows.messages import RunInput
 from workflows.test_run import TestRunWorkflow
 
@@ -106,13 +105,11 @@ async def time_by_phase(handle, prefix: str = "") -> Counter[str]:  # type: igno
             )
         elif kind == "ACTIVITY_TASK_STARTED":
             scheduled = event.activity_task_started_event_attributes.scheduled_event_id
-            if names[scheduled] != watch_session.__name__:
-                spent["activity dispatch (scheduled -> started)"] += at - time_of[scheduled]
+            spent["activity dispatch (scheduled -> started)"] += at - time_of[scheduled]
         elif kind == "ACTIVITY_TASK_COMPLETED":
             completed = event.activity_task_completed_event_attributes
-            if names[completed.scheduled_event_id] != watch_session.__name__:
-                took = at - time_of[completed.started_event_id]
-                spent[f"{names[completed.scheduled_event_id]} activities"] += took
+            took = at - time_of[completed.started_event_id]
+            spent[f"{names[completed.scheduled_event_id]} activities"] += took
         elif kind == "WORKFLOW_TASK_STARTED":
             spent[f"{prefix}workflow task dispatch"] += at - last["WORKFLOW_TASK_SCHEDULED"]
         elif kind == "WORKFLOW_TASK_COMPLETED":

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from temporalio.client import Client
 
 from core.config import Settings
-from core.temporal import connect
+from core.temporal import CLEAR_CONVERTER, connect
 from devstack.redis_server import start_redis
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
 from runner.host import WorkerHost
@@ -28,10 +28,15 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def bench_stack(
-    max_sessions: int, pages_url: str, also_allow: str = "", **more: object
+    max_sessions: int,
+    pages_url: str,
+    also_allow: str = "",
+    clear_payloads: bool = False,
+    **more: object,
 ) -> AsyncIterator[tuple[Client, WorkerHost]]:
     """A dev server and a Redis on free ports, and one worker with `max_sessions` slots whose
-    runs may reach the pages at `pages_url` (and `also_allow`), with `more` settings."""
+    runs may reach the pages at `pages_url` (and `also_allow`), with `more` settings; with
+    `clear_payloads`, histories keep their payloads in clear (no codec)."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         data = Path(folder)
         redis_port = _free_port()
@@ -56,7 +61,11 @@ async def bench_stack(
                 **more,  # type: ignore[arg-type]
             )
             migrate(settings.database_url)
-            client = await connect(settings)
+            client = (
+                await Client.connect(settings.temporal_address, data_converter=CLEAR_CONVERTER)
+                if clear_payloads
+                else await connect(settings)
+            )
             host = WorkerHost(client, settings)
             await host.start()
             try:

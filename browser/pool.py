@@ -376,15 +376,6 @@ class BrowserPool:
         with contextlib.suppress(BaseException):
             await _discard(await spare)
 
-    async def until_gone(self, session_id: str, timeout_s: float) -> bool:
-        """Wait up to timeout_s for the session to close or be lost; True once it has."""
-        session = self._sessions.get(session_id)
-        if session is None:
-            return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(session.gone.wait(), timeout_s)
-        return session.gone.is_set()
-
     def _remember_lost(self, session_id: str, why: str) -> None:
         """Why a session is gone (or may never open), kept for the recent ones only."""
         if len(self._lost) > 1000:

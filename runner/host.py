@@ -187,7 +187,6 @@ class WorkerHost:
                 self.browser.run_auth,
                 self.browser.close_session,
                 self.browser.run_session,
-                self.browser.watch_session,
             ],
             max_concurrent_activities=settings.worker_max_sessions * 4 + 4,
             max_heartbeat_throttle_interval=timedelta(seconds=1),

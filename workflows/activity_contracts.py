@@ -20,7 +20,6 @@ from workflows.messages import (
     SessionOutcome,
     SessionRequest,
     SessionRunInput,
-    SessionWatch,
     StepInput,
     TeardownInput,
     TeardownOutcome,
@@ -63,13 +62,6 @@ async def close_session(input: TeardownInput) -> TeardownOutcome:
 async def run_session(input: SessionRunInput) -> SessionOutcome:
     """Run the login and steps in a SessionRun workflow on the session's worker and return how
     they went, heartbeating meanwhile: its heartbeats tell the run the worker is alive."""
-    raise NotCalledHere
-
-
-@activity.defn
-async def watch_session(watch: SessionWatch) -> None:
-    """Runs started before `run_session`: heartbeat while the session is open; its end tells
-    the run the worker is gone."""
     raise NotCalledHere
 
 
@@ -122,7 +114,6 @@ CONTRACTS = (
     run_auth,
     close_session,
     run_session,
-    watch_session,
     record_finished,
     forget_worker,
     queue_again,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -21,14 +20,11 @@ with workflow.unsafe.imports_passed_through():
         parse_test,
     )
     from core.queues import SESSION_TASK_QUEUE, worker_session_queue
-    from core.run_ids import session_workflow_id
     from core.run_result import RunProgress, SessionAttempt, StepRecord, StepStatus
     from core.run_state import UNFINISHED_STATES, RunState
     from core.search_attributes import RUN_STATE
     from workflows import activity_contracts as contracts
-    from workflows.activity_contracts import BrowserAttempt
     from workflows.messages import (
-        ActionOutcome,
         RunFinished,
         RunInput,
         SessionInfo,
@@ -36,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         SessionPulse,
         SessionRequest,
         SessionRunInput,
-        SessionWatch,
         SlotHandover,
         TeardownInput,
         TeardownOutcome,
@@ -44,18 +39,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.progress import SETUP_DONE, STEPS_START, progress_after_steps
     from workflows.session_run import (
         ONE_ATTEMPT,
-        SessionRunWorkflow,
-        login_attempt,
         new_step_records,
-        session_run_timeout,
-        step_attempt,
     )
     from workflows.step_retries import (
         SessionLost,
-        StepFailed,
         WorkerLost,
         raise_if_cancelled,
-        with_retries,
     )
 
 SETUP_RETRY = RetryPolicy(
@@ -64,15 +53,6 @@ SETUP_RETRY = RetryPolicy(
 TEARDOWN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2, maximum_attempts=3
 )
-STEPS_IN_SESSION_RUN = "steps-in-session-run"
-"""Patch: a run's steps are local activities of a SessionRun child on the session's worker.
-Runs started before it replay the per-step activity path (`_session_by_activities`)."""
-SESSION_RUN_BY_WORKER = "session-run-by-its-worker"
-"""Patch: the session's worker starts the SessionRun itself, in the `run_session` activity,
-whose heartbeats are the worker's liveness and whose result is the session's outcome; the
-database activities are local. Three workflow tasks and two activity tasks fewer per run.
-Runs started before it replay the child-and-watch path of STEPS_IN_SESSION_RUN."""
-
 HANDOVER_WAIT = timedelta(days=1, minutes=15)
 """How long a successor may wait on its predecessor's worker: that run's longest possible life
 (the longest test timeout, with room for its close); the worker's heartbeats show it alive."""
@@ -186,13 +166,11 @@ class TestRunWorkflow:
 
     async def _run_sessions(self, test: TestDefinition) -> None:
         """Try the run in fresh sessions until it ends for a reason other than a lost session."""
-        by_worker = workflow.patched(SESSION_RUN_BY_WORKER)
-        in_session_run = by_worker or workflow.patched(STEPS_IN_SESSION_RUN)
         for attempt in range(1, self._input.max_session_attempts + 1):
             record = SessionAttempt(attempt=attempt)
             self._progress.session_attempts.append(record)
             self._reset_steps()
-            lost = await self._session_attempt(test, attempt, by_worker, in_session_run)
+            lost = await self._session_attempt(test, attempt)
             if lost is None:
                 return
             record.lost_reason, record.lost_at = lost, workflow.now()
@@ -204,16 +182,14 @@ class TestRunWorkflow:
             errors.SESSIONS_EXHAUSTED,
         )
 
-    async def _session_attempt(
-        self, test: TestDefinition, attempt: int, by_worker: bool, in_session_run: bool
-    ) -> str | None:
+    async def _session_attempt(self, test: TestDefinition, attempt: int) -> str | None:
         """One session attempt: in a predecessor's slot if the grant named one (again, after
         each new grant, while the slot is not handed over), else in any free slot. Why the
         session was lost, or None."""
         while True:
             handover, self._handover = self._handover, None
             try:
-                if handover is None or not by_worker:
+                if handover is None:
                     raise SlotNotHandedOver
                 return await self._successor_session_run(test, attempt, handover)
             except QueuedAgain:
@@ -222,9 +198,7 @@ class TestRunWorkflow:
                 self._ended_at = None  # a released successor's close was not the run's end
                 break
         session = await self._open_session(test, attempt)
-        if in_session_run:
-            return await self._session_run(test, session, attempt, by_worker)
-        return await self._session_by_activities(test, session, attempt)
+        return await self._session_run(test, session, attempt)
 
     async def _next_grant(self) -> None:
         """A successor put back in line waits for the dispatcher's next grant."""
@@ -247,19 +221,18 @@ class TestRunWorkflow:
         opening = self._session_request(test, attempt).model_copy(
             update={"after_run": handover.after_run}
         )
-        return await self._session_run(test, session, attempt, True, opening)
+        return await self._session_run(test, session, attempt, opening)
 
     async def _session_run(
         self,
         test: TestDefinition,
         session: SessionInfo,
         attempt: int,
-        by_worker: bool,
         opening: SessionRequest | None = None,
     ) -> str | None:
-        """Run the steps in a SessionRun on the session's worker: started there by the
-        `run_session` activity (`by_worker`), or as a child watched by `watch_session`.
-        With `opening`, that activity opens the context first (`_successor_session_run`).
+        """Run the steps in a SessionRun on the session's worker, started there by the
+        `run_session` activity, whose heartbeats are the worker's liveness. With `opening`,
+        that activity opens the context first (`_successor_session_run`).
 
         The run keeps the timeout and the cancel: either closes the context from here, which
         ends the step in progress at once. Returns why the session was lost, or None.
@@ -274,25 +247,16 @@ class TestRunWorkflow:
             sealed_secrets=self._input.sealed_secrets,
             opening=opening,
         )
-        running: list[asyncio.Future[Any]]
-        if by_worker:
-            outcome_of_worker = asyncio.ensure_future(
-                self._run_session(steps, test.timeout_s, waits=opening is not None)
-            )
-            running = [outcome_of_worker]
-            ending = partial(self._session_result, outcome_of_worker, session)
-        else:
-            child = asyncio.ensure_future(self._child_session_run(steps, test.timeout_s))
-            watch = asyncio.ensure_future(self._watch(session, attempt, test.timeout_s))
-            running = [child, watch]
-            ending = partial(self._session_outcome, child, watch, session)
+        running = asyncio.ensure_future(
+            self._run_session(steps, test.timeout_s, waits=opening is not None)
+        )
         outcome: SessionOutcome | None = None
         lost: str | None = None
         dropped = released = False
         missed: Exception | None = None
         try:
             if opening is not None:
-                missed, released = await self._until_opened(running[0], session, attempt)
+                missed, released = await self._until_opened(running, session, attempt)
                 if missed:
                     raise missed
                 if released:
@@ -302,7 +266,9 @@ class TestRunWorkflow:
                 self._set_phase(RunState.ACTIVE, "auth", SETUP_DONE)
             else:
                 self._set_phase(RunState.ACTIVE, "steps", STEPS_START)
-            outcome = await asyncio.wait_for(ending(), timeout=test.timeout_s)
+            outcome = await asyncio.wait_for(
+                self._session_result(running, session), timeout=test.timeout_s
+            )
         except SessionLost as error:
             lost = str(error)  # its worker or its browser is gone: nothing left to close
             if isinstance(error, WorkerLost):
@@ -317,11 +283,10 @@ class TestRunWorkflow:
         finally:
             self._pulsed_attempt = None
             if not dropped:
-                for task in running:  # a finished session's tasks have ended by themselves
-                    if outcome is None:
-                        _abandon(task)
-                    else:
-                        _forget(task)
+                if outcome is None:  # a finished session's activity has ended by itself
+                    _abandon(running)
+                else:
+                    _forget(running)
                 if outcome is None and lost is None and missed is None:
                     await self._teardown(session, attempt, keep_trace=True, frees=not released)
         if outcome is not None:
@@ -410,68 +375,19 @@ class TestRunWorkflow:
             raise _lost(error, session) from None
         return _unless_lost(outcome)
 
-    async def _child_session_run(self, steps: SessionRunInput, timeout_s: int) -> SessionOutcome:
-        """Runs started before SESSION_RUN_BY_WORKER: the SessionRun as a child workflow."""
-        return await workflow.execute_child_workflow(
-            SessionRunWorkflow.run,
-            steps,
-            id=session_workflow_id(workflow.info().workflow_id, steps.session_attempt),
-            task_queue=steps.session.task_queue,
-            execution_timeout=session_run_timeout(timeout_s),
-            cancellation_type=workflow.ChildWorkflowCancellationType.TRY_CANCEL,
-        )
-
     async def _forget_worker(self, worker_id: str) -> None:
         """Take the dead worker's slots out of the capacity (the dispatcher sees it at once)."""
         await self._store(contracts.forget_worker, worker_id)
 
     async def _store(self, contract: Callable[[A], Awaitable[T]], arg: A) -> T:
-        """A database activity, retried until it succeeds; local since SESSION_RUN_BY_WORKER
-        (it runs in the workflow task that asks for it: no task of its own, no server trip)."""
-        if workflow.patched(SESSION_RUN_BY_WORKER):
-            return await workflow.execute_local_activity(
-                contract,
-                arg,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=STORE_RETRY,
-            )
-        return await workflow.execute_activity(
-            contract, arg, start_to_close_timeout=timedelta(seconds=30), retry_policy=STORE_RETRY
+        """A database activity, local (it runs in the workflow task that asks for it: no task
+        of its own, no server trip) and retried until it succeeds."""
+        return await workflow.execute_local_activity(
+            contract,
+            arg,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=STORE_RETRY,
         )
-
-    async def _watch(self, session: SessionInfo, attempt: int, timeout_s: int) -> None:
-        """Heartbeats from the session's worker while the session is open: it is alive."""
-        watch = SessionWatch(
-            session_id=session.session_id,
-            run_id=workflow.info().workflow_id,
-            session_attempt=attempt,
-        )
-        await self._heartbeating(contracts.watch_session, watch, session.task_queue, timeout_s)
-
-    async def _session_outcome(
-        self,
-        child: asyncio.Future[SessionOutcome],
-        watch: asyncio.Future[None],
-        session: SessionInfo,
-    ) -> SessionOutcome:
-        """The child's outcome, or SessionLost as soon as the worker stops answering."""
-        both: list[asyncio.Future[Any]] = [child, watch]
-        await workflow.wait(both, return_when=asyncio.FIRST_COMPLETED)
-        if not child.done():
-            try:
-                watch.result()
-            except ActivityError as error:
-                raise _lost(error, session) from None
-            # the context closed: the child's outcome is on its way, unless the worker died
-            lost_after = self._input.session_lost_timeout_s
-            await workflow.wait([child], timeout=lost_after)
-            if not child.done():
-                raise WorkerLost(session.worker_id)
-        try:
-            outcome = child.result()
-        except ChildWorkflowError as error:
-            raise SessionLost(f"the session's workflow ended: {error.cause or error}") from None
-        return _unless_lost(outcome)
 
     def _apply(self, outcome: SessionOutcome) -> None:
         """The session's step records become the run's; it ends as the steps ended."""
@@ -518,36 +434,6 @@ class TestRunWorkflow:
         current.status, current.attempts = "running", attempt
         self._progress.phase, self._progress.current_step = "steps", index
         self._progress.progress = progress_after_steps(index, len(self._progress.steps))
-
-    async def _session_by_activities(
-        self, test: TestDefinition, session: SessionInfo, attempt: int
-    ) -> str | None:
-        """Runs started before STEPS_IN_SESSION_RUN: each step attempt an activity of its own.
-
-        Kept so that those runs replay; remove it with the patch once none is in flight.
-        """
-        outcome = "failed"
-        try:
-            await asyncio.wait_for(self._run_in_session(test, session), timeout=test.timeout_s)
-            outcome = "completed"
-        except GeneratorExit:
-            outcome = "dropped"  # see the class docstring
-            raise
-        except SessionLost as lost:
-            return str(lost)
-        except StepFailed as failed:
-            self._finish(RunState.FAILED, str(failed), failed.error_type)
-        except TimeoutError:
-            outcome = "timed_out"
-            self._finish(
-                RunState.TIMED_OUT, f"the run exceeded {test.timeout_s} s", errors.TEST_TIMED_OUT
-            )
-        finally:
-            if outcome != "dropped":
-                await self._teardown(session, attempt, keep_trace=outcome != "completed")
-        if outcome == "completed":
-            self._finish(RunState.COMPLETED)
-        return None
 
     async def _wait_for_admission(self) -> None:
         """A run queued through the service waits for its turn (the dispatcher's grant)."""
@@ -600,73 +486,6 @@ class TestRunWorkflow:
             test_name=str(self._input.test.get("name") or "") or None,
         )
         await self._store(contracts.record_finished, finished)
-
-    async def _run_in_session(self, test: TestDefinition, session: SessionInfo) -> None:
-        """Log in if the test has an auth flow, then run every step in order."""
-        auth = self._input.auth
-        if auth is not None and self._progress.auth is not None:
-            self._set_phase(RunState.ACTIVE, "auth", 10)
-            self._progress.flaky |= await with_retries(
-                self._progress.auth,
-                test.retry,
-                lambda attempt: self._activity(
-                    session,
-                    contracts.run_auth,
-                    *login_attempt(
-                        session.session_id,
-                        workflow.info().workflow_id,
-                        self._input.project_id,
-                        test,
-                        auth,
-                        attempt,
-                    ),
-                ),
-            )
-        self._set_phase(RunState.ACTIVE, "steps", 30)
-        for record in self._progress.steps:
-            self._progress.current_step = record.index
-            self._progress.flaky |= await with_retries(
-                record,
-                test.retry_of(record.index),
-                partial(self._step_attempt, session, test, record.index),
-            )
-            self._progress.progress = progress_after_steps(record.index + 1, len(test.steps))
-        self._progress.current_step = None
-
-    async def _step_attempt(
-        self, session: SessionInfo, test: TestDefinition, index: int, attempt: int
-    ) -> ActionOutcome:
-        """One attempt of step `index` in the session."""
-        arg, timeout_ms = step_attempt(
-            session.session_id,
-            workflow.info().workflow_id,
-            self._input.project_id,
-            test,
-            index,
-            attempt,
-            self._input.sealed_secrets,
-        )
-        return await self._activity(session, contracts.run_step, arg, timeout_ms)
-
-    async def _activity(
-        self, session: SessionInfo, attempt: BrowserAttempt, arg: Any, timeout_ms: int
-    ) -> ActionOutcome:
-        """Run one activity in the session's worker; a vanished worker becomes SessionLost."""
-        lost_after = timedelta(seconds=self._input.session_lost_timeout_s)
-        try:
-            return await workflow.execute_activity(
-                attempt,
-                arg,
-                task_queue=session.task_queue,
-                schedule_to_start_timeout=lost_after,
-                start_to_close_timeout=timedelta(milliseconds=timeout_ms) + lost_after,
-                heartbeat_timeout=lost_after,
-                retry_policy=ONE_ATTEMPT,
-            )
-        except ActivityError as error:
-            if isinstance(error.cause, ActivityTimeout):
-                raise WorkerLost(session.worker_id) from None
-            raise  # a cancel, a lost session or a failed attempt: with_retries tells which
 
     async def _teardown(
         self, session: SessionInfo, attempt: int, keep_trace: bool, frees: bool = True
