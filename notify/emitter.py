@@ -16,12 +16,11 @@ from core.run_state import RunState
 from notify.events import WebhookEvent, run_finished, schedule_turned, suite_run_finished
 from notify.rules import WebhookRules
 from store.models import Run, Webhook, WebhookDelivery
-from store.webhooks import WebhookStore, minute_ago
+from store.webhooks import QUEUED, RATE_LIMITED, WebhookStore, minute_ago
 from workflows.messages import WebhookDeliveryInput
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 log = logging.getLogger(__name__)
-QUEUED, RATE_LIMITED = "queued", "rate_limited"
 
 
 def delivery_workflow_id(delivery_id: str) -> str:
@@ -87,7 +86,7 @@ class Notifier:
         )
         overrides = await self._store.limit_overrides(webhook.project_id)
         limit = self._settings.limits_for(overrides).max_deliveries_per_minute
-        if await self._store.deliveries_since(webhook.project_id, minute_ago()) >= limit:
+        if await self._store.started_since(webhook.project_id, minute_ago()) >= limit:
             row.outcome, row.error = RATE_LIMITED, f"over {limit} deliveries a minute: not sent"
             await self._store.log(row)
             log.warning("webhook %s: %s dropped (rate limited)", webhook.id, event.id)

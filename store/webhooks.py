@@ -17,6 +17,8 @@ from store.suite_runs import suite_run_rows
 
 DELIVERIES_KEPT = 100
 """Attempts kept per webhook in its delivery log."""
+QUEUED, RATE_LIMITED = "queued", "rate_limited"
+"""A delivery's first row in the log (attempt 0): started, or dropped over the project's rate."""
 
 
 async def deliveries_of(
@@ -59,8 +61,9 @@ class WebhookStore:
             project = await session.get(Project, project_id)
             return project.limits if project else None
 
-    async def deliveries_since(self, project_id: int, since: datetime) -> int:
-        """How many first attempts the project's events started since `since` (its rate)."""
+    async def started_since(self, project_id: int, since: datetime) -> int:
+        """How many deliveries the project's events started since `since` (its rate): their
+        `queued` rows (one per delivery; attempts and refusals are not counted)."""
         async with self.session() as session:
             found = await session.exec(
                 select(func.count())
@@ -68,7 +71,7 @@ class WebhookStore:
                 .where(
                     WebhookDelivery.project_id == project_id,
                     col(WebhookDelivery.created_at) >= since,
-                    WebhookDelivery.attempt <= 1,
+                    WebhookDelivery.outcome == QUEUED,
                 )
             )
             return int(found.one())

@@ -394,17 +394,18 @@ async def test_a_denied_address_is_refused_at_delivery_too(
 async def test_deliveries_past_the_project_s_rate_are_logged_and_not_sent(
     api: httpx.AsyncClient, receiver: Receiver
 ) -> None:
-    project = await new_project(api, limits={"max_deliveries_per_minute": 1})
+    """The rate counts deliveries started, not their attempts nor the refused ones."""
+    project = await new_project(api, limits={"max_deliveries_per_minute": 2})
     where = path()
-    hook = await new_webhook(api, project, receiver.answer(where, 200))
-    sent = [
-        (await api.post(f"/api/webhooks/{hook['id']}/test", headers=project.headers)).json()
-        for _ in range(2)
-    ]
-    assert [s["started"] for s in sent] == [True, False]
-    await asyncio.to_thread(receiver.wait_for, where, 1)
+    hook = await new_webhook(api, project, receiver.answer(where, 500, 200))
+    test_path = f"/api/webhooks/{hook['id']}/test"
+    first = (await api.post(test_path, headers=project.headers)).json()
+    await asyncio.to_thread(receiver.wait_for, where, 2)  # a failed attempt, then delivered
+    later = [(await api.post(test_path, headers=project.headers)).json() for _ in range(2)]
+    assert [first["started"], *(s["started"] for s in later)] == [True, True, False]
+    await asyncio.to_thread(receiver.wait_for, where, 3)
     log = await deliveries(api, project, hook["id"])
     limited = [d for d in log if d["outcome"] == "rate_limited"]
-    assert len(limited) == 1 and "1 deliveries a minute" in limited[0]["error"]
+    assert len(limited) == 1 and "2 deliveries a minute" in limited[0]["error"]
     await asyncio.sleep(1)
-    assert len(receiver.at(where)) == 1
+    assert len(receiver.at(where)) == 3
