@@ -27,7 +27,7 @@ from core import errors
 from core.definition import CREDENTIAL_PLACEHOLDER, START_PAGE_TIMEOUT_MS, Credentials, Step
 from core.redaction import redact
 from core.run_ids import session_workflow_id
-from core.run_result import AttemptFailure
+from core.run_result import AttemptFailure, progress_after_steps
 from core.secrets import SealedDataInvalid, SecretBox, credential_secrets
 from core.variables import fill_secrets, with_secrets
 from live.cache import ShortCache, queue_counts_key
@@ -47,7 +47,6 @@ from workflows.messages import (
     TeardownInput,
     TeardownOutcome,
 )
-from workflows.progress import progress_after_steps
 from workflows.session_run import SessionRunWorkflow, session_run_timeout
 
 log = logging.getLogger(__name__)

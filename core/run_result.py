@@ -50,6 +50,19 @@ class SessionAttempt(BaseModel):
     lost_at: datetime | None = None
 
 
+SETUP_DONE = 10
+STEPS_START = 30
+STEPS_END = 90
+"""Progress percentages: setup 10, auth 30, steps 30 to 90, teardown 90, done 100."""
+
+
+def progress_after_steps(done: int, total: int) -> int:
+    """Percent reached once `done` of `total` steps have passed."""
+    if total <= 0:
+        return STEPS_END
+    return STEPS_START + (STEPS_END - STEPS_START) * done // total
+
+
 class RunProgress(BaseModel):
     """The run as the `progress` query and the workflow result report it."""
 
@@ -67,6 +80,66 @@ class RunProgress(BaseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+    def enter(self, state: RunState, phase: str, percent: int) -> None:
+        """The run is in `phase` of `state`; its percentage never goes back."""
+        self.state, self.phase = state, phase
+        self.progress = max(self.progress, percent)
+
+    def restart_steps(self) -> None:
+        """A new session attempt starts every step (and the login) afresh."""
+        self.progress = 0
+        for record in self.steps:
+            record.status, record.attempts, record.duration_ms = "pending", 0, None
+            record.error = record.error_type = None
+            record.failures, record.artifacts = [], []
+        if self.auth is not None:
+            self.auth = StepRecord(index=-1, action="auth", description=self.auth.description)
+
+    def show_step_done(self, record: StepRecord) -> None:
+        """What the worker knows of a step so far: its attempts and failures, and for one that
+        passed its selector, duration and artifacts."""
+        if not 0 <= record.index < len(self.steps):
+            return
+        shown = self.steps[record.index]
+        shown.attempts, shown.failures = record.attempts, record.failures
+        if record.status == "passed":
+            shown.status, shown.duration_ms = "passed", record.duration_ms
+            shown.selector_used, shown.artifacts = record.selector_used, record.artifacts
+
+    def show_step_in_progress(self, index: int, attempt: int) -> None:
+        """Step `index` (-1: the login) is on attempt `attempt`; the ones before it passed."""
+        if index < 0 and self.auth is not None:
+            self.auth.status, self.auth.attempts = "running", attempt
+            return
+        if not 0 <= index < len(self.steps):
+            return
+        if self.auth is not None:
+            self.auth.status = "passed"
+        for record in self.steps[:index]:
+            record.status = "passed"
+        current = self.steps[index]
+        current.status, current.attempts = "running", attempt
+        self.phase, self.current_step = "steps", index
+        self.progress = progress_after_steps(index, len(self.steps))
+
+    def end(
+        self, state: RunState, at: datetime, error: str | None = None, error_type: str | None = None
+    ) -> None:
+        """The run ended at `at` in `state`: the step it was on is `cancelled` (by a cancel) or
+        `skipped`, as are those it never reached."""
+        self.state, self.phase = state, "done"
+        self.error, self.error_type = error, error_type
+        self.current_step = None
+        self.finished_at = at
+        if state == RunState.COMPLETED:
+            self.progress = 100
+        interrupted: StepStatus = "cancelled" if state == RunState.CANCELLED else "skipped"
+        for record in self.steps:
+            if record.status == "running":
+                record.status = interrupted
+            elif record.status == "pending":
+                record.status = "skipped"
 
     @property
     def failed_step(self) -> StepRecord | None:

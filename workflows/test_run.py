@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
         parse_test,
     )
     from core.queues import SESSION_TASK_QUEUE, worker_session_queue
-    from core.run_result import RunProgress, SessionAttempt, StepRecord, StepStatus
+    from core.run_result import SETUP_DONE, STEPS_START, RunProgress, SessionAttempt, StepRecord
     from core.run_state import UNFINISHED_STATES, RunState
     from core.search_attributes import RUN_STATE
     from workflows import activity_contracts as contracts
@@ -36,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         TeardownInput,
         TeardownOutcome,
     )
-    from workflows.progress import SETUP_DONE, STEPS_START, progress_after_steps
     from workflows.session_run import (
         ONE_ATTEMPT,
         new_step_records,
@@ -169,7 +168,7 @@ class TestRunWorkflow:
         for attempt in range(1, self._input.max_session_attempts + 1):
             record = SessionAttempt(attempt=attempt)
             self._progress.session_attempts.append(record)
-            self._reset_steps()
+            self._progress.restart_steps()
             lost = await self._session_attempt(test, attempt)
             if lost is None:
                 return
@@ -203,7 +202,7 @@ class TestRunWorkflow:
     async def _next_grant(self) -> None:
         """A successor put back in line waits for the dispatcher's next grant."""
         grants = self._grants
-        self._set_phase(RunState.WAITING, "queued", 0)
+        self._progress.enter(RunState.WAITING, "queued", 0)
         await workflow.wait_condition(lambda: self._grants > grants)
 
     async def _successor_session_run(
@@ -263,9 +262,9 @@ class TestRunWorkflow:
                     raise SlotNotHandedOver
             self._pulsed_attempt = attempt
             if self._input.auth:
-                self._set_phase(RunState.ACTIVE, "auth", SETUP_DONE)
+                self._progress.enter(RunState.ACTIVE, "auth", SETUP_DONE)
             else:
-                self._set_phase(RunState.ACTIVE, "steps", STEPS_START)
+                self._progress.enter(RunState.ACTIVE, "steps", STEPS_START)
             outcome = await asyncio.wait_for(
                 self._session_result(running, session), timeout=test.timeout_s
             )
@@ -336,7 +335,7 @@ class TestRunWorkflow:
         worker stopped answering), the run is put back in line to wait for a new grant within
         its project's limit: QueuedAgain. Second: whether the dispatcher released the run to
         a free slot first (the context, if it opened meanwhile, is closed)."""
-        self._set_phase(RunState.WAITING, "starting", 0)
+        self._progress.enter(RunState.WAITING, "starting", 0)
         await workflow.wait_condition(
             lambda: self._opened == attempt or running.done() or self._released
         )
@@ -404,46 +403,19 @@ class TestRunWorkflow:
     def session_pulse(self, pulse: SessionPulse) -> None:
         """The session's worker reports the step in progress (long sessions only)."""
         if pulse.session_attempt == self._pulsed_attempt:
-            self._show_step_in_progress(pulse.index, pulse.attempt)
+            self._progress.show_step_in_progress(pulse.index, pulse.attempt)
             for record in pulse.records:
-                self._show_step_done(record)
-
-    def _show_step_done(self, record: StepRecord) -> None:
-        """What the worker knows of a step so far: its attempts and failures, and for one that
-        passed its selector, duration and artifacts."""
-        if not 0 <= record.index < len(self._progress.steps):
-            return
-        shown = self._progress.steps[record.index]
-        shown.attempts, shown.failures = record.attempts, record.failures
-        if record.status == "passed":
-            shown.status, shown.duration_ms = "passed", record.duration_ms
-            shown.selector_used, shown.artifacts = record.selector_used, record.artifacts
-
-    def _show_step_in_progress(self, index: int, attempt: int) -> None:
-        """Step `index` (-1: the login) is on attempt `attempt`; the ones before it passed."""
-        if index < 0 and self._progress.auth is not None:
-            self._progress.auth.status, self._progress.auth.attempts = "running", attempt
-            return
-        if not 0 <= index < len(self._progress.steps):
-            return
-        if self._progress.auth is not None:
-            self._progress.auth.status = "passed"
-        for record in self._progress.steps[:index]:
-            record.status = "passed"
-        current = self._progress.steps[index]
-        current.status, current.attempts = "running", attempt
-        self._progress.phase, self._progress.current_step = "steps", index
-        self._progress.progress = progress_after_steps(index, len(self._progress.steps))
+                self._progress.show_step_done(record)
 
     async def _wait_for_admission(self) -> None:
         """A run queued through the service waits for its turn (the dispatcher's grant)."""
         if not self._admitted:
-            self._set_phase(RunState.WAITING, "queued", 0)
+            self._progress.enter(RunState.WAITING, "queued", 0)
             await workflow.wait_condition(lambda: self._admitted)
 
     async def _open_session(self, test: TestDefinition, attempt: int) -> SessionInfo:
         """Wait in the session queue until a worker with a free slot opens a context."""
-        self._set_phase(RunState.WAITING, "starting", 0)
+        self._progress.enter(RunState.WAITING, "starting", 0)
         try:
             session = await workflow.execute_activity(
                 contracts.open_session,
@@ -473,7 +445,7 @@ class TestRunWorkflow:
             self._progress.started_at = workflow.now()
         record = self._progress.session_attempts[-1]
         record.worker_id, record.opened_at = session.worker_id, workflow.now()
-        self._set_phase(RunState.ACTIVE, "setup", 10)
+        self._progress.enter(RunState.ACTIVE, "setup", 10)
         self._index_state(RunState.ACTIVE)
 
     async def _record_finished(self) -> None:
@@ -495,7 +467,7 @@ class TestRunWorkflow:
 
         A step the close interrupted shows as running, so that a cancel records it as
         cancelled even when no pulse told of it (a session's first second)."""
-        self._set_phase(self._progress.state, "teardown", 90)
+        self._progress.enter(self._progress.state, "teardown", 90)
         task = workflow.execute_activity(
             contracts.close_session,
             TeardownInput(
@@ -522,7 +494,9 @@ class TestRunWorkflow:
         self._ended_at = outcome.ended_at
         self._progress.artifacts.extend(outcome.artifacts)
         if outcome.interrupted is not None and self._progress.state in UNFINISHED_STATES:
-            self._show_step_in_progress(outcome.interrupted.index, outcome.interrupted.attempt)
+            self._progress.show_step_in_progress(
+                outcome.interrupted.index, outcome.interrupted.attempt
+            )
 
     async def _uninterruptible(self, awaitable: Awaitable[T]) -> T | None:
         """Await to the end even while the run is being cancelled (then re-raise the cancel).
@@ -544,22 +518,6 @@ class TestRunWorkflow:
             return None
         return task.result()
 
-    def _reset_steps(self) -> None:
-        """A new session attempt starts every step afresh."""
-        self._progress.progress = 0
-        for record in self._progress.steps:
-            record.status, record.attempts, record.duration_ms = "pending", 0, None
-            record.error = record.error_type = None
-            record.failures, record.artifacts = [], []
-        if self._progress.auth is not None:
-            self._progress.auth = StepRecord(
-                index=-1, action="auth", description=self._progress.auth.description
-            )
-
-    def _set_phase(self, state: RunState, phase: str, progress: int) -> None:
-        self._progress.state, self._progress.phase = state, phase
-        self._progress.progress = max(self._progress.progress, progress)
-
     def _index_state(self, state: RunState) -> None:
         if self._indexed and workflow.info().typed_search_attributes.get(RUN_STATE) != state:
             workflow.upsert_search_attributes([RUN_STATE.value_set(state.value)])
@@ -568,18 +526,7 @@ class TestRunWorkflow:
         self, state: RunState, error: str | None = None, error_type: str | None = None
     ) -> None:
         self._index_state(state)
-        self._progress.state, self._progress.phase = state, "done"
-        self._progress.error, self._progress.error_type = error, error_type
-        self._progress.current_step = None
-        self._progress.finished_at = self._ended_at or workflow.now()
-        if state == RunState.COMPLETED:
-            self._progress.progress = 100
-        interrupted: StepStatus = "cancelled" if state == RunState.CANCELLED else "skipped"
-        for record in self._progress.steps:
-            if record.status == "running":
-                record.status = interrupted
-            elif record.status == "pending":
-                record.status = "skipped"
+        self._progress.end(state, self._ended_at or workflow.now(), error, error_type)
 
     def _failure(self, error_type: str) -> ApplicationError:
         """The workflow's failure, carrying the whole result as details."""
