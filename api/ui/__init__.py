@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.ui import library, pages, trace_viewer, webhooks
+from api.ui import admin_page, library, pages, queue_page, run_page, trace_viewer, webhooks
 from api.ui.pages import HERE, SignInNeeded, error_page
 from api.ui.protection import DashboardProtection
 from api.ui.trace_viewer import trace_viewer_dir
@@ -19,6 +19,9 @@ def install(app: FastAPI, public_origin: str) -> None:
     """The pages, their script and style, the trace viewer, sign-in redirects, and the
     headers and origin check of every dashboard response."""
     app.include_router(pages.router)
+    app.include_router(admin_page.router)
+    app.include_router(queue_page.router)
+    app.include_router(run_page.router)
     app.include_router(library.router)
     app.include_router(webhooks.router)
     app.include_router(trace_viewer.router)
