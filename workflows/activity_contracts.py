@@ -1,7 +1,7 @@
 """Every activity a workflow calls, as a typed reference: its name, what it takes and what it
 returns. Workflows call these (`workflow.execute_activity(open_session, ...)`) and never import
 the code that does the work (browser, database); `activities/` implements each one as a method
-of the same name, and `tests/fast/core/test_activity_contracts.py` checks that the signatures
+of the same name, and `tests/fast/activities/test_activity_contracts.py` checks that the signatures
 match."""
 
 from __future__ import annotations
