@@ -4,19 +4,40 @@ from __future__ import annotations
 
 import dataclasses
 
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadConverter,
+)
+from temporalio.exceptions import ApplicationError
 
 from core.codec import load_codec
 from core.config import Settings
 from core.temporal_logs import forward_core_logs
 
+
+class PlainFailureConverter(DefaultFailureConverterWithEncodedAttributes):
+    """Failures the service raises on purpose (an ApplicationError: a step's error, a lost
+    session, a refused test) travel with their message and no Python stack trace, so the
+    run's history shows what went wrong in the test; any other exception (a fault in the
+    code) keeps its trace. Message and trace travel as an encoded payload."""
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        if isinstance(exception, ApplicationError):
+            exception.__traceback__ = None
+        super().to_failure(exception, payload_converter, failure)
+
+
 CLEAR_CONVERTER = dataclasses.replace(
-    pydantic_data_converter, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+    pydantic_data_converter, failure_converter_class=PlainFailureConverter
 )
-"""Pydantic models as JSON; a failure's message and stack trace travel as an encoded payload.
-Payloads are in clear: what the codec encrypts, and what replaying a cleartext history needs."""
+"""Pydantic models as JSON; failures as PlainFailureConverter makes them. Payloads are in
+clear: what the codec encrypts, and what replaying a cleartext history needs."""
 
 
 def data_converter(settings: Settings) -> DataConverter:

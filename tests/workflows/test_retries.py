@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from temporalio.exceptions import ApplicationError
+
 from core.run_ids import session_workflow_id
 from tests.support.pages import flaky_hits
 from tests.support.runs import (
@@ -99,6 +101,16 @@ async def test_step_that_always_fails_fails_after_three_attempts_naming_every_se
     assert (run_dir / "trace-attempt-1-before-retry.zip").stat().st_size > 0
     description = await handle.describe()
     assert description.status.name == "FAILED"
+    # the history tells the step's error, not a Python stack trace (decoded as the Web UI does)
+    [failed] = [
+        e for e in await history_events(handle) if event_name(e) == "WORKFLOW_EXECUTION_FAILED"
+    ]
+    error = await client.data_converter.decode_failure(
+        failed.workflow_execution_failed_event_attributes.failure
+    )
+    assert isinstance(error, ApplicationError) and error.type == "SelectorNotFound"
+    assert error.message.startswith("step 1 (click) failed after 3 attempts: no element matches")
+    assert error.failure is not None and error.failure.stack_trace == ""
 
 
 async def test_invalid_selector_syntax_fails_at_once(
