@@ -81,9 +81,13 @@ async def queue_again(session: AsyncSession, job_id: str) -> bool:
 
 async def finish(session: AsyncSession, job_id: str, result: RunProgress) -> bool:
     """The run's workflow recorded its result: the result's final state (doing it again
-    stores the same thing)."""
+    stores the same thing). A run that had a context freed its slot at its end at the latest
+    (the worker's own note of the close may come after the result: it changes nothing then)."""
     if result.state not in FINAL_STATES:
         raise ValueError(f"a run cannot finish as {result.state}")
+    freed: dict[str, Any] = {}
+    if result.started_at is not None and result.finished_at is not None:
+        freed["slot_freed_at"] = func.coalesce(Run.slot_freed_at, result.finished_at)
     return await _change(
         session,
         (col(Run.job_id) == job_id,),
@@ -94,6 +98,7 @@ async def finish(session: AsyncSession, job_id: str, result: RunProgress) -> boo
         result=result.model_dump(mode="json"),
         started_at=func.coalesce(Run.started_at, result.started_at),
         finished_at=result.finished_at,
+        **freed,
     )
 
 

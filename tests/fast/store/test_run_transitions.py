@@ -46,6 +46,32 @@ async def test_a_run_goes_from_waiting_to_active_to_its_result(session: AsyncSes
     assert not await run_transitions.cancel_waiting(session, "run-a")
 
 
+async def test_a_finished_run_s_slot_is_free_even_if_the_worker_s_note_comes_late(
+    session: AsyncSession,
+) -> None:
+    """The worker notes a context's close in the background; the result may be stored
+    first, and then its end is when the slot was freed (the late note changes nothing)."""
+    started, closed = datetime(2026, 1, 1, 9, 0, tzinfo=UTC), datetime(2026, 1, 1, 9, 1, tzinfo=UTC)
+    run = await new_run(session, "run-late")
+    await run_transitions.start(session, "run-late", started)
+    result = RunProgress(state=RunState.FAILED, started_at=started, finished_at=closed)
+    assert await run_transitions.finish(session, "run-late", result)
+    await run_transitions.free_slot(session, "run-late", datetime(2026, 1, 1, 9, 2, tzinfo=UTC))
+    await session.refresh(run)
+    assert run.slot_freed_at is not None and run.slot_freed_at.replace(tzinfo=UTC) == closed
+    noted = await new_run(session, "run-noted")  # the usual order: the note, then the result
+    await run_transitions.start(session, "run-noted", started)
+    early = datetime(2026, 1, 1, 9, 0, 30, tzinfo=UTC)
+    await run_transitions.free_slot(session, "run-noted", early)
+    await run_transitions.finish(session, "run-noted", result)
+    await session.refresh(noted)
+    assert noted.slot_freed_at is not None and noted.slot_freed_at.replace(tzinfo=UTC) == early
+    waiting = await new_run(session, "run-never")  # cancelled in line: it never had a slot
+    await run_transitions.finish(session, "run-never", RunProgress(state=RunState.CANCELLED))
+    await session.refresh(waiting)
+    assert waiting.slot_freed_at is None
+
+
 async def test_only_a_waiting_run_is_cancelled_from_the_queue(session: AsyncSession) -> None:
     waiting, active = await new_run(session, "run-w"), await new_run(session, "run-x")
     await run_transitions.start(session, "run-x", datetime.now(UTC))
