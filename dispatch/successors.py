@@ -33,10 +33,10 @@ def pair(chosen: list[Candidate], holders: list[Run]) -> dict[int, int]:
         if own is not None:
             left.remove(own)
             assert own.id is not None
-            predecessor[candidate.run_id] = own.id
+            predecessor[candidate.row_id] = own.id
     for candidate in chosen:
-        if candidate.run_id not in predecessor and left:
+        if candidate.row_id not in predecessor and left:
             holder = left.pop(0)
             assert holder.id is not None
-            predecessor[candidate.run_id] = holder.id
+            predecessor[candidate.row_id] = holder.id
     return predecessor

@@ -43,7 +43,8 @@ class ProjectRoom:
 class Candidate:
     """A queued run near the head of its project's queue."""
 
-    run_id: int
+    row_id: int
+    """The run's row id (`Run.id`), not its job ID."""
     project_id: int
     priority_key: int
 
@@ -159,7 +160,7 @@ class AdmissionStore:
                 .order_by(*QUEUE_ORDER)
                 .limit(limit)
             )
-            return [Candidate(run_id, project_id, key) for run_id, key in rows.all() if run_id]
+            return [Candidate(row_id, project_id, key) for row_id, key in rows.all() if row_id]
 
     async def admit(
         self, chosen: list[Candidate], successor_of: Mapping[int, int] | None = None
@@ -170,14 +171,14 @@ class AdmissionStore:
         admitted = []
         async with self.session() as session:
             for offset, candidate in enumerate(chosen):
-                predecessor = (successor_of or {}).get(candidate.run_id)
+                predecessor = (successor_of or {}).get(candidate.row_id)
                 changed = await session.exec(  # type: ignore[call-overload]
                     update(Run)
-                    .where(col(Run.id) == candidate.run_id, is_queued())
+                    .where(col(Run.id) == candidate.row_id, is_queued())
                     .values(admitted_at=now, successor_of=predecessor)
                 )
                 if changed.rowcount:
-                    admitted.append(candidate.run_id)
+                    admitted.append(candidate.row_id)
                     await session.exec(  # type: ignore[call-overload]
                         update(Project)
                         .where(col(Project.id) == candidate.project_id)
@@ -186,7 +187,7 @@ class AdmissionStore:
             await session.commit()
         return await self.unsent(admitted)
 
-    async def unsent(self, run_ids: list[int] | None = None) -> list[Run]:
+    async def unsent(self, row_ids: list[int] | None = None) -> list[Run]:
         """Admitted waiting runs whose workflow has not received the grant yet."""
         async with self.session() as session:
             query = select(Run).where(
@@ -194,8 +195,8 @@ class AdmissionStore:
                 col(Run.admitted_at).is_not(None),
                 col(Run.admission_sent).is_(False),
             )
-            if run_ids is not None:
-                query = query.where(col(Run.id).in_(run_ids))
+            if row_ids is not None:
+                query = query.where(col(Run.id).in_(row_ids))
             return list((await session.exec(query.order_by(*QUEUE_ORDER))).all())
 
     async def without_successor(self, limit: int) -> list[Run]:
@@ -248,12 +249,12 @@ class AdmissionStore:
             )
         return [run for run in waiting if held.get(run.project_id, 0) <= limits[run.project_id]]
 
-    async def release(self, run_ids: list[int]) -> None:
+    async def release(self, row_ids: list[int]) -> None:
         """These successors no longer wait for their predecessors' slots: each counts as an
         admitted run of its own from now on."""
         async with self.session() as session:
             await session.exec(  # type: ignore[call-overload]
-                update(Run).where(col(Run.id).in_(run_ids)).values(successor_of=None)
+                update(Run).where(col(Run.id).in_(row_ids)).values(successor_of=None)
             )
             await session.commit()
 
@@ -265,12 +266,12 @@ class AdmissionStore:
             )
             return list(found.all())
 
-    async def holders(self, run_ids: list[int]) -> dict[int, Run]:
+    async def holders(self, row_ids: list[int]) -> dict[int, Run]:
         """The runs with these IDs (the predecessors named by successors), by ID."""
-        if not run_ids:
+        if not row_ids:
             return {}
         async with self.session() as session:
-            found = await session.exec(select(Run).where(col(Run.id).in_(run_ids)))
+            found = await session.exec(select(Run).where(col(Run.id).in_(row_ids)))
             return {run.id: run for run in found.all() if run.id is not None}
 
     async def unstarted(self, limit: int) -> list[Run]:
@@ -284,28 +285,28 @@ class AdmissionStore:
             )
             return list(found.all())
 
-    async def mark_workflows_started(self, run_ids: list[int]) -> set[int]:
+    async def mark_workflows_started(self, row_ids: list[int]) -> set[int]:
         """Record the starts in one update; the runs among them that were cancelled meanwhile
         (their workflow, just started, must be cancelled too)."""
         async with self.session() as session:
             await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.id).in_(run_ids), col(Run.state) == RunState.WAITING)
+                .where(col(Run.id).in_(row_ids), col(Run.state) == RunState.WAITING)
                 .values(workflow_started_at=utcnow())
             )
             left = await session.exec(
-                select(Run.id).where(col(Run.id).in_(run_ids), col(Run.state) == RunState.CANCELLED)
+                select(Run.id).where(col(Run.id).in_(row_ids), col(Run.state) == RunState.CANCELLED)
             )
             await session.commit()
-        return {run_id for run_id in left.all() if run_id is not None}
+        return {row_id for row_id in left.all() if row_id is not None}
 
-    async def mark_sent(self, run_id: int) -> bool:
+    async def mark_sent(self, row_id: int) -> bool:
         """The workflow has the grant; False if the run ended meanwhile (cancelled)."""
         now = utcnow()
         async with self.session() as session:
             changed = await session.exec(  # type: ignore[call-overload]
                 update(Run)
-                .where(col(Run.id) == run_id, col(Run.state).in_(UNFINISHED_STATES))
+                .where(col(Run.id) == row_id, col(Run.state).in_(UNFINISHED_STATES))
                 .values(
                     admission_sent=True,
                     workflow_started_at=func.coalesce(Run.workflow_started_at, now),
@@ -323,10 +324,10 @@ class AdmissionStore:
         async with self.session() as session:
             return list((await session.exec(query)).all())
 
-    async def settle(self, run_id: int, state: RunState, error: str) -> bool:
+    async def settle(self, row_id: int, state: RunState, error: str) -> bool:
         """End a run whose workflow closed without recording its result (e.g. terminated)."""
         async with self.session() as session:
-            return await run_transitions.settle(session, run_id, state, error)
+            return await run_transitions.settle(session, row_id, state, error)
 
     async def lead(self, holder: str, for_s: float, gone: str | None = None) -> bool:
         """Take or extend the dispatcher lease; True while `holder` is the only dispatcher.

@@ -19,7 +19,7 @@ def test_a_project_never_served_goes_before_a_busy_one_and_then_they_alternate()
     heads = {1: queue(1, 5, first_id=1), 2: queue(2, 5, first_id=100)}
     chosen = choose(rooms, heads, free=4)
     assert [c.project_id for c in chosen] == [2, 1, 2, 1]
-    assert [c.run_id for c in chosen if c.project_id == 1] == [1, 2], "in queue order"
+    assert [c.row_id for c in chosen if c.project_id == 1] == [1, 2], "in queue order"
 
 
 def test_the_project_served_longest_ago_goes_first() -> None:

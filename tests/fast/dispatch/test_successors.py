@@ -77,9 +77,9 @@ def holder(run_id: int, project_id: int) -> Run:
 
 def test_a_successor_takes_the_slot_of_a_run_of_its_own_project_first() -> None:
     holders = [holder(1, project_id=10), holder(2, project_id=20)]
-    chosen = [Candidate(run_id=3, project_id=20, priority_key=3)]
+    chosen = [Candidate(row_id=3, project_id=20, priority_key=3)]
     assert pair(chosen, holders) == {3: 2}
-    chosen.append(Candidate(run_id=4, project_id=30, priority_key=3))
+    chosen.append(Candidate(row_id=4, project_id=30, priority_key=3))
     assert pair(chosen, holders) == {3: 2, 4: 1}, "another project's: the earliest holder left"
 
 
