@@ -16,6 +16,7 @@ from xml.etree import ElementTree
 from core.run_result import RunProgress, StepRecord
 from core.run_state import RunState
 from store.models import Run, as_utc
+from store.suite_runs import wall_time_s
 
 FAILED = (RunState.FAILED, RunState.TIMED_OUT)
 MESSAGE_CHARS = 500
@@ -136,11 +137,7 @@ def suite_properties(runs: Sequence[Run], base_url: str) -> ElementTree.Element:
 
 def wall_seconds(runs: Sequence[Run]) -> float:
     """From the first run's start to the last one's end: the time a CI job waited for them."""
-    starts = [as_utc(run.started_at) for run in runs if run.started_at is not None]
-    ends = [as_utc(run.finished_at) for run in runs if run.finished_at is not None]
-    if not starts or not ends:
-        return 0.0
-    return max(0.0, (max(ends) - min(starts)).total_seconds())
+    return max(0.0, wall_time_s(runs) or 0.0)
 
 
 def report(name: str, runs: Sequence[Run], project_name: str, base_url: str) -> bytes:

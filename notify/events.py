@@ -19,6 +19,7 @@ from notify.rules import (
     EventFacts,
 )
 from store.models import Run, as_utc
+from store.suite_runs import wall_time_s
 
 DOCUMENT_VERSION = 1
 
@@ -42,6 +43,18 @@ class WebhookEvent:
             "createdAt": self.created_at.isoformat(),
             "data": self.data,
         }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> WebhookEvent:
+        """The event a document was made of, to send it again as it was (rules are not asked
+        again: its facts say only that it is to be sent)."""
+        return cls(
+            str(document["id"]),
+            str(document["type"]),
+            dict(document.get("data", {})),
+            EventFacts(True),
+            datetime.fromisoformat(str(document["createdAt"])),
+        )
 
 
 def run_data(run: Run, base_url: str) -> dict[str, Any]:
@@ -107,8 +120,6 @@ def suite_run_finished(runs: list[Run], base_url: str) -> WebhookEvent:
     ends makes another, with its own id)."""
     first = runs[0]
     failed = [run for run in runs if run.state != RunState.COMPLETED]
-    starts = [as_utc(run.started_at) for run in runs if run.started_at]
-    ends = [as_utc(run.finished_at) for run in runs if run.finished_at]
     data = {
         "suiteRunId": first.suite_run_id,
         "suiteId": first.suite_id,
@@ -116,7 +127,7 @@ def suite_run_finished(runs: list[Run], base_url: str) -> WebhookEvent:
         "environment": first.environment,
         "passed": not failed,
         "counts": {state: sum(1 for run in runs if run.state == state) for state in _ENDED},
-        "wallTimeS": (max(ends) - min(starts)).total_seconds() if starts and ends else None,
+        "wallTimeS": wall_time_s(runs),
         "failedRuns": [run_data(run, base_url) for run in failed],
         "url": f"{base_url}/ui/suite-runs/{first.suite_run_id}",
     }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.models import Run
+from store.models import Run, as_utc
 
 
 async def suite_run_rows(
@@ -24,3 +27,17 @@ async def suite_run_rows(
         latest[run.test_id if run.test_id is not None else -(run.id or 0)] = run
     kept = {run.id for run in latest.values()}
     return list(latest.values()), [run for run in rows if run.id not in kept]
+
+
+def run_span(runs: Sequence[Run]) -> tuple[datetime | None, datetime | None]:
+    """The first start and the last end among the runs (None where none has one)."""
+    starts = [as_utc(run.started_at) for run in runs if run.started_at is not None]
+    ends = [as_utc(run.finished_at) for run in runs if run.finished_at is not None]
+    return (min(starts) if starts else None), (max(ends) if ends else None)
+
+
+def wall_time_s(runs: Sequence[Run]) -> float | None:
+    """From the first run's start to the last one's end (None until one started and one ended):
+    the time the runs took together on parallel slots."""
+    started, ended = run_span(runs)
+    return (ended - started).total_seconds() if started and ended else None

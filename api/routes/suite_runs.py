@@ -15,8 +15,8 @@ from api.queueing import queue_retry, test_to_retry
 from api.routes.runs import JUNIT_RESPONSE, RunSummary, junit_response, run_summary
 from api.schemas import QueuedJob, SuiteQueued
 from core.run_state import FINAL_STATES, RETRYABLE_STATES, RunState
-from store.models import Project, Run, as_utc
-from store.suite_runs import suite_run_rows
+from store.models import Project, Run
+from store.suite_runs import run_span, suite_run_rows, wall_time_s
 
 router = APIRouter(prefix="/api/suite-runs", tags=["runs"])
 
@@ -60,13 +60,10 @@ def overall_state(runs: list[Run]) -> str:
 
 
 def wall_time(runs: list[Run]) -> tuple[datetime | None, datetime | None, float | None]:
-    starts = [as_utc(run.started_at) for run in runs if run.started_at]
-    ends = [as_utc(run.finished_at) for run in runs if run.finished_at]
-    started = min(starts) if starts else None
-    finished = max(ends) if ends and all(run.state in FINAL_STATES for run in runs) else None
-    last = max(ends) if ends else None
-    took = (last - started).total_seconds() if started and last else None
-    return started, finished, took
+    """The first start, the last end once every run has ended, and the wall time so far."""
+    started, last = run_span(runs)
+    finished = last if all(run.state in FINAL_STATES for run in runs) else None
+    return started, finished, wall_time_s(runs)
 
 
 @router.get("/{suite_run_id}", response_model=SuiteRun)

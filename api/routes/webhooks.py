@@ -4,7 +4,6 @@ send a test event; redeliver. Deliveries themselves are Temporal's work (notify/
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import delete, func
@@ -24,7 +23,7 @@ from api.webhook_schemas import (
 from core.webhook_signing import new_secret
 from notify.emitter import Notifier
 from notify.events import WebhookEvent, test_event
-from notify.rules import EventFacts, WebhookRules
+from notify.rules import WebhookRules
 from store.models import Project, Webhook, WebhookDelivery, utcnow
 from store.webhooks import DELIVERIES_KEPT, WebhookStore, deliveries_of
 
@@ -228,15 +227,6 @@ async def redeliver(
     logged = found.first()
     if logged is None:
         raise not_found("delivery", delivery_id)
-    document = logged.document
-    event = WebhookEvent(
-        str(document["id"]),
-        str(document["type"]),
-        dict(document.get("data", {})),
-        EventFacts(True),
-        datetime.fromisoformat(str(document["createdAt"]))
-        if document.get("createdAt")
-        else datetime.now(UTC),
-    )
+    event = WebhookEvent.from_document(logged.document)
     again = f"{logged.event_id}-{row.id}-re{uuid.uuid4().hex[:8]}"
     return await _start(services, client, row, event, again)
