@@ -92,7 +92,7 @@ class BrowserActivities:
     @activity.defn
     async def open_session(self, request: SessionRequest) -> SessionInfo:
         """Setup: a fresh browser context, reachable from now on through this worker's queue."""
-        session = await self._pool.open(request.run_id, request.trace, request.lifetime_s)
+        session = await self._pool.open(request.job_id, request.trace, request.lifetime_s)
         self._opened(request, session.session_id)
         return SessionInfo(
             session_id=session.session_id,
@@ -104,11 +104,11 @@ class BrowserActivities:
         """A run's context is open here: said in the log and the live events, and recorded in
         the background (setup does not wait for the database; the final record repairs a
         miss here)."""
-        log.info("run %s: session %s opened", request.run_id, session_id)
+        log.info("run %s: session %s opened", request.job_id, session_id)
         self._in_background(self._record_start(request, datetime.now(UTC)))
         self._emit(
             "started",
-            request.run_id,
+            request.job_id,
             request.project_id,
             workerId=self._worker_id,
             sessionAttempt=request.session_attempt,
@@ -122,12 +122,12 @@ class BrowserActivities:
         try:
             async with _heartbeating(), self._handovers.slot_after(request.after_run):
                 await self._pool.open(
-                    request.run_id, request.trace, request.lifetime_s, session_id=session_id
+                    request.job_id, request.trace, request.lifetime_s, session_id=session_id
                 )
         except HandoverMissed as missed:
             raise _expected(str(missed), errors.HANDOVER_MISSED) from None
         self._opened(request, session_id)
-        run = activity.client().get_workflow_handle(request.run_id)
+        run = activity.client().get_workflow_handle(request.job_id)
         self._in_background(_told(run.signal("session_opened", request.session_attempt)))
 
     async def close(self) -> None:
@@ -143,20 +143,20 @@ class BrowserActivities:
 
     async def _record_start(self, request: SessionRequest, started_at: datetime) -> None:
         """The run is active here (and its predecessor's slot, if it took one over, free)."""
-        run_id = request.run_id
+        job_id = request.job_id
         try:
-            await self._run_started(run_id, started_at, self._worker_id, request.after_run)
+            await self._run_started(job_id, started_at, self._worker_id, request.after_run)
         except Exception as error:
-            log.warning("run %s: could not record its start: %s", run_id, error)
+            log.warning("run %s: could not record its start: %s", job_id, error)
         await self._cache.forget(queue_counts_key(request.project_id))
 
-    async def _free_slot(self, run_id: str) -> None:
+    async def _free_slot(self, job_id: str) -> None:
         """Admit the next run into this slot while the run records its result (if this fails,
         the slot is free when the result is, and the dispatcher's sweep finds it)."""
         try:
-            await self._slot_freed(run_id)
+            await self._slot_freed(job_id)
         except Exception as error:
-            log.warning("run %s: could not free its slot early: %s", run_id, error)
+            log.warning("run %s: could not free its slot early: %s", job_id, error)
 
     @activity.defn
     async def run_step(self, input: StepInput) -> ActionOutcome:
@@ -201,7 +201,7 @@ class BrowserActivities:
                 str(error), [], type=errors.AUTH_REJECTED, non_retryable=True
             ) from None
         steps = [Step(action="navigate", value=input.auth.login_url)]
-        steps += [_with_credentials(Step.model_validate(s), credentials) for s in input.auth.steps]
+        steps += [_with_credentials(step, credentials) for step in input.auth.steps]
         prefix = f"auth-attempt-{input.attempt}"
         ctx = self._step_context(input, input.auth.login_url, prefix)
         login = self._attempt(
@@ -214,7 +214,7 @@ class BrowserActivities:
         """Teardown: close the context; keep its trace if the run did not pass. The close is
         the run's end (`ended_at`), from which the run's slot is free."""
         name = f"trace-attempt-{input.session_attempt}.zip"
-        trace_path = self._artifacts_dir / input.run_id / name if input.keep_trace else None
+        trace_path = self._artifacts_dir / input.job_id / name if input.keep_trace else None
         interrupted = self._current_steps.get(input.session_id)
         self._step_log.forget(input.session_id)
         saved = await self._pool.close(input.session_id, trace_path)
@@ -222,10 +222,10 @@ class BrowserActivities:
         if trace_path is not None and trace_before_retry(trace_path).exists():
             names.insert(0, trace_before_retry(trace_path).name)
         ended_at = datetime.now(UTC)  # the run's end: its slot is free from now on
-        log.info("run %s: session %s closed", input.run_id, input.session_id)
-        handed_over = self._handovers.handed_over(input.run_id)  # its successor's start did
+        log.info("run %s: session %s closed", input.job_id, input.session_id)
+        handed_over = self._handovers.handed_over(input.job_id)  # its successor's start did
         if input.frees_slot and not handed_over:
-            self._in_background(self._free_slot(input.run_id))
+            self._in_background(self._free_slot(input.job_id))
         return TeardownOutcome(artifacts=names, interrupted=interrupted, ended_at=ended_at)
 
     @activity.defn
@@ -236,14 +236,14 @@ class BrowserActivities:
         opened first (`input.opening`)."""
         if input.opening is not None:
             try:
-                with _quiet_once_its_run_ended(input.run_id, "its wait for a slot"):
+                with _quiet_once_its_run_ended(input.job_id, "its wait for a slot"):
                     await self._open_in_slot_of(input.opening, input.session.session_id)
             except SessionNotFound as closed:  # its run closed it first (a cancel)
                 raise _expected(str(closed), errors.SESSION_LOST) from None
         session = await activity.client().start_workflow(
             SessionRunWorkflow.run,
             input,
-            id=session_workflow_id(input.run_id, input.session_attempt),
+            id=session_workflow_id(input.job_id, input.session_attempt),
             task_queue=self._session_queue,
             execution_timeout=session_run_timeout(input.test.timeout_s),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -252,7 +252,7 @@ class BrowserActivities:
         outcome = asyncio.ensure_future(session.result())
         watch = SessionWatch(
             session_id=input.session.session_id,
-            run_id=input.run_id,
+            job_id=input.job_id,
             session_attempt=input.session_attempt,
         )
         try:
@@ -273,9 +273,9 @@ class BrowserActivities:
         """Heartbeat until `ended_within(seconds)` says the session ended, so that its run
         sees this worker alive; once a second, tell the run the step in progress and the steps
         done so far if they changed (a short session never does)."""
-        run = activity.client().get_workflow_handle(watch.run_id)
+        run = activity.client().get_workflow_handle(watch.job_id)
         told: tuple[StepInProgress, int] | None = None
-        with _quiet_once_its_run_ended(watch.run_id, "its session's watch"):
+        with _quiet_once_its_run_ended(watch.job_id, "its session's watch"):
             while True:
                 activity.heartbeat()
                 if await ended_within(HEARTBEAT_INTERVAL_S):
@@ -302,7 +302,7 @@ class BrowserActivities:
         attempt: Awaitable[ActionOutcome],
     ) -> ActionOutcome:
         """Await an attempt, publishing its start and its outcome as live events."""
-        job, project = input.run_id, input.project_id
+        job, project = input.job_id, input.project_id
         self._current_steps[input.session_id] = StepInProgress(index=index, attempt=input.attempt)
         self._emit("step_started", job, project, index=index, action=action, attempt=input.attempt)
         try:
@@ -374,8 +374,10 @@ class BrowserActivities:
         )
         return outcome
 
-    def _emit(self, type: EventType, job_id: str, project_id: str, **data: object) -> None:
-        self._events.publish(RunEvent(type=type, jobId=job_id, projectId=project_id, data=data))
+    def _emit(self, type: EventType, job_id: str, project_id: int, **data: object) -> None:
+        self._events.publish(
+            RunEvent(type=type, jobId=job_id, projectId=str(project_id), data=data)
+        )
 
     def _step_context(
         self, input: StepInput | AuthStepsInput, start_url: str, prefix: str
@@ -384,9 +386,9 @@ class BrowserActivities:
         return StepContext(
             start_url=start_url,
             timeout_ms=input.timeout_ms,
-            artifacts_dir=self._artifacts_dir / input.run_id,
+            artifacts_dir=self._artifacts_dir / input.job_id,
             artifact_prefix=prefix,
-            uploads_dir=self._uploads_dir / input.project_id,
+            uploads_dir=self._uploads_dir / str(input.project_id),
         )
 
     async def _attempt(
@@ -462,7 +464,7 @@ def _expected(message: str, error_type: str) -> ApplicationError:
 
 
 @contextlib.contextmanager
-def _quiet_once_its_run_ended(run_id: str, what: str) -> Iterator[None]:
+def _quiet_once_its_run_ended(job_id: str, what: str) -> Iterator[None]:
     """A session activity cancelled because its run ended (see `_run_ended`) stops with one
     INFO line and a benign failure; a cancel its run asked for stays a cancel."""
     try:
@@ -470,7 +472,7 @@ def _quiet_once_its_run_ended(run_id: str, what: str) -> Iterator[None]:
     except asyncio.CancelledError:
         if not _run_ended():
             raise
-        log.info("run %s: the run has ended, so %s stops", run_id, what, extra={"job_id": run_id})
+        log.info("run %s: the run has ended, so %s stops", job_id, what, extra={"job_id": job_id})
         raise _expected("the run no longer waits for this session", errors.SESSION_LOST) from None
 
 

@@ -39,7 +39,7 @@ class StoreActivities:
         cache: ShortCache | None = None,
         bell: DispatchBell | None = None,
         workers: WorkerRegistry | None = None,
-        notify: Callable[[str, str], Awaitable[int]] | None = None,
+        notify: Callable[[str, int], Awaitable[int]] | None = None,
     ) -> None:
         self._runs = runs
         self._notify = notify
@@ -103,7 +103,7 @@ class StoreActivities:
             RunEvent(
                 type=final,
                 jobId=event.job_id,
-                projectId=event.project_id,
+                projectId=str(event.project_id),
                 data={
                     "state": final,
                     "testName": event.test_name,

@@ -64,7 +64,7 @@ def temporal_schedule(row: ScheduleRow, paused: bool) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             ScheduledFireWorkflow.run,
-            ScheduleFire(schedule_id=row.id, project_id=str(row.project_id)),
+            ScheduleFire(schedule_id=row.id, project_id=row.project_id),
             id=f"{row.id}-fire",
             task_queue=WORKFLOW_TASK_QUEUE,
             typed_search_attributes=_attributes(row),

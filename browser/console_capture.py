@@ -138,11 +138,11 @@ class ConsoleCapture:
         log.info(
             "run %s: console capture stopped after %d messages (%d bytes): %s; later messages "
             "are not read",
-            self.gate.run_id or "(none yet)",
+            self.gate.job_id or "(none yet)",
             self.messages,
             self.bytes,
             why,
-            extra={"job_id": self.gate.run_id},
+            extra={"job_id": self.gate.job_id},
         )
 
 

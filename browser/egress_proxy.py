@@ -63,7 +63,7 @@ class EgressGate:
         self._policy = policy
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-        self.run_id = ""
+        self.job_id = ""
         """The run whose context this is (set when a run takes the warm context)."""
         self.blocked: list[Blocked] = []
         self.blocked_total = 0
@@ -83,7 +83,7 @@ class EgressGate:
         if len(self.blocked) < BLOCKS_KEPT:
             self.blocked.append(blocked)
         if self.blocked_total <= BLOCKS_LOGGED:
-            log.info("run %s: egress: %s", self.run_id, blocked.message, extra=self._extra())
+            log.info("run %s: egress: %s", self.job_id, blocked.message, extra=self._extra())
 
     def close(self) -> None:
         """Stop listening and cut every open tunnel."""
@@ -91,7 +91,7 @@ class EgressGate:
         if unlogged > 0 and self._server is not None and self._server.is_serving():
             log.info(
                 "run %s: egress: %d more blocked requests were not logged",
-                self.run_id,
+                self.job_id,
                 unlogged,
                 extra=self._extra(),
             )
@@ -156,7 +156,7 @@ class EgressGate:
             raise Refused(502, f"could not connect to {host}:{port}") from None
 
     def _extra(self) -> dict[str, str]:
-        return {"job_id": self.run_id} if self.run_id else {}
+        return {"job_id": self.job_id} if self.job_id else {}
 
     async def _choose(self, host: str, port: int) -> IPAddress:
         addresses = await _resolve(host, port)

@@ -57,7 +57,7 @@ class Session:
     """A run's browser context and its page, held by this worker process only."""
 
     session_id: str
-    run_id: str
+    job_id: str
     context: BrowserContext
     page: Page
     trace: TraceMode
@@ -243,8 +243,8 @@ class BrowserPool:
             session.gate.close()
             session.gone.set()
         for session in lost.values():
-            self._leaving(session.run_id)
-            self._ended(session.run_id)
+            self._leaving(session.job_id)
+            self._ended(session.job_id)
         if browser is self._browser:
             self._spare = None  # its context went with the browser; the next open makes one
         self._notify()
@@ -256,10 +256,10 @@ class BrowserPool:
 
     def open_runs(self) -> list[str]:
         """The runs whose contexts are open right now (one entry per context)."""
-        return [session.run_id for session in self._sessions.values()]
+        return [session.job_id for session in self._sessions.values()]
 
     async def open(
-        self, run_id: str, trace: TraceMode, lifetime_s: float, session_id: str | None = None
+        self, job_id: str, trace: TraceMode, lifetime_s: float, session_id: str | None = None
     ) -> Session:
         """A fresh context with one page, traced as the test asks (under `session_id` if given:
         SessionNotFound if its run has closed that session already).
@@ -272,10 +272,10 @@ class BrowserPool:
         if session_id is not None and session_id in self._lost:  # its run closed it first
             await _discard(blank)
             self.get(session_id)  # raises, saying why
-        blank.gate.run_id = run_id  # what the gate logs and counts is this run's from now on
+        blank.gate.job_id = job_id  # what the gate logs and counts is this run's from now on
         session = Session(
             session_id=session_id or uuid.uuid4().hex,
-            run_id=run_id,
+            job_id=job_id,
             context=blank.context,
             page=blank.page,
             trace=trace,
@@ -433,7 +433,7 @@ class BrowserPool:
             return False
         session.closed_on_purpose = True
         session.gone.set()
-        self._leaving(session.run_id)
+        self._leaving(session.job_id)
         self._notify()
         try:
             if session.tracing:
@@ -455,7 +455,7 @@ class BrowserPool:
             with contextlib.suppress(Exception):
                 await session.context.close()
             session.gate.close()
-            self._ended(session.run_id)
+            self._ended(session.job_id)
         await self._retire_unused()
         if self._recycling is None or self._recycling.done():
             self._recycling = asyncio.create_task(self._recycle_if_grown())
@@ -475,13 +475,13 @@ class BrowserPool:
         for listener in self._listeners:
             listener()
 
-    def _leaving(self, run_id: str) -> None:
+    def _leaving(self, job_id: str) -> None:
         for leaving, _ in self._end_listeners:
-            leaving(run_id)
+            leaving(job_id)
 
-    def _ended(self, run_id: str) -> None:
+    def _ended(self, job_id: str) -> None:
         for _, ended in self._end_listeners:
-            ended(run_id)
+            ended(job_id)
 
     async def _reap_forever(self) -> None:
         """Close orphaned contexts: never claimed by their run (it was cancelled while the
@@ -495,7 +495,7 @@ class BrowserPool:
                 unclaimed = not session.claimed and unused > self._claim_timeout_s
                 if now > session.expires_at or idle or unclaimed:
                     log.warning(
-                        "closing orphaned session %s of %s", session.session_id, session.run_id
+                        "closing orphaned session %s of %s", session.session_id, session.job_id
                     )
                     await self.close(session.session_id)
 

@@ -44,7 +44,7 @@ def trigger_of(suite_id: int | None, retry_of: str | None, priority: str) -> str
 
 
 def run_attributes(
-    project_id: int | str,
+    project_id: int,
     test_id: int | None,
     suite_id: int | None,
     priority: str,

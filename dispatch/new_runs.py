@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.definition import Step
 from core.variables import uses_variables
 from dispatch.run_variables import RunVariables, filled_input, variables_for_run
 from dispatch.suite_order import longest_first
@@ -56,13 +57,13 @@ async def run_input_for(
         auth = AuthInput(
             name=flow.name,
             login_url=flow.login_url,
-            steps=flow.steps,
+            steps=[Step.model_validate(step) for step in flow.steps],
             sealed_credentials=flow.sealed_credentials,
         )
     run_input = RunInput(
         **filled_input(test.definition, variables),
         test_id=str(test.id),
-        project_id=str(test.project_id),
+        project_id=test.project_id,
         auth=auth,
         admission=True,
     )

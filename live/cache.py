@@ -16,7 +16,7 @@ JOB_STATUS_TTL_S = 1.0
 QUEUE_COUNTS_TTL_S = 1.0
 
 
-def queue_counts_key(project_id: int | str) -> str:
+def queue_counts_key(project_id: int) -> str:
     """Cache key of a project's queue counts (forgotten whenever a run changes state)."""
     return f"cache:queue-counts:{project_id}"
 

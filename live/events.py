@@ -69,7 +69,7 @@ class RunEvent(BaseModel):
         return cls.model_validate_json(raw)
 
 
-def queue_event(project_id: int | str, paused: bool) -> RunEvent:
+def queue_event(project_id: int, paused: bool) -> RunEvent:
     """The project's queue was paused or resumed (by the project or the admin): no run's, so
     its job ID is empty; dashboards render their counts again."""
     return RunEvent(type="queue", jobId="", projectId=str(project_id), data={"paused": paused})
@@ -77,7 +77,7 @@ def queue_event(project_id: int | str, paused: bool) -> RunEvent:
 
 def queued_event(
     job_id: str,
-    project_id: int | str,
+    project_id: int,
     position: int,
     test_id: int | None,
     priority: str,

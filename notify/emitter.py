@@ -35,13 +35,13 @@ class Notifier:
         self._client = client
         self._settings = settings
 
-    async def run_finished(self, job_id: str, project_id: str) -> int:
+    async def run_finished(self, job_id: str, project_id: int) -> int:
         """Deliver what the end of this run makes happen: `run.finished`, a schedule that
         failed or recovered, a suite run that ended. How many deliveries started (a project
         without webhooks costs one indexed read)."""
-        if not project_id.isdigit():
+        if not project_id:  # a run started outside the service has no project
             return 0
-        webhooks = await self._store.listening(int(project_id))
+        webhooks = await self._store.listening(project_id)
         if not webhooks:
             return 0
         run = await self._store.finished_run(job_id)

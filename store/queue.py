@@ -49,19 +49,19 @@ def in_line(runs: Any = Run) -> Any:
     return is_queued(runs) | awaits_handover(runs)
 
 
-def _ahead_count(project_id: Any, priority_key: Any, run_id: Any) -> Any:
-    """How many runs of the project's line come before (priority_key, run_id): those of a
+def _ahead_count(project_id: Any, priority_key: Any, row_id: Any) -> Any:
+    """How many runs of the project's line come before (priority_key, row_id): those of a
     higher priority plus those of the same priority that arrived earlier, queued (two index
     range counts) or successors waiting for their slots (a handful). The arguments are
     values, or columns of the outer query (correlated)."""
     other = _OTHER
     ahead = (other.priority_key < priority_key) | (
-        (other.priority_key == priority_key) & (col(other.id) < run_id)
+        (other.priority_key == priority_key) & (col(other.id) < row_id)
     )
     mine = queued_of(project_id, other)
     higher = select(func.count()).where(mine, other.priority_key < priority_key)
     earlier = select(func.count()).where(
-        mine, other.priority_key == priority_key, col(other.id) < run_id
+        mine, other.priority_key == priority_key, col(other.id) < row_id
     )
     successors = select(func.count()).where(
         other.project_id == project_id, awaits_handover(other), ahead

@@ -60,7 +60,7 @@ class Retention:
             if not old:
                 return 0
             await session.exec(  # type: ignore[call-overload]
-                delete(Run).where(col(Run.id).in_([run_id for run_id, _job in old]))
+                delete(Run).where(col(Run.id).in_([row_id for row_id, _job in old]))
             )
             await session.commit()
         await asyncio.to_thread(self._remove_artifacts, [job for _id, job in old])

@@ -113,13 +113,13 @@ async def cancel_waiting(session: AsyncSession, job_id: str) -> bool:
     )
 
 
-async def settle(session: AsyncSession, run_id: int, state: RunState, error: str) -> bool:
+async def settle(session: AsyncSession, row_id: int, state: RunState, error: str) -> bool:
     """End an unfinished run whose workflow closed without recording its result."""
     if state not in FINAL_STATES:
         raise ValueError(f"a run cannot settle as {state}")
     return await _change(
         session,
-        (col(Run.id) == run_id, col(Run.state).in_(UNFINISHED_STATES)),
+        (col(Run.id) == row_id, col(Run.state).in_(UNFINISHED_STATES)),
         state=state,
         error=error,
         finished_at=utcnow(),

@@ -125,7 +125,7 @@ async def worker_host(client: Client, settings: Settings) -> AsyncIterator[Worke
 
 
 @pytest.fixture
-def run_id() -> str:
+def job_id() -> str:
     """A fresh workflow ID."""
     return f"test-{uuid.uuid4().hex[:12]}"
 

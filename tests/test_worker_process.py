@@ -47,14 +47,14 @@ def slow_test(pages_url: str) -> dict:
 
 
 async def test_run_survives_sigkill_of_its_worker(
-    isolated_client, settings: Settings, pages_url: str, run_id: str, tmp_path: Path
+    isolated_client, settings: Settings, pages_url: str, job_id: str, tmp_path: Path
 ) -> None:
     first = start_worker_process(settings, ISOLATED_NAMESPACE, tmp_path / "first.log")
     second = None
     try:
         wait_for_log(tmp_path / "first.log", "ready")
         handle = await start_run(
-            isolated_client, run_id, slow_test(pages_url), session_lost_timeout_s=3
+            isolated_client, job_id, slow_test(pages_url), session_lost_timeout_s=3
         )
         await wait_for_progress(handle, lambda p: p.current_step == 1)
         browsers = chromium_descendants(first.pid)
@@ -86,7 +86,7 @@ async def test_run_survives_sigkill_of_its_worker(
 
 
 async def test_a_worker_of_this_machine_gone_is_let_go_of_without_waiting_for_heartbeats(
-    isolated_client, settings: Settings, pages_url: str, run_id: str, tmp_path: Path
+    isolated_client, settings: Settings, pages_url: str, job_id: str, tmp_path: Path
 ) -> None:
     first = start_worker_process(settings, ISOLATED_NAMESPACE, tmp_path / "first.log")
     second = start_worker_process(settings, ISOLATED_NAMESPACE, tmp_path / "second.log")
@@ -97,7 +97,7 @@ async def test_a_worker_of_this_machine_gone_is_let_go_of_without_waiting_for_he
         wait_for_log(tmp_path / "first.log", "ready")
         wait_for_log(tmp_path / "second.log", "ready")
         handle = await start_run(  # heartbeats alone would take a minute to tell
-            isolated_client, run_id, slow_test(pages_url), session_lost_timeout_s=60
+            isolated_client, job_id, slow_test(pages_url), session_lost_timeout_s=60
         )
         running = await wait_for_progress(handle, lambda p: p.current_step == 1)
         dead = running.session_attempts[0].worker_id
@@ -122,13 +122,13 @@ async def test_a_worker_of_this_machine_gone_is_let_go_of_without_waiting_for_he
 
 
 async def test_sigterm_drains_running_runs_and_leaves_no_chromium(
-    isolated_client, settings: Settings, pages_url: str, run_id: str, tmp_path: Path
+    isolated_client, settings: Settings, pages_url: str, job_id: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "worker.log"
     worker = start_worker_process(settings, ISOLATED_NAMESPACE, log)
     try:
         wait_for_log(log, "ready")
-        handle = await start_run(isolated_client, run_id, slow_test(pages_url))
+        handle = await start_run(isolated_client, job_id, slow_test(pages_url))
         await wait_for_progress(handle, lambda p: p.current_step == 1)
         browsers = chromium_descendants(worker.pid)
 
@@ -145,6 +145,6 @@ async def test_sigterm_drains_running_runs_and_leaves_no_chromium(
     assert wait_gone(browsers) == []
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert any("draining" in line["message"] for line in lines)
-    about_the_run = [line for line in lines if run_id in line["message"]]
+    about_the_run = [line for line in lines if job_id in line["message"]]
     assert len(about_the_run) >= 2, "the session's opening and closing were logged"
-    assert all(line.get("jobId") == run_id for line in about_the_run), "JSON lines with jobId"
+    assert all(line.get("jobId") == job_id for line in about_the_run), "JSON lines with jobId"

@@ -16,7 +16,7 @@ class AuthInput(BaseModel):
 
     name: str
     login_url: str
-    steps: list[dict[str, Any]]
+    steps: list[Step]
     sealed_credentials: str
 
 
@@ -25,7 +25,8 @@ class RunInput(BaseModel):
 
     test: dict[str, Any]
     test_id: str | None = None
-    project_id: str = "default"
+    project_id: int = 0
+    """The run's project (0: a run started on Temporal directly, outside the service)."""
     auth: AuthInput | None = None
     environment: str | None = None
     """The environment whose variables the run uses (None: the project's own)."""
@@ -58,8 +59,8 @@ class SessionRequest(BaseModel):
     """Ask a worker with a free slot for a fresh browser context (or, with `after_run`, the
     worker holding that run's context for its slot once it closes)."""
 
-    run_id: str
-    project_id: str = "default"
+    job_id: str
+    project_id: int
     session_attempt: int
     trace: TraceMode
     lifetime_s: float
@@ -78,8 +79,8 @@ class StepInput(BaseModel):
     """One attempt of one step in an open session."""
 
     session_id: str
-    run_id: str
-    project_id: str
+    job_id: str
+    project_id: int
     index: int
     step: Step
     start_url: str
@@ -99,8 +100,8 @@ class AuthStepsInput(BaseModel):
     """One attempt of an auth flow's login in an open session."""
 
     session_id: str
-    run_id: str
-    project_id: str
+    job_id: str
+    project_id: int
     auth: AuthInput
     attempt: int
     timeout_ms: int
@@ -119,7 +120,7 @@ class TeardownInput(BaseModel):
     """Close a session, keeping its trace when the run failed."""
 
     session_id: str
-    run_id: str
+    job_id: str
     session_attempt: int
     keep_trace: bool
     frees_slot: bool = True
@@ -146,8 +147,8 @@ class TeardownOutcome(BaseModel):
 class SessionRunInput(BaseModel):
     """The part of a run that happens inside one open browser context, on its worker."""
 
-    run_id: str
-    project_id: str
+    job_id: str
+    project_id: int
     test: TestDefinition
     auth: AuthInput | None = None
     session: SessionInfo
@@ -175,7 +176,7 @@ class SessionWatch(BaseModel):
     """Watch an open session from its worker: liveness for the run, and its current step."""
 
     session_id: str
-    run_id: str
+    job_id: str
     session_attempt: int
 
 
@@ -194,7 +195,7 @@ class RunFinished(BaseModel):
 
     job_id: str
     result: RunProgress
-    project_id: str = "default"
+    project_id: int = 0
     slot_freed: bool = False
     test_name: str | None = None
 
@@ -215,7 +216,7 @@ class ScheduleFire(BaseModel):
     """What a schedule starts on each fire: queue the runs of its test or suite."""
 
     schedule_id: str
-    project_id: str
+    project_id: int
 
 
 class FireRequest(BaseModel):

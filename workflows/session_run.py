@@ -49,8 +49,8 @@ def session_run_timeout(timeout_s: int) -> timedelta:
 
 def step_attempt(
     session_id: str,
-    run_id: str,
-    project_id: str,
+    job_id: str,
+    project_id: int,
     test: TestDefinition,
     index: int,
     attempt: int,
@@ -62,7 +62,7 @@ def step_attempt(
     first_page_ms = START_PAGE_TIMEOUT_MS if index == 0 else 0
     return StepInput(
         session_id=session_id,
-        run_id=run_id,
+        job_id=job_id,
         project_id=project_id,
         index=index,
         step=step,
@@ -79,8 +79,8 @@ def step_attempt(
 
 def login_attempt(
     session_id: str,
-    run_id: str,
-    project_id: str,
+    job_id: str,
+    project_id: int,
     test: TestDefinition,
     auth: AuthInput,
     attempt: int,
@@ -88,7 +88,7 @@ def login_attempt(
     """Attempt `attempt` of the login, and the milliseconds it may take at most."""
     return AuthStepsInput(
         session_id=session_id,
-        run_id=run_id,
+        job_id=job_id,
         project_id=project_id,
         auth=auth,
         attempt=attempt,
@@ -134,7 +134,7 @@ class SessionRunWorkflow:
             contracts.close_session,
             TeardownInput(
                 session_id=input.session.session_id,
-                run_id=input.run_id,
+                job_id=input.job_id,
                 session_attempt=input.session_attempt,
                 keep_trace=outcome.ending != "completed",
             ),
@@ -146,7 +146,7 @@ class SessionRunWorkflow:
 
     async def _steps(self, input: SessionRunInput, outcome: SessionOutcome) -> None:
         """The login if the test has one, then each step with its attempts."""
-        test, ids = input.test, (input.session.session_id, input.run_id, input.project_id)
+        test, ids = input.test, (input.session.session_id, input.job_id, input.project_id)
         if input.auth is not None and outcome.auth is not None:
             auth = input.auth
             outcome.flaky |= await with_retries(
@@ -163,7 +163,7 @@ class SessionRunWorkflow:
 
     def _step(self, input: SessionRunInput, index: int, attempt: int) -> Any:
         """Attempt `attempt` of step `index`, as a local activity."""
-        ids = (input.session.session_id, input.run_id, input.project_id)
+        ids = (input.session.session_id, input.job_id, input.project_id)
         attempt_input = step_attempt(*ids, input.test, index, attempt, input.sealed_secrets)
         return self._local(contracts.run_step, *attempt_input)
 

@@ -237,7 +237,7 @@ class TestRunWorkflow:
         ends the step in progress at once. Returns why the session was lost, or None.
         """
         steps = SessionRunInput(
-            run_id=workflow.info().workflow_id,
+            job_id=workflow.info().workflow_id,
             project_id=self._input.project_id,
             test=test,
             auth=self._input.auth,
@@ -432,7 +432,7 @@ class TestRunWorkflow:
 
     def _session_request(self, test: TestDefinition, attempt: int) -> SessionRequest:
         return SessionRequest(
-            run_id=workflow.info().workflow_id,
+            job_id=workflow.info().workflow_id,
             project_id=self._input.project_id,
             session_attempt=attempt,
             trace=test.trace,
@@ -472,7 +472,7 @@ class TestRunWorkflow:
             contracts.close_session,
             TeardownInput(
                 session_id=session.session_id,
-                run_id=workflow.info().workflow_id,
+                job_id=workflow.info().workflow_id,
                 session_attempt=attempt,
                 keep_trace=keep_trace,
                 frees_slot=frees,

@@ -38,7 +38,7 @@ async def temporal(settings: Settings, *args: str) -> str:
 
 
 async def test_cli_start_and_query_of_the_bundled_example(
-    client, live: httpx.AsyncClient, settings: Settings, pages_url: str, run_id: str, tmp_path
+    client, live: httpx.AsyncClient, settings: Settings, pages_url: str, job_id: str, tmp_path
 ) -> None:
     run_input = json.loads(EXAMPLE.read_text())
     run_input["test"]["start_url"] = pages_url + "shop.html"  # the suite serves the demo site
@@ -54,15 +54,15 @@ async def test_cli_start_and_query_of_the_bundled_example(
         "--task-queue",
         "test-runs",
         "--workflow-id",
-        run_id,
+        job_id,
         "--input-file",
         str(input_file),
     )
-    result = await outcome(client.get_workflow_handle(run_id, result_type=RunProgress))
+    result = await outcome(client.get_workflow_handle(job_id, result_type=RunProgress))
     assert result.state == "completed", result.error
     assert len(result.steps) == len(run_input["test"]["steps"])
 
-    query = ["workflow", "query", "--workflow-id", run_id, "--name", "progress"]
+    query = ["workflow", "query", "--workflow-id", job_id, "--name", "progress"]
     answer = json.loads(await temporal(settings, *query, "--output", "json", *codec_flags(live)))
     progress = answer["queryResult"][0]
     assert progress["state"] == "completed"

@@ -474,7 +474,7 @@ async def test_scheduled_runs_queue_behind_regular_ones(
                 test_id=test_id,
                 priority="scheduled",
                 run_input=RunInput(
-                    test=shop_test(pages_url), project_id=str(project.id), admission=True
+                    test=shop_test(pages_url), project_id=project.id, admission=True
                 ).model_dump(mode="json"),
             )
             assert await RunQueue().enqueue(session, [scheduled]) == [2]

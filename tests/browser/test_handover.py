@@ -43,7 +43,7 @@ async def test_a_successor_opens_in_its_predecessor_s_slot_once_that_context_clo
     assert not opened.done(), "it waits while the predecessor's context is open"
     await pool.close(predecessor.session_id)
     session_id = await asyncio.wait_for(opened, 10)
-    assert pool.open_runs() == ["second"] and pool.get(session_id).run_id == "second"
+    assert pool.open_runs() == ["second"] and pool.get(session_id).job_id == "second"
     assert handovers.promised == 0 and handovers.handed_over("first")
     assert seen_free and not any(seen_free), "no run from the shared queue could slip in"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from core.definition import Step
+
 
 def shop_test(pages_url: str, *steps: dict, **fields: object) -> dict:
     """The demo shop: buy, check the total, take a screenshot (or the given steps)."""
@@ -28,6 +30,11 @@ LOGIN_STEPS = [
     {"action": "assert", "selector": "#welcome", "value": "Welcome"},
 ]
 """The login page's form, with the auth flow's credentials as placeholders."""
+
+
+def login_steps() -> list[Step]:
+    """LOGIN_STEPS as a run's auth flow carries them."""
+    return [Step.model_validate(step) for step in LOGIN_STEPS]
 
 
 def flaky_test(pages_url: str) -> dict[str, Any]:

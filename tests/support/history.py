@@ -11,7 +11,7 @@ import subprocess
 from devstack.temporal_server import temporal_binary
 
 
-def decoded_history(run_id: str, address: str, *extra: str, namespace: str = "default") -> str:
+def decoded_history(job_id: str, address: str, *extra: str, namespace: str = "default") -> str:
     """`temporal workflow show --output json` (with `extra` flags, such as a codec endpoint),
     with every base64 payload decoded beside it."""
     shown = subprocess.run(
@@ -20,7 +20,7 @@ def decoded_history(run_id: str, address: str, *extra: str, namespace: str = "de
             "workflow",
             "show",
             "-w",
-            run_id,
+            job_id,
             "--address",
             address,
             "--namespace",

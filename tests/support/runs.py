@@ -56,26 +56,26 @@ def stuck_test(pages_url: str, **extra: object) -> dict:
 
 
 async def start_run(
-    client: Client, run_id: str, test: dict[str, Any], **extra: Any
+    client: Client, job_id: str, test: dict[str, Any], **extra: Any
 ) -> WorkflowHandle:
     """Start a TestRun workflow for a raw test definition."""
     return await client.start_workflow(
         TestRunWorkflow.run,
         RunInput(test=test, **extra),
-        id=run_id,
+        id=job_id,
         task_queue=WORKFLOW_TASK_QUEUE,
     )
 
 
 async def start_admitted(
-    client: Client, run_id: str, test: dict[str, Any], handover: SlotHandover | None = None
+    client: Client, job_id: str, test: dict[str, Any], handover: SlotHandover | None = None
 ) -> WorkflowHandle:
     """Start a queued run with its grant, as the dispatcher does (into the slot of the run
     that `handover` names, as its successor, if given)."""
     return await client.start_workflow(
         TestRunWorkflow.run,
         RunInput(test=test, admission=True),
-        id=run_id,
+        id=job_id,
         task_queue=WORKFLOW_TASK_QUEUE,
         start_signal="admit",
         start_signal_args=[handover] if handover else [],
@@ -140,14 +140,14 @@ async def wait_for_progress(handle: WorkflowHandle, predicate, timeout: float = 
 
 
 async def until_no_context_is_open(
-    pool: BrowserPool, timeout: float = 60, run_id: str | None = None
+    pool: BrowserPool, timeout: float = 60, job_id: str | None = None
 ) -> None:
-    """Wait until the shared worker holds no context (of `run_id`, if given): runs of earlier
+    """Wait until the shared worker holds no context (of `job_id`, if given): runs of earlier
     tests may still be closing theirs (or, if they were cancelled while opening one, waiting
     for the reaper)."""
 
     async def open_runs() -> list[str]:
-        return [run for run in pool.open_runs() if run_id in (None, run)]
+        return [run for run in pool.open_runs() if job_id in (None, run)]
 
     await poll(
         open_runs, lambda runs: not runs, lambda runs: f"contexts still open for {runs}", timeout

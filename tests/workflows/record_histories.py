@@ -24,7 +24,7 @@ from bench.stack import bench_stack
 from core.definition import Credentials
 from core.queues import WORKFLOW_TASK_QUEUE
 from core.secrets import SecretBox
-from tests.support.definitions import LOGIN_STEPS
+from tests.support.definitions import login_steps
 from tests.support.pages import serve_test_pages
 from tests.support.runs import outcome, start_admitted, start_run
 from workflows.messages import AuthInput, RunInput
@@ -61,7 +61,7 @@ async def record_cases(client: Client, secret_key: str, pages_url: str, prefix: 
     auth = AuthInput(
         name="test login",
         login_url=pages_url + "login.html",
-        steps=LOGIN_STEPS,
+        steps=login_steps(),
         sealed_credentials=SecretBox(secret_key).seal_credentials(
             Credentials(username="alice", password="pw-Zebra-7731")
         ),

@@ -53,11 +53,11 @@ def every_action_test(pages_url: str) -> dict:
 
 
 async def test_every_action_passes_on_a_real_page(
-    client, worker_host: WorkerHost, pages_url: str, run_id: str, uploads: Path, settings
+    client, worker_host: WorkerHost, pages_url: str, job_id: str, uploads: Path, settings
 ) -> None:
     (uploads / "hello.txt").write_text("hello")
     test = every_action_test(pages_url)
-    result = await outcome(await start_run(client, run_id, test))
+    result = await outcome(await start_run(client, job_id, test))
 
     assert result.state == "completed", result.error
     assert result.progress == 100
@@ -67,13 +67,13 @@ async def test_every_action_passes_on_a_real_page(
     screenshots = [a for s in result.steps for a in s.artifacts]
     assert screenshots == ["step-31-attempt-1-screenshot.png", "step-32-attempt-1-screenshot.png"]
     for name in screenshots:
-        assert (Path(settings.artifacts_dir) / run_id / name).read_bytes()[:4] == b"\x89PNG"
+        assert (Path(settings.artifacts_dir) / job_id / name).read_bytes()[:4] == b"\x89PNG"
     assert result.artifacts == [], "a passing run keeps no trace"
-    assert worker_host.pool.open_count == 0, [s.run_id for s in worker_host.pool._sessions.values()]
+    assert worker_host.pool.open_count == 0, [s.job_id for s in worker_host.pool._sessions.values()]
 
 
 async def test_fallback_selector_used_only_when_primary_finds_nothing(
-    client, worker_host: WorkerHost, pages_url: str, run_id: str
+    client, worker_host: WorkerHost, pages_url: str, job_id: str
 ) -> None:
     test = {
         "name": "fallbacks",
@@ -84,6 +84,6 @@ async def test_fallback_selector_used_only_when_primary_finds_nothing(
             {"action": "assert", "selector": "#total", "value": "42"},
         ],
     }
-    result = await outcome(await start_run(client, run_id, test))
+    result = await outcome(await start_run(client, job_id, test))
     assert result.state == "completed", result.error
     assert result.steps[0].attempts == 1

@@ -26,11 +26,11 @@ def browser_main_processes(worker_id: str) -> list[psutil.Process]:
 
 
 async def test_run_survives_a_chromium_crash(
-    client, worker_host, pages_url: str, run_id: str
+    client, worker_host, pages_url: str, job_id: str
 ) -> None:
     test = waiting_shop_test(pages_url, "crash in the middle", 3000)
     await until_no_context_is_open(worker_host.pool)
-    handle = await start_run(client, run_id, test)
+    handle = await start_run(client, job_id, test)
     await wait_for_progress(handle, lambda p: p.current_step == 1)
     browsers = browser_main_processes(worker_host.worker_id)
     assert len(browsers) == 1
@@ -45,4 +45,4 @@ async def test_run_survives_a_chromium_crash(
         "a new Chromium was launched"
     )
     assert not browsers[0].is_running() or browsers[0].status() == psutil.STATUS_ZOMBIE
-    assert run_id not in worker_host.pool.open_runs(), "a context of the run was left open"
+    assert job_id not in worker_host.pool.open_runs(), "a context of the run was left open"

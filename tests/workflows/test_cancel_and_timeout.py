@@ -56,12 +56,12 @@ async def renderers_after_settling(worker_id: str, at_rest: int, timeout: float 
 
 
 async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
-    client, worker_host, pages_url: str, run_id: str
+    client, worker_host, pages_url: str, job_id: str
 ) -> None:
     at_rest = await renderers_at_rest(worker_host)
     stuck = stuck_test(pages_url)
     stuck["steps"].append({"action": "click", "selector": "#buy"})
-    handle = await start_run(client, run_id, stuck)
+    handle = await start_run(client, job_id, stuck)
     running = await wait_for_progress(handle, lambda p: p.current_step == 1)
     first = running.steps[0]
     assert (first.status, first.attempts, first.selector_used) == ("passed", 1, "#buy"), (
@@ -90,13 +90,13 @@ async def test_cancel_mid_step_interrupts_the_step_and_tears_down(
     )
 
 
-async def first_step_started(settings: Settings, run_id: str) -> None:
+async def first_step_started(settings: Settings, job_id: str) -> None:
     """Wait for the run's live event that its first step began (the worker publishes it when
     the attempt starts, long before the run hears of the step from a pulse)."""
     redis = Redis.from_url(str(settings.redis_url))
 
     async def started() -> bool:
-        entries: Any = await redis.xrange(job_stream(run_id))
+        entries: Any = await redis.xrange(job_stream(job_id))
         events = [RunEvent.from_fields(fields) for _, fields in entries]
         return any(event.type == "step_started" for event in events)
 
@@ -107,12 +107,12 @@ async def first_step_started(settings: Settings, run_id: str) -> None:
 
 
 async def test_cancel_before_any_pulse_records_the_step_it_interrupted(
-    client, worker_host, settings: Settings, pages_url: str, run_id: str
+    client, worker_host, settings: Settings, pages_url: str, job_id: str
 ) -> None:
     stuck = stuck_test(pages_url)
     stuck["steps"].reverse()  # the first step waits 30 s; the click after it never comes
-    handle = await start_run(client, run_id, stuck)
-    await first_step_started(settings, run_id)
+    handle = await start_run(client, job_id, stuck)
+    await first_step_started(settings, job_id)
     told = await progress(handle)
     assert told.current_step is None, "a pulse came first: this test would prove nothing"
 
@@ -124,9 +124,9 @@ async def test_cancel_before_any_pulse_records_the_step_it_interrupted(
 
 
 async def test_cancel_from_the_temporal_cli(
-    client, worker_host, pages_url: str, run_id: str, settings
+    client, worker_host, pages_url: str, job_id: str, settings
 ) -> None:
-    handle = await start_run(client, run_id, stuck_test(pages_url))
+    handle = await start_run(client, job_id, stuck_test(pages_url))
     await wait_for_progress(handle, lambda p: p.current_step == 1)
     subprocess.run(
         [
@@ -134,7 +134,7 @@ async def test_cancel_from_the_temporal_cli(
             "workflow",
             "cancel",
             "-w",
-            run_id,
+            job_id,
             "--address",
             settings.temporal_address,
         ],
@@ -167,10 +167,10 @@ async def test_cancel_while_waiting_for_a_slot(client, worker_host, pages_url: s
 
 
 async def test_run_exceeding_its_timeout_ends_timed_out_after_teardown(
-    client, worker_host, pages_url: str, run_id: str
+    client, worker_host, pages_url: str, job_id: str
 ) -> None:
     at_rest = await renderers_at_rest(worker_host)
-    handle = await start_run(client, run_id, stuck_test(pages_url, timeout_s=3))
+    handle = await start_run(client, job_id, stuck_test(pages_url, timeout_s=3))
     result = await outcome(handle, timeout=30)
     assert result.state == "timed_out"
     assert result.error_type == "TestTimedOut"

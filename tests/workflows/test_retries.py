@@ -23,7 +23,7 @@ def run_timeout_s(test: dict) -> int:
 
 
 async def test_step_that_fails_twice_then_passes_is_completed_and_flaky(
-    client, worker_host, pages_url: str, run_id: str
+    client, worker_host, pages_url: str, job_id: str
 ) -> None:
     key = uuid.uuid4().hex
     test = {
@@ -34,7 +34,7 @@ async def test_step_that_fails_twice_then_passes_is_completed_and_flaky(
             {"action": "assert", "selector": "#flaky", "value": "served on request 3"},
         ],
     }
-    handle = await start_run(client, run_id, test)
+    handle = await start_run(client, job_id, test)
     result = await outcome(handle)
 
     assert result.state == "completed", result.error
@@ -45,12 +45,12 @@ async def test_step_that_fails_twice_then_passes_is_completed_and_flaky(
     assert [f.retry_in_s for f in step.failures] == [2.0, 4.0]
     assert flaky_hits(key) == 3
 
-    spans = [s for s in await session_attempt_spans(client, run_id) if s.activity == "run_step"]
+    spans = [s for s in await session_attempt_spans(client, job_id) if s.activity == "run_step"]
     assert [s.failed for s in spans] == [True, True, False, False], "3 attempts of step 1, 1 of 2"
     waits = [spans[i + 1].scheduled - spans[i].closed for i in range(2)]
     assert 1.9 <= waits[0] <= 3.0, waits
     assert 3.9 <= waits[1] <= 5.0, waits
-    session = client.get_workflow_handle(session_workflow_id(run_id, 1))
+    session = client.get_workflow_handle(session_workflow_id(job_id, 1))
     timers = [
         e.timer_started_event_attributes.start_to_fire_timeout.ToSeconds()
         for e in await history_events(session)
@@ -67,7 +67,7 @@ async def test_step_that_fails_twice_then_passes_is_completed_and_flaky(
 
 
 async def test_step_that_always_fails_fails_after_three_attempts_naming_every_selector(
-    client, worker_host, pages_url: str, run_id: str, settings
+    client, worker_host, pages_url: str, job_id: str, settings
 ) -> None:
     test = {
         "name": "missing button",
@@ -82,7 +82,7 @@ async def test_step_that_always_fails_fails_after_three_attempts_naming_every_se
             {"action": "click", "selector": "#buy"},
         ],
     }
-    handle = await start_run(client, run_id, test)
+    handle = await start_run(client, job_id, test)
     result = await outcome(handle)
 
     assert result.state == "failed"
@@ -93,7 +93,7 @@ async def test_step_that_always_fails_fails_after_three_attempts_naming_every_se
         assert selector in step.error, step.error
     assert result.error.startswith("step 1 (click) failed after 3 attempts: no element matches")
     assert result.steps[1].status == "skipped"
-    run_dir = Path(settings.artifacts_dir) / run_id
+    run_dir = Path(settings.artifacts_dir) / job_id
     assert (run_dir / "step-01-attempt-3-failure.png").exists()
     # the trace with snapshots from the first retry on, and the one up to it beside it
     assert result.artifacts == ["trace-attempt-1-before-retry.zip", "trace-attempt-1.zip"]
@@ -114,14 +114,14 @@ async def test_step_that_always_fails_fails_after_three_attempts_naming_every_se
 
 
 async def test_invalid_selector_syntax_fails_at_once(
-    client, worker_host, pages_url: str, run_id: str
+    client, worker_host, pages_url: str, job_id: str
 ) -> None:
     test = {
         "name": "broken selector",
         "start_url": pages_url + "shop.html",
         "steps": [{"action": "click", "selector": "#buy[["}],
     }
-    result = await outcome(await start_run(client, run_id, test))
+    result = await outcome(await start_run(client, job_id, test))
     assert result.state == "failed"
     assert result.error_type == "InvalidSelector"
     assert result.steps[0].attempts == 1
@@ -129,7 +129,7 @@ async def test_invalid_selector_syntax_fails_at_once(
 
 
 async def test_upload_outside_the_upload_folder_fails_at_once(
-    client, worker_host, pages_url: str, run_id: str, uploads: Path
+    client, worker_host, pages_url: str, job_id: str, uploads: Path
 ) -> None:
     (uploads.parent / "secret.txt").write_text("not yours")
     (uploads / "escape").unlink(missing_ok=True)
@@ -139,7 +139,7 @@ async def test_upload_outside_the_upload_folder_fails_at_once(
         "start_url": pages_url + "shop.html",
         "steps": [{"action": "upload", "selector": "#file", "value": "escape"}],
     }
-    result = await outcome(await start_run(client, run_id, test))
+    result = await outcome(await start_run(client, job_id, test))
     assert result.state == "failed"
     assert result.error_type == "UploadRejected"
     assert result.steps[0].attempts == 1
@@ -147,14 +147,14 @@ async def test_upload_outside_the_upload_folder_fails_at_once(
 
 
 async def test_invalid_definition_fails_before_anything_runs(
-    client, worker_host, run_id: str
+    client, worker_host, job_id: str
 ) -> None:
     test = {
         "name": "bad",
         "start_url": "http://127.0.0.1:1/",
         "steps": [{"action": "click", "selector": "#ok"}, {"action": "teleport"}],
     }
-    result = await outcome(await start_run(client, run_id, test))
+    result = await outcome(await start_run(client, job_id, test))
     assert result.state == "failed"
     assert result.error_type == "InvalidTest"
     assert "steps[1].action" in result.error
@@ -162,7 +162,7 @@ async def test_invalid_definition_fails_before_anything_runs(
 
 
 async def test_retry_settings_are_per_test(
-    client, worker_host, pages_url: str, run_id: str
+    client, worker_host, pages_url: str, job_id: str
 ) -> None:
     test = {
         "name": "one attempt only",
@@ -171,13 +171,13 @@ async def test_retry_settings_are_per_test(
         "retry": {"max_attempts": 2, "initial_interval_s": 0.5},
         "steps": [{"action": "click", "selector": "#nothing"}],
     }
-    result = await outcome(await start_run(client, run_id, test))
+    result = await outcome(await start_run(client, job_id, test))
     assert result.steps[0].attempts == 2
     assert [f.retry_in_s for f in result.steps[0].failures] == [0.5, None]
 
 
 async def test_a_step_s_own_retry_overrides_the_test_s(
-    client, worker_host, pages_url: str, run_id: str
+    client, worker_host, pages_url: str, job_id: str
 ) -> None:
     """The flaky navigation gets 3 quick attempts of its own; the deterministic assertion after
     it gets 1, not the test's 4 with their backoff."""
@@ -201,7 +201,7 @@ async def test_a_step_s_own_retry_overrides_the_test_s(
             },
         ],
     }
-    result = await outcome(await start_run(client, run_id, test))
+    result = await outcome(await start_run(client, job_id, test))
     assert result.state == "failed"
     first, second = result.steps
     assert first.status == "passed" and first.attempts == 3

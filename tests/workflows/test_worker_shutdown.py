@@ -115,7 +115,7 @@ async def test_a_run_dropped_mid_step_tears_down_only_once_replayed_elsewhere(
         # the local activity that stores the result runs again when its workflow task is
         # retried (here: the session's activity ended meanwhile); the database stores it once
         assert {r.result.state for r in recorded} == {"cancelled"}
-        await until_no_context_is_open(worker_host.pool, timeout=30, run_id=handle.id)
+        await until_no_context_is_open(worker_host.pool, timeout=30, job_id=handle.id)
     finally:
         if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
             await handle.terminate("test over")

@@ -33,7 +33,7 @@ class CountingBell(DispatchBell):
 
 def finished(job_id: str, slot_freed: bool) -> RunFinished:
     result = RunProgress(state=RunState.COMPLETED, progress=100, finished_at=datetime.now(UTC))
-    return RunFinished(job_id=job_id, result=result, project_id="1", slot_freed=slot_freed)
+    return RunFinished(job_id=job_id, result=result, project_id=1, slot_freed=slot_freed)
 
 
 async def test_the_result_rings_the_bell_only_for_a_run_whose_close_did_not(

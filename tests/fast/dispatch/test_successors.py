@@ -71,8 +71,8 @@ async def test_a_run_on_a_worker_that_left_gets_no_successor(queue: Queue) -> No
     assert await queue.granted() == []
 
 
-def holder(run_id: int, project_id: int) -> Run:
-    return Run(id=run_id, job_id=f"run-{run_id}", project_id=project_id)
+def holder(row_id: int, project_id: int) -> Run:
+    return Run(id=row_id, job_id=f"run-{row_id}", project_id=project_id)
 
 
 def test_a_successor_takes_the_slot_of_a_run_of_its_own_project_first() -> None:

@@ -61,7 +61,7 @@ async def test_a_fire_follows_its_runs_for_hours_checking_ever_less_often(
     async with fire_worker(time_skipping, stand_ins, queue):
         handle = await time_skipping.client.start_workflow(
             ScheduledFireWorkflow.run,
-            ScheduleFire(schedule_id="schedule-1-x", project_id="1"),
+            ScheduleFire(schedule_id="schedule-1-x", project_id=1),
             id="schedule-1-x-fire-2026-11-28T02:00:00Z",
             task_queue=queue,
         )
@@ -84,7 +84,7 @@ async def test_cancelling_a_fire_cancels_its_runs(time_skipping: WorkflowEnviron
     async with fire_worker(time_skipping, stand_ins, queue):
         handle = await time_skipping.client.start_workflow(
             ScheduledFireWorkflow.run,
-            ScheduleFire(schedule_id="schedule-1-y", project_id="1"),
+            ScheduleFire(schedule_id="schedule-1-y", project_id=1),
             id="schedule-1-y-fire",
             task_queue=queue,
         )

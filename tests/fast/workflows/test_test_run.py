@@ -84,7 +84,7 @@ class StandInWorker:
         self.opened.append(request)
         dead = request.session_attempt in self.dead_sessions
         return SessionInfo(
-            session_id=f"{request.run_id}-session-{request.session_attempt}",
+            session_id=f"{request.job_id}-session-{request.session_attempt}",
             task_queue=DEAD_QUEUE if dead else LIVE_QUEUE,
             worker_id="dead-worker" if dead else "stand-in",
         )
@@ -118,7 +118,7 @@ class StandInWorker:
         session = await client.start_workflow(
             SessionRunWorkflow.run,
             input,
-            id=session_workflow_id(input.run_id, input.session_attempt),
+            id=session_workflow_id(input.job_id, input.session_attempt),
             task_queue=input.session.task_queue,
         )
         outcome = asyncio.ensure_future(session.result())
