@@ -1,6 +1,6 @@
 """Record the replay histories of the current workflow code (tests/workflows/histories).
 
-    .venv/bin/python -m tests.workflows.record_histories v4
+    .venv/bin/python -m tests.workflows.record_histories v5
 
 Runs three runs on a private dev server and worker (bench/stack.py: payloads in clear, no
 codec): one admitted that passes, one with a login that passes, one whose step fails after
@@ -104,4 +104,4 @@ async def main(prefix: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v4"))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v5"))

@@ -6,7 +6,7 @@ commands, for the run and for the session workflow that ran its steps; this test
 afresh from the code under test on every run, so a change that breaks replay fails CI.
 The histories of the released version (tests/workflows/histories, recorded by
 `tests/workflows/record_histories.py`) must replay too: runs in flight when a new version is
-deployed finish on it. `v4_*`: one generation of the run, with no patch. The versioning policy
+deployed finish on it. `v5_*`: one generation of the run, with no patch. The versioning policy
 is in docs/architecture.md ("Changing a workflow").
 """
 
