@@ -17,7 +17,7 @@ from notify.events import WebhookEvent, run_finished, schedule_turned, suite_run
 from notify.rules import WebhookRules
 from store.models import Run, Webhook, WebhookDelivery
 from store.webhooks import QUEUED, RATE_LIMITED, WebhookStore, minute_ago
-from workflows.messages import WebhookDeliveryInput
+from workflows.messages import NO_PROJECT, WebhookDeliveryInput
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class Notifier:
         """Deliver what the end of this run makes happen: `run.finished`, a schedule that
         failed or recovered, a suite run that ended. How many deliveries started (a project
         without webhooks costs one indexed read)."""
-        if not project_id:  # a run started outside the service has no project
+        if project_id == NO_PROJECT:
             return 0
         webhooks = await self._store.listening(project_id)
         if not webhooks:

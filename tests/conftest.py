@@ -21,6 +21,11 @@ from store.db import migrate
 from tests.support.pages import serve_test_pages
 from tests.support.receiver import Receiver, webhook_receiver
 from tests.support.redis import RedisServer
+from workflows.messages import NO_PROJECT
+
+pytest_plugins = ["tests.support.api_fixtures"]
+"""The API, its projects and a browser for the dashboard: fixtures of the API, dispatcher and
+CLI tests, which live beside the packages they test."""
 
 ISOLATED_NAMESPACE = "isolated"
 """A second namespace, for tests that run their own worker processes."""
@@ -132,7 +137,7 @@ def job_id() -> str:
 
 @pytest.fixture
 def uploads(settings: Settings) -> Path:
-    """The default project's upload folder."""
-    folder = Path(settings.uploads_dir) / "default"
+    """The upload folder of runs started outside the service (NO_PROJECT)."""
+    folder = Path(settings.uploads_dir) / str(NO_PROJECT)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -18,9 +18,9 @@ from core.temporal import connect
 from devstack.temporal_server import dev_server_command, start_dev_server, wait_until_serving
 from runner.host import WorkerHost
 from store.db import migrate
-from tests.api.conftest import ProjectAccess
 from tests.api.queue_helpers import moment, queue_at_once, wait_test, wait_until_finished
 from tests.conftest import free_port
+from tests.support.api_fixtures import ProjectAccess
 
 ADMIN = "admin-" + uuid.uuid4().hex
 

@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field
 from core.definition import Step, TestDefinition, TraceMode, Viewport
 from core.run_result import RunProgress, StepRecord
 
+NO_PROJECT = 0
+"""The project of a run started on Temporal directly, outside the service (no project has it)."""
+
 
 class AuthInput(BaseModel):
     """An auth flow as a run receives it: credentials only as a sealed token."""
@@ -25,8 +28,7 @@ class RunInput(BaseModel):
 
     test: dict[str, Any]
     test_id: str | None = None
-    project_id: int = 0
-    """The run's project (0: a run started on Temporal directly, outside the service)."""
+    project_id: int = NO_PROJECT
     auth: AuthInput | None = None
     environment: str | None = None
     """The environment whose variables the run uses (None: the project's own)."""
@@ -195,7 +197,7 @@ class RunFinished(BaseModel):
 
     job_id: str
     result: RunProgress
-    project_id: int = 0
+    project_id: int = NO_PROJECT
     slot_freed: bool = False
     test_name: str | None = None
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import ProjectAccess
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.runs import poll
 
 

@@ -14,8 +14,8 @@ from httpx_sse import aconnect_sse
 
 from api.app import create_app
 from core.config import Settings
-from tests.api.conftest import ProjectAccess
 from tests.conftest import free_port
+from tests.support.api_fixtures import ProjectAccess
 
 
 @contextlib.asynccontextmanager

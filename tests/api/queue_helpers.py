@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import job
+from tests.support.api_fixtures import ProjectAccess
 
 
 def wait_test(pages_url: str, wait_ms: int) -> dict[str, Any]:

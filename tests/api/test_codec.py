@@ -16,9 +16,9 @@ from core.chromium import LAUNCH_ARGS, chromium_executable
 from core.codec import EncryptionCodec, PayloadKeyError, new_key_entry, parse_keys
 from core.config import Settings
 from core.run_ids import session_workflow_id
-from tests.api.conftest import ADMIN_TOKEN, new_project
 from tests.api.jobs import create_test, wait_for_stored_state
 from tests.api.live_server import served
+from tests.support.api_fixtures import ADMIN_TOKEN, new_project
 from tests.support.definitions import LOGIN_STEPS
 from tests.support.history import decoded_history
 

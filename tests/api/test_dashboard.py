@@ -11,11 +11,11 @@ import httpx
 from playwright.async_api import Browser, Page, expect
 
 from core.config import Settings
-from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.dashboard_browser import signed_in
 from tests.api.jobs import create_test, queue, wait_for_job
 from tests.api.live_server import served
 from tests.conftest import free_port
+from tests.support.api_fixtures import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.support.definitions import shop_test
 from tests.support.readme import readme_function
 from tests.support.receiver import Receiver

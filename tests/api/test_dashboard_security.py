@@ -9,9 +9,9 @@ import asyncio
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.dashboard_browser import signed_in
 from tests.api.jobs import create_test, queue, wait_for_job
+from tests.support.api_fixtures import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.support.attacker import AttackerSite
 from tests.support.definitions import shop_test
 

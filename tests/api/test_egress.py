@@ -13,8 +13,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, wait_for_stored_state
+from tests.support.api_fixtures import ProjectAccess, new_project
 from tests.support.pages import serve_private_page
 
 MARKER = "private-" + uuid.uuid4().hex

@@ -8,8 +8,8 @@ import zipfile
 
 import httpx
 
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, job, wait_for_job, wait_for_stored_state
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.definitions import shop_test
 from tests.support.runs import poll
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 import api.routes.execution as execution_routes
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.definitions import shop_test
 
 Send = Callable[[str, str], Awaitable[httpx.Response]]

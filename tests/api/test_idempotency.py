@@ -16,8 +16,8 @@ from sqlalchemy import update
 from core.config import Settings
 from store.db import create_engine
 from store.models import IdempotentRequest
-from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test
+from tests.support.api_fixtures import ProjectAccess, new_project
 from tests.support.definitions import shop_test
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from api.app import create_app
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_stored_state
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.definitions import shop_test
 from tests.support.receiver import Receiver
 

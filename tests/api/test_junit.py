@@ -11,8 +11,8 @@ from xml.etree import ElementTree
 import httpx
 import xmlschema
 
-from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, queue, wait_for_job
+from tests.support.api_fixtures import ProjectAccess, new_project
 from tests.support.definitions import flaky_test, shop_test
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parents[1] / "support" / "junit.xsd")

@@ -15,9 +15,9 @@ from activities.schedules import ScheduleActivities
 from core.config import Settings
 from store.db import create_engine
 from store.models import Schedule
-from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test
 from tests.api.queue_helpers import wait_test
+from tests.support.api_fixtures import ADMIN_TOKEN, ProjectAccess, new_project
 from workflows.messages import FireRequest
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

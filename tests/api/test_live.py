@@ -24,10 +24,10 @@ from live.events import (
 )
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
-from tests.api.conftest import new_project
 from tests.api.jobs import create_test, queue, wait_for_job, wait_for_stored_state
 from tests.api.live_server import read_events
 from tests.api.queue_helpers import queue_at_once, wait_test
+from tests.support.api_fixtures import new_project
 from tests.support.definitions import flaky_test
 from tests.support.redis import RedisServer
 

@@ -7,10 +7,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.config import Settings
 from runner.host import WorkerHost
-from tests.api.conftest import ADMIN_TOKEN, new_project
 from tests.api.jobs import create_test, queue, wait_for_stored_state
 from tests.api.queue_helpers import wait_test
 from tests.conftest import free_port
+from tests.support.api_fixtures import ADMIN_TOKEN, new_project
 from tests.support.definitions import flaky_test
 from tests.support.runs import until_no_context_is_open, until_no_run_is_underway
 

@@ -15,9 +15,9 @@ import httpx
 from core.config import Settings
 from core.run_result import RunProgress
 from devstack.temporal_server import temporal_binary
-from tests.api.conftest import ADMIN_TOKEN, new_project
 from tests.api.jobs import create_test, wait_for_stored_state
 from tests.api.queue_helpers import wait_test
+from tests.support.api_fixtures import ADMIN_TOKEN, new_project
 from tests.support.runs import outcome
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.db import create_engine
-from tests.api.conftest import ADMIN_TOKEN, ProjectAccess
+from tests.support.api_fixtures import ADMIN_TOKEN, ProjectAccess
 
 
 async def test_project_token_is_shown_once_and_stored_only_as_a_hash(

@@ -34,7 +34,6 @@ from store.db import create_engine, migrate
 from store.models import Run, as_utc
 from store.new_runs import NewRun, TestMissing, TokenUnknown
 from store.queue import RunQueue
-from tests.api.conftest import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.api.jobs import create_test, job, queue, wait_for_job
 from tests.api.queue_helpers import (
     moment,
@@ -46,6 +45,7 @@ from tests.api.queue_helpers import (
     wait_until_finished,
 )
 from tests.conftest import ISOLATED_NAMESPACE
+from tests.support.api_fixtures import ADMIN_TOKEN, ProjectAccess, new_project
 from tests.support.definitions import shop_test
 from tests.support.runs import poll
 from workflows.messages import RunInput

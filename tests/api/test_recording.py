@@ -13,8 +13,8 @@ from live.publisher import EventPublisher
 from store.db import create_engine
 from store.retention import Retention
 from store.runs import RunStore
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_stored_state
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.definitions import shop_test
 from workflows.messages import RunFinished
 

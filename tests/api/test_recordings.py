@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import wait_for_job
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.recordings import RECORDINGS, recording, replay_parse, replay_step_types
 
 

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import text
 
 from store.db import create_engine
-from tests.api.conftest import ProjectAccess
+from tests.support.api_fixtures import ProjectAccess
 
 CLICK_BUY = {"action": "click", "selector": "#buy"}
 

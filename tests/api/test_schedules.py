@@ -14,9 +14,9 @@ import httpx
 from core.config import Settings
 from core.run_state import FINAL_STATES
 from devstack.temporal_server import temporal_binary
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_stored_state
 from tests.api.queue_helpers import moment, most_at_once, stored_runs, wait_test
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.runs import next_second_after
 
 

@@ -8,8 +8,8 @@ from xml.etree import ElementTree
 
 import httpx
 
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, queue, wait_for_job
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.definitions import shop_test
 
 

@@ -8,9 +8,9 @@ import zipfile
 
 import httpx
 
-from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, job, wait_for_job, wait_for_stored_state
 from tests.api.live_server import read_events
+from tests.support.api_fixtures import ProjectAccess, new_project
 from tests.support.runs import poll
 from tests.support.secrets import spellings
 

@@ -16,10 +16,10 @@ from core.config import Settings
 from runner.host import WorkerHost
 from store.db import create_engine
 from store.models import Webhook
-from tests.api.conftest import ProjectAccess, new_project
 from tests.api.jobs import create_test, queue, wait_for_job
 from tests.api.queue_helpers import moment, stored_runs
 from tests.conftest import free_port
+from tests.support.api_fixtures import ProjectAccess, new_project
 from tests.support.definitions import shop_test
 from tests.support.readme import readme_function
 from tests.support.receiver import HANG, Receiver

@@ -8,8 +8,8 @@ from api.app import create_app
 from core.temporal_link import TemporalLink
 from dispatch.dispatcher import Dispatcher
 from store.db import create_engine
-from tests.api.conftest import ProjectAccess
 from tests.api.jobs import create_test, wait_for_job
+from tests.support.api_fixtures import ProjectAccess
 from tests.support.definitions import shop_test
 
 

@@ -17,8 +17,8 @@ from xml.etree import ElementTree
 import httpx
 
 from client.api import Client
-from tests.api.conftest import ProjectAccess, new_project
 from tests.api.queue_helpers import wait_test
+from tests.support.api_fixtures import ProjectAccess, new_project
 from tests.support.definitions import shop_test
 from tests.support.recordings import recording
 

@@ -1,4 +1,5 @@
-"""The API against real Temporal and workers, on SQLite and on a real PostgreSQL server."""
+"""Fixtures of the API against real Temporal and workers, on SQLite and on a real PostgreSQL
+server (a plugin of tests/conftest.py: the API, dispatcher and CLI tests share them)."""
 
 from __future__ import annotations
 
