@@ -25,7 +25,7 @@ from workflows.test_run import TestRunWorkflow
 def run_coroutine_of(name: str) -> Coroutine[Any, Any, Any]:
     """The suspended `run` coroutine of the workflow instance whose test is called `name`."""
     instances = [o for o in gc.get_objects() if isinstance(o, TestRunWorkflow)]
-    ours = [i for i in instances if i._input.test["name"] == name]
+    ours = [i for i in instances if i.run_input.test["name"] == name]
     assert ours, "the stopped worker no longer holds the run"
     coroutines = [
         r
