@@ -40,8 +40,10 @@ class Host:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def command(self, *argv: str) -> list[str]:
-        """`argv` run inside this host."""
-        return ["ip", "netns", "exec", self.namespace, *argv]
+        """`argv` run inside this host: its network, and a host name of its own (a UTS
+        namespace), so that its processes' names say they run elsewhere (core.process_names)."""
+        named = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', self.namespace]
+        return ["ip", "netns", "exec", self.namespace, *named, *argv]
 
     def start(
         self, argv: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
