@@ -66,8 +66,8 @@ class BrowserActivities:
         artifacts_dir: Path,
         uploads_dir: Path,
         secrets: SecretBox,
-        run_started: Callable[[str, datetime, str, str | None], Awaitable[object]],
-        slot_freed: Callable[[str], Awaitable[None]],
+        run_started: Callable[[str, datetime, str, str | None, int], Awaitable[object]],
+        slot_freed: Callable[[str, int], Awaitable[None]],
         events: EventPublisher,
         cache: ShortCache,
     ) -> None:
@@ -145,16 +145,18 @@ class BrowserActivities:
         """The run is active here (and its predecessor's slot, if it took one over, free)."""
         job_id = request.job_id
         try:
-            await self._run_started(job_id, started_at, self._worker_id, request.after_run)
+            await self._run_started(
+                job_id, started_at, self._worker_id, request.after_run, request.session_attempt
+            )
         except Exception as error:
             log.warning("run %s: could not record its start: %s", job_id, error)
         await self._cache.forget(queue_counts_key(request.project_id))
 
-    async def _free_slot(self, job_id: str) -> None:
+    async def _free_slot(self, job_id: str, session_attempt: int) -> None:
         """Admit the next run into this slot while the run records its result (if this fails,
         the slot is free when the result is, and the dispatcher's sweep finds it)."""
         try:
-            await self._slot_freed(job_id)
+            await self._slot_freed(job_id, session_attempt)
         except Exception as error:
             log.warning("run %s: could not free its slot early: %s", job_id, error)
 
@@ -225,7 +227,7 @@ class BrowserActivities:
         log.info("run %s: session %s closed", input.job_id, input.session_id)
         handed_over = self._handovers.handed_over(input.job_id)  # its successor's start did
         if input.frees_slot and not handed_over:
-            self._in_background(self._free_slot(input.job_id))
+            self._in_background(self._free_slot(input.job_id, input.session_attempt))
         return TeardownOutcome(artifacts=names, interrupted=interrupted, ended_at=ended_at)
 
     @activity.defn

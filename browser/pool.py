@@ -461,6 +461,14 @@ class BrowserPool:
             self._recycling = asyncio.create_task(self._recycle_if_grown())
         return trace_path is not None
 
+    async def close_all(self, why: str) -> int:
+        """Close every open context (their steps end as lost, `why`); how many there were."""
+        open_ids = list(self._sessions)
+        for session_id in open_ids:
+            self._remember_lost(session_id, why)
+            await self.close(session_id)
+        return len(open_ids)
+
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call listener whenever a session opens or closes."""
         self._listeners.append(listener)

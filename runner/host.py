@@ -32,6 +32,7 @@ from live.cache import ShortCache
 from live.publisher import EventPublisher
 from live.redis_link import connect_redis
 from notify.emitter import Notifier
+from runner.contact import ContactWatch
 from runner.metrics import WorkerMetrics
 from runner.slots import SessionSlotSupplier
 from store.db import create_engine
@@ -54,21 +55,43 @@ the run cached) before any worker takes it: a dead worker delays its runs' workf
 async def start_run(
     runs: RunStore,
     bell: DispatchBell,
+    metrics: WorkerMetrics,
     job_id: str,
     started_at: datetime,
     worker_id: str,
     took_over: str | None,
+    session_attempt: int,
 ) -> None:
     """A run's context opened here (in run `took_over`'s slot, if given): the run is active,
-    and the dispatcher may choose the run to take its slot after it (dispatch.successors)."""
-    await runs.mark_started(job_id, started_at, worker_id, took_over)
-    bell.ring()
+    and the dispatcher may choose the run to take its slot after it (dispatch.successors).
+    Refused if a later session attempt of the run started (this worker was cut off)."""
+    if await runs.mark_started(job_id, started_at, worker_id, took_over, session_attempt):
+        bell.ring()
+    elif await runs.later_attempt_started(job_id, session_attempt):
+        _refused_as_late(metrics, "start", job_id, session_attempt)
 
 
-async def free_slot(runs: RunStore, bell: DispatchBell, job_id: str) -> None:
-    """A run's context closed: its slot leaves the occupied count, and the dispatcher hears."""
-    await runs.free_slot(job_id)
-    bell.ring()
+async def free_slot(
+    runs: RunStore, bell: DispatchBell, metrics: WorkerMetrics, job_id: str, session_attempt: int
+) -> None:
+    """A run's context closed: its slot leaves the occupied count, and the dispatcher hears.
+    Refused if a later session attempt of the run started (its slot is that one's now)."""
+    if await runs.free_slot(job_id, session_attempt):
+        bell.ring()
+    elif await runs.later_attempt_started(job_id, session_attempt):
+        _refused_as_late(metrics, "slot freed", job_id, session_attempt)
+
+
+def _refused_as_late(metrics: WorkerMetrics, what: str, job_id: str, session_attempt: int) -> None:
+    """A write for a session attempt the run has left behind: counted and said, not stored."""
+    metrics.late_write()
+    log.warning(
+        "run %s: %s of session attempt %d refused: a later attempt started elsewhere",
+        job_id,
+        what,
+        session_attempt,
+        extra={"job_id": job_id},
+    )
 
 
 WEBHOOK_ATTEMPTS_AT_ONCE = 20
@@ -120,8 +143,8 @@ class WorkerHost:
             artifacts_dir=settings.artifacts_dir,
             uploads_dir=settings.uploads_dir,
             secrets=load_secret_box(settings),
-            run_started=partial(start_run, runs, self.bell),
-            slot_freed=partial(free_slot, runs, self.bell),
+            run_started=partial(start_run, runs, self.bell, self.metrics),
+            slot_freed=partial(free_slot, runs, self.bell, self.metrics),
             events=self.events,
             cache=self.cache,
         )
@@ -203,6 +226,8 @@ class WorkerHost:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: asyncio.Task[None] | None = None
+        self.contact = ContactWatch(client, self.pool)
+        self._contact: asyncio.Task[None] | None = None
 
     async def _announce(self) -> None:
         """Tell the dispatcher, every few seconds, that this worker's sessions are available."""
@@ -257,6 +282,7 @@ class WorkerHost:
         ):
             self._tasks.append(asyncio.create_task(worker.run()))
         self._heartbeat = asyncio.create_task(self._announce())
+        self._contact = asyncio.create_task(self.contact.run())
         log.info(
             "worker %s ready: %d sessions, queue %s",
             self.worker_id,
@@ -282,6 +308,8 @@ class WorkerHost:
 
     async def stop(self) -> None:
         """Stop at once: close every context and the browser, stop all workers."""
+        if self._contact is not None:
+            self._contact.cancel()
         await self._withdraw()
         self.slots.drain()
         self.handovers.stop()

@@ -61,12 +61,21 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self._late_writes = Counter(
+            "testrun_late_writes_refused_total",
+            "Writes for a session attempt its run had left behind (this worker cut off), refused",
+            registry=r,
+        )
         self._deliveries = Counter(
             "testrun_webhook_deliveries_total",
             "Webhook delivery attempts by outcome (delivered, failed, disabled, refused)",
             ["outcome"],
             registry=r,
         )
+
+    def late_write(self) -> None:
+        """A write for a session attempt its run had left behind, refused."""
+        self._late_writes.inc()
 
     def delivery(self, outcome: str) -> None:
         """Count one webhook delivery attempt."""

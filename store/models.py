@@ -211,6 +211,9 @@ class Run(SQLModel, table=True):
     """When its context closed: the slot is free before the result is recorded."""
     worker_id: str | None = Field(default=None, max_length=200)
     """The worker holding its browser context (its latest session's)."""
+    session_attempt: int | None = Field(default=None)
+    """Its latest session attempt to start: a worker's write for an earlier one (a worker cut
+    off and back) is refused (store.run_transitions)."""
     successor_of: int | None = Field(default=None, index=True)
     """The run whose session slot it was admitted to take over, on that run's worker, as soon
     as that run's context closes (dispatch.successors)."""

@@ -36,26 +36,41 @@ async def start(
     started_at: datetime,
     worker_id: str | None = None,
     took_over: str | None = None,
+    session_attempt: int = 1,
 ) -> bool:
-    """The run got a browser (on `worker_id`): `active` (again, for a later session attempt).
-    In the slot of run `took_over`, if given, whose slot is free from then on: one write, so
-    that the dispatcher never counts that slot twice."""
+    """The run got a browser (on `worker_id`) for `session_attempt`: `active` (again, for a
+    later attempt). In the slot of run `took_over`, if given, whose slot is free from then on:
+    one write, so that the dispatcher never counts that slot twice. False if the run is not
+    known, has ended, or a later session attempt started already (a late write: refused)."""
     if took_over is not None:
         await session.exec(_freeing_slot(took_over, started_at))  # type: ignore[call-overload]
     return await _change(
         session,
-        (col(Run.job_id) == job_id, col(Run.state).in_(UNFINISHED_STATES)),
+        (
+            col(Run.job_id) == job_id,
+            col(Run.state).in_(UNFINISHED_STATES),
+            func.coalesce(Run.session_attempt, 0) <= session_attempt,
+        ),
         state=RunState.ACTIVE,
         started_at=func.coalesce(Run.started_at, started_at),
         worker_id=worker_id,
+        session_attempt=session_attempt,
     )
 
 
-async def free_slot(session: AsyncSession, job_id: str, at: datetime) -> None:
+async def free_slot(
+    session: AsyncSession, job_id: str, at: datetime, session_attempt: int | None = None
+) -> bool:
     """The run's context closed at `at`: its session slot is free for the next run before
-    its result is recorded (an unfinished run's row only; a slot freed before stays so)."""
-    await session.exec(_freeing_slot(job_id, at))  # type: ignore[call-overload]
+    its result is recorded (an unfinished run's row only; a slot freed before stays so). With
+    `session_attempt`, only while that attempt is the run's latest: False for a late write."""
+    freeing = _freeing_slot(job_id, at)
+    if session_attempt is not None:
+        latest = func.coalesce(Run.session_attempt, session_attempt)
+        freeing = freeing.where(latest == session_attempt)
+    changed = await session.exec(freeing)  # type: ignore[call-overload]
     await session.commit()
+    return bool(changed.rowcount)
 
 
 def _freeing_slot(job_id: str, at: datetime) -> Any:

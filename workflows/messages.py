@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from core.definition import Step, TestDefinition, TraceMode, Viewport
 from core.run_result import RunProgress, StepRecord
 
+SESSION_LOST_TIMEOUT_S = 5.0
+"""A session whose worker was not heard of this long is lost: its run starts it elsewhere."""
 NO_PROJECT = 0
 """The project of a run started on Temporal directly, outside the service (no project has it)."""
 
@@ -45,7 +47,10 @@ class RunInput(BaseModel):
     )
     max_session_attempts: int = Field(default=3, ge=1, le=10)
     session_lost_timeout_s: float = Field(
-        default=5.0, gt=0, le=600, description="heartbeats missed this long: the worker is gone"
+        default=SESSION_LOST_TIMEOUT_S,
+        gt=0,
+        le=600,
+        description="heartbeats missed this long: the worker is gone",
     )
 
 

@@ -108,3 +108,21 @@ def test_no_code_but_run_transitions_writes_a_run_s_state() -> None:
                 ):
                     writers.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert not writers, writers
+
+
+async def test_a_cut_off_worker_s_late_writes_for_an_earlier_session_attempt_are_refused(
+    session: AsyncSession,
+) -> None:
+    """Attempt 1's worker was cut off and the run started attempt 2 elsewhere: what attempt
+    1's worker writes when it comes back (its start, its slot freed) changes nothing."""
+    run = await new_run(session, "run-moved")
+    now = datetime.now(UTC)
+    assert await run_transitions.start(session, "run-moved", now, "worker-a", session_attempt=1)
+    assert await run_transitions.start(session, "run-moved", now, "worker-b", session_attempt=2)
+    assert not await run_transitions.free_slot(session, "run-moved", now, session_attempt=1)
+    assert not await run_transitions.start(session, "run-moved", now, "worker-a", session_attempt=1)
+    await session.refresh(run)
+    assert (run.worker_id, run.session_attempt, run.slot_freed_at) == ("worker-b", 2, None)
+    assert await run_transitions.free_slot(session, "run-moved", now, session_attempt=2)
+    await session.refresh(run)
+    assert run.slot_freed_at is not None, "the latest attempt's close frees the slot"
