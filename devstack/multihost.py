@@ -108,8 +108,17 @@ class MultiHostService:
         data = self.folder / "postgres" / "data"
         subprocess.run(
             self.data.command(
-                "runuser", "-u", DB_USER, "--", _pg("pg_ctl"), "-D", str(data), "-m", "fast",
-                "-w", "restart",
+                "runuser",
+                "-u",
+                DB_USER,
+                "--",
+                _pg("pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "fast",
+                "-w",
+                "restart",
             ),
             check=True,
             capture_output=True,
@@ -134,7 +143,9 @@ def start_postgres(host: Host, folder: Path, subnet: str) -> str:
     options = f"-p {POSTGRES_PORT} -k {base} -c listen_addresses={host.address} -c fsync=off"
     log = base / "server.log"
     subprocess.run(
-        host.command(*as_user, _pg("pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(log), "start"),
+        host.command(
+            *as_user, _pg("pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(log), "start"
+        ),
         check=True,
         capture_output=True,
     )
@@ -151,7 +162,8 @@ def start_data_host(host: Host, folder: Path, subnet: str, redis_password: str) 
     demo pages on the data host; the database URL."""
     url = start_postgres(host, folder, subnet)
     env = dict(os.environ)
-    temporal = dev_server_command(TEMPORAL_PORT, None, folder / "temporal.db", ip=host.address)
+    # every interface of the host: the dev server's own services call each other on loopback
+    temporal = dev_server_command(TEMPORAL_PORT, None, folder / "temporal.db", ip="0.0.0.0")
     host.start(temporal, env, folder / "temporal.log")
     redis = [shutil.which("redis-server") or "redis-server", "--bind", host.address]
     redis += ["--port", str(REDIS_PORT), "--requirepass", redis_password]
@@ -165,7 +177,7 @@ def start_data_host(host: Host, folder: Path, subnet: str, redis_password: str) 
     return url
 
 
-def start_service(net: Topology, folder: Path) -> MultiHostService:
+def start_service(net: Topology, folder: Path, admin_token: str | None = None) -> MultiHostService:
     """Every host of the shape, started and answering."""
     data = net.add("data")
     api = net.add("api")
@@ -189,7 +201,8 @@ def start_service(net: Topology, folder: Path) -> MultiHostService:
         "WORKER_METRICS_PORT": "9464",
         "LOG_FORMAT": "json",
     }
-    service = MultiHostService(net, folder, environment, secrets.token_urlsafe(32))
+    token = admin_token or secrets.token_urlsafe(32)
+    service = MultiHostService(net, folder, environment, token)
     service.start_api_host()
     for host in workers:
         service.start_worker(host)
@@ -197,9 +210,15 @@ def start_service(net: Topology, folder: Path) -> MultiHostService:
     return service
 
 
-def main() -> int:
+def new_folder() -> Path:
+    """A folder for the hosts' files (PostgreSQL's own user keeps its data below it)."""
     folder = Path(tempfile.mkdtemp(prefix="multihost-"))
-    folder.chmod(0o755)  # PostgreSQL's own user keeps its data below it
+    folder.chmod(0o755)
+    return folder
+
+
+def main() -> int:
+    folder = new_folder()
     with Topology() as net:
         service = start_service(net, folder)
         print(f"API {service.api_url} (admin token {service.admin_token})")

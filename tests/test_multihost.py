@@ -1,0 +1,253 @@
+"""The service as several hosts (devstack.multihost: network namespaces), on PostgreSQL.
+
+Each fault happens with 20 runs of two projects in flight. What must hold, from the API, the
+database's results and Temporal: every acknowledged run ends exactly once (one execution, one
+result), no waiting run's position rises, runs of a lost host start again on the other,
+/health says what is wrong while it is, and the hosts rejoin by themselves. The figures
+(time to notice, to recover) are printed; timing bounds stay out of the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from devstack.multihost import MultiHostService, new_folder, start_service
+from devstack.netns import Host, Topology
+from store.db import create_engine
+from store.models import Run
+from tests.api.jobs import create_test, job, queue
+from tests.api.queue_helpers import moment, most_at_once
+from tests.support.api_fixtures import ADMIN_TOKEN, ProjectAccess, new_project
+from tests.support.definitions import waiting_shop_test
+
+RUNS_PER_PROJECT = 10
+FINAL = {"completed", "failed", "cancelled", "timed_out"}
+
+
+@pytest.fixture(scope="module")
+async def hosts() -> AsyncIterator[MultiHostService]:
+    """The four hosts, answering, with both workers live; removed at the end."""
+    folder = new_folder()
+    try:
+        with Topology() as net:
+            service = start_service(net, folder, ADMIN_TOKEN)
+            async with httpx.AsyncClient(base_url=service.api_url, timeout=10) as api:
+                await health_until(api, lambda health: healthy(health, live=2), 90)
+            yield service
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def healthy(health: dict[str, Any], live: int) -> bool:
+    return health.get("status") == "ok" and health["workers"]["live"] == live
+
+
+async def health_of(api: httpx.AsyncClient) -> dict[str, Any]:
+    """/health's answer ({} when the API does not answer)."""
+    try:
+        return (await api.get("/health", timeout=3)).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+async def health_until(api: httpx.AsyncClient, wanted: Any, seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        health = await health_of(api)
+        if wanted(health):
+            return health
+        assert time.monotonic() < deadline, f"/health stayed {health}"
+        await asyncio.sleep(0.3)
+
+
+@dataclass
+class Flight:
+    """Runs of two projects in flight, and what a watcher saw while a fault lasted."""
+
+    api: httpx.AsyncClient
+    jobs: list[tuple[ProjectAccess, str]]
+    health: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    positions: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, api: httpx.AsyncClient, hosts: MultiHostService, wait_ms: int) -> Flight:
+        projects = [await new_project(api, max_parallel=4) for _ in range(2)]
+        jobs = []
+        for project in projects:
+            test = waiting_shop_test(hosts.pages_url, f"hold {wait_ms} ms", wait_ms)
+            test_id = await create_test(api, project, test)
+            jobs += [(project, await queue(api, project, test_id)) for _ in range(RUNS_PER_PROJECT)]
+        return cls(api, jobs)
+
+    async def status(self, project: ProjectAccess, job_id: str) -> dict[str, Any]:
+        return await job(self.api, project, job_id)
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Until `stop`: /health, and the position of every waiting run, a few times a second."""
+        while not stop.is_set():
+            self.health.append((time.monotonic(), await health_of(self.api)))
+            for project, job_id in self.jobs:
+                with_timeout = asyncio.wait_for(self.status(project, job_id), 5)
+                try:
+                    position = (await with_timeout)["position"]
+                except (httpx.HTTPError, AssertionError, TimeoutError):
+                    continue
+                if position is not None:
+                    self.positions.setdefault(job_id, []).append(position)
+            await asyncio.sleep(0.25)
+
+    async def active_on(self, host: Host) -> list[str]:
+        """The runs whose current session is on `host`'s worker."""
+        found = []
+        for project, job_id in self.jobs:
+            current = await self.status(project, job_id)
+            attempts = (current.get("result") or {}).get("session_attempts") or []
+            if current["state"] == "active" and attempts and on_host(attempts[-1], host):
+                found.append(job_id)
+        return found
+
+    async def finished(self, seconds: float) -> dict[str, dict[str, Any]]:
+        """Every run's final status, once all are final."""
+        deadline = time.monotonic() + seconds
+        while True:
+            states = {job_id: await self.status(p, job_id) for p, job_id in self.jobs}
+            if all(s["state"] in FINAL for s in states.values()):
+                return states
+            assert time.monotonic() < deadline, {j: s["state"] for j, s in states.items()}
+            await asyncio.sleep(0.5)
+
+
+def on_host(attempt: dict[str, Any], host: Host) -> bool:
+    """Whether a session attempt ran on `host`'s worker (its worker ID names the host)."""
+    return str(attempt.get("worker_id") or "").startswith(f"worker-{host.namespace}.")
+
+
+async def rows_of(hosts: MultiHostService, job_ids: list[str]) -> dict[str, Run]:
+    """The runs' rows in the database, as the dispatcher reads them."""
+    engine = create_engine(hosts.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            rows = await session.exec(select(Run).where(col(Run.job_id).in_(job_ids)))
+            return {row.job_id: row for row in rows}
+    finally:
+        await engine.dispose()
+
+
+async def executions_of(hosts: MultiHostService, job_id: str) -> int:
+    client = await Client.connect(hosts.temporal_address)
+    return len([w async for w in client.list_workflows(f'WorkflowId = "{job_id}"')])
+
+
+def assert_positions_never_rose(flight: Flight) -> None:
+    for job_id, seen in flight.positions.items():
+        assert all(b <= a for a, b in zip(seen, seen[1:], strict=False)), (job_id, seen)
+
+
+async def test_a_worker_host_that_dies_loses_no_run_and_its_runs_start_again_on_the_other(
+    hosts: MultiHostService,
+) -> None:
+    victim, survivor = hosts.net.hosts["worker-1"], hosts.net.hosts["worker-2"]
+    async with httpx.AsyncClient(base_url=hosts.api_url, timeout=10) as api:
+        flight = await Flight.start(api, hosts, wait_ms=4000)
+        await health_until(api, lambda h: h.get("workers", {}).get("sessions_in_use") == 4, 60)
+        lost_runs = await flight.active_on(victim)
+        assert lost_runs, "the victim held no run"
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(flight.watch(stop))
+        killed_at = time.monotonic()
+        killed_at_wall = time.time()
+        assert victim.kill(), "the victim had processes"
+        told = await health_until(api, lambda h: h.get("workers", {}).get("lost", 0) >= 1, 60)
+        noticed_s = time.monotonic() - killed_at
+        final = await flight.finished(240)
+        stop.set()
+        await watcher
+        hosts.start_worker(victim)  # the host boots again: its worker joins by itself
+        await health_until(api, lambda h: healthy(h, live=2), 90)
+        rejoined_s = time.monotonic() - killed_at
+
+    assert told["status"] == "degraded", told
+    assert {state["state"] for state in final.values()} == {"completed"}, final
+    for job_id in final:
+        assert await executions_of(hosts, job_id) == 1, job_id
+    restarts = []
+    for job_id in lost_runs:
+        attempts = final[job_id]["result"]["session_attempts"]
+        assert len(attempts) == 2 and on_host(attempts[0], victim), attempts
+        assert on_host(attempts[1], survivor) and attempts[0]["lost_reason"], attempts
+        restarts.append(moment(attempts[1]["opened_at"]).timestamp() - killed_at_wall)
+    after_kill = [
+        {"startedAt": s["startedAt"], "finishedOn": s["finishedOn"]}
+        for s in final.values()
+        if on_host(s["result"]["session_attempts"][-1], survivor)
+        and moment(s["startedAt"]).timestamp() > killed_at_wall
+    ]
+    assert most_at_once(after_kill) == 2, "the surviving worker kept both its slots busy"
+    assert_positions_never_rose(flight)
+    print(
+        f"\nworker host killed: noticed by /health after {noticed_s:.1f} s; "
+        f"{len(lost_runs)} runs restarted on the other host after "
+        f"{', '.join(f'{s:.1f}' for s in restarts)} s; rejoined after {rejoined_s:.1f} s"
+    )
+
+
+async def test_a_worker_host_cut_off_for_30_s_closes_its_contexts_and_rejoins_by_itself(
+    hosts: MultiHostService,
+) -> None:
+    victim, survivor = hosts.net.hosts["worker-1"], hosts.net.hosts["worker-2"]
+    async with httpx.AsyncClient(base_url=hosts.api_url, timeout=10) as api:
+        await health_until(api, lambda h: healthy(h, live=2), 90)
+        flight = await Flight.start(api, hosts, wait_ms=4000)
+        await health_until(api, lambda h: h.get("workers", {}).get("sessions_in_use") == 4, 60)
+        lost_runs = await flight.active_on(victim)
+        assert lost_runs, "the victim held no run"
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(flight.watch(stop))
+        cut_at, cut_at_wall = time.monotonic(), time.time()
+        hosts.net.cut(victim)
+        told = await health_until(api, lambda h: h.get("workers", {}).get("lost", 0) >= 1, 60)
+        noticed_s = time.monotonic() - cut_at
+        await asyncio.sleep(max(0.0, 30 - (time.monotonic() - cut_at)))
+        hosts.net.mend(victim)
+        healed_at = time.monotonic()
+        await health_until(api, lambda h: healthy(h, live=2), 90)
+        rejoined_s = time.monotonic() - healed_at
+        final = await flight.finished(240)
+        stop.set()
+        await watcher
+
+    assert told["status"] == "degraded", told
+    assert {state["state"] for state in final.values()} == {"completed"}, final
+    for job_id in final:
+        assert await executions_of(hosts, job_id) == 1, job_id
+    rows = await rows_of(hosts, lost_runs)
+    restarts = []
+    for job_id in lost_runs:
+        attempts = final[job_id]["result"]["session_attempts"]
+        assert len(attempts) == 2 and on_host(attempts[0], victim), attempts
+        assert on_host(attempts[1], survivor), attempts
+        restarts.append(moment(attempts[1]["opened_at"]).timestamp() - cut_at_wall)
+        row = rows[job_id]
+        assert row.session_attempt == 2 and row.worker_id == attempts[1]["worker_id"], row
+    assert_positions_never_rose(flight)
+    worker_log = hosts.log("worker-1").read_text()
+    closed = [line for line in worker_log.splitlines() if "closed" in line and "contexts" in line]
+    assert closed, "the cut-off worker closed its browser contexts"
+    refused = worker_log.count("a later attempt started elsewhere")
+    print(
+        f"\nworker host cut off 30 s: noticed by /health after {noticed_s:.1f} s; "
+        f"{len(lost_runs)} runs restarted on the other host after "
+        f"{', '.join(f'{s:.1f}' for s in restarts)} s; {closed[-1][-80:]}; "
+        f"{refused} late writes refused; rejoined {rejoined_s:.1f} s after the link came back"
+    )
