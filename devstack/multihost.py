@@ -103,26 +103,16 @@ class MultiHostService:
         dispatcher = [sys.executable, "dispatcher.py"]
         host.start(dispatcher, env, self.log(f"dispatcher-{host.name}"), cwd=REPO_ROOT)
 
+    def redis_process(self) -> subprocess.Popen[bytes]:
+        """The Redis server's process on the data host."""
+        return next(p for p in self.data.processes if "redis-server" in str(p.args))
+
     def restart_postgres(self) -> None:
         """Restart PostgreSQL on the data host (fast shutdown: connections are cut)."""
-        data = self.folder / "postgres" / "data"
-        subprocess.run(
-            self.data.command(
-                "runuser",
-                "-u",
-                DB_USER,
-                "--",
-                _pg("pg_ctl"),
-                "-D",
-                str(data),
-                "-m",
-                "fast",
-                "-w",
-                "restart",
-            ),
-            check=True,
-            capture_output=True,
-        )
+        base = self.folder / "postgres"
+        pg_ctl = [_pg("pg_ctl"), "-D", str(base / "data"), "-l", str(base / "server.log")]
+        restart = ["runuser", "-u", DB_USER, "--", *pg_ctl, "-m", "fast", "-w", "restart"]
+        subprocess.run(self.data.command(*restart), check=True, capture_output=True)
 
 
 def start_postgres(host: Host, folder: Path, subnet: str) -> str:

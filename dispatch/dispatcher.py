@@ -161,7 +161,7 @@ class Dispatcher:
             try:
                 now = loop.time()
                 if now - renewed > LEASE_S / 3:
-                    self._leading = await self._lead()
+                    self._note_leading(await self.lead())
                     renewed = now
                 if self._leading:
                     await self.let_go_of_gone_workers()
@@ -191,7 +191,13 @@ class Dispatcher:
                     self._workers, client, worker_id, [r.job_id for r in occupants], successors
                 )
 
-    async def _lead(self) -> bool:
+    def _note_leading(self, leading: bool) -> None:
+        """Whether this dispatcher leads now; a change is said in the log."""
+        if leading != self._leading:
+            log.info("dispatcher %s %s", self._identity, "leads" if leading else "no longer leads")
+        self._leading = leading
+
+    async def lead(self) -> bool:
         """Take or renew the lease; take it at once from a holder of this machine that died."""
         if await self._admission.lead(self._identity, LEASE_S):
             return True
@@ -275,7 +281,8 @@ class Dispatcher:
         )
         heads = {room.project_id: queue for room, queue in zip(rooms, queues, strict=True)}
         chosen = choose(rooms, heads, free)
-        return await self._admission.admit(chosen, pair(chosen, holders) if holders else None)
+        successors = pair(chosen, holders) if holders else None
+        return await self._admission.admit(chosen, successors, leader=self._identity)
 
     async def _release_successors(self, free: int) -> None:
         """Slots left free (a limit raised, a worker joined, a run lost): successors still

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import exists, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -163,19 +163,25 @@ class AdmissionStore:
             return [Candidate(row_id, project_id, key) for row_id, key in rows.all() if row_id]
 
     async def admit(
-        self, chosen: list[Candidate], successor_of: Mapping[int, int] | None = None
+        self,
+        chosen: list[Candidate],
+        successor_of: Mapping[int, int] | None = None,
+        leader: str | None = None,
     ) -> list[Run]:
         """Mark the chosen runs admitted (those still queued), each into the slot of the run
-        `successor_of` names for it if any, and their projects served."""
+        `successor_of` names for it if any, and their projects served. With `leader`, only
+        while that dispatcher holds the lease, in the same statement: a dispatcher that was
+        cut off and comes back with a pass under way grants nothing."""
         now = utcnow()
         admitted = []
+        fence = [holds_lease(leader, now)] if leader is not None else []
         async with self.session() as session:
             for offset, candidate in enumerate(chosen):
                 predecessor = (successor_of or {}).get(candidate.row_id)
                 changed = await session.exec(  # type: ignore[call-overload]
                     update(Run)
-                    .where(col(Run.id) == candidate.row_id, is_queued())
-                    .values(admitted_at=now, successor_of=predecessor)
+                    .where(col(Run.id) == candidate.row_id, is_queued(), *fence)
+                    .values(admitted_at=now, successor_of=predecessor, admitted_by=leader)
                 )
                 if changed.rowcount:
                     admitted.append(candidate.row_id)
@@ -374,6 +380,17 @@ class AdmissionStore:
                 update(QueueControl).where(col(QueueControl.id) == 1).values(paused=paused)
             )
             await session.commit()
+
+
+def holds_lease(leader: str, now: datetime) -> Any:
+    """`leader` holds the dispatcher's lease at `now` (a condition for a statement)."""
+    return exists(
+        select(QueueControl.id).where(
+            col(QueueControl.id) == 1,
+            col(QueueControl.leader) == leader,
+            col(QueueControl.leader_until) > now,
+        )
+    )
 
 
 async def paused_all(session: AsyncSession) -> bool:

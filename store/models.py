@@ -207,6 +207,8 @@ class Run(SQLModel, table=True):
     )
     admitted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     admission_sent: bool = Field(default=False)
+    admitted_by: str | None = Field(default=None, max_length=200)
+    """The dispatcher that granted it (the lease's holder then)."""
     slot_freed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     """When its context closed: the slot is free before the result is recorded."""
     worker_id: str | None = Field(default=None, max_length=200)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from temporalio.client import Client
 
 from devstack.multihost import MultiHostService, new_folder, start_service
 from devstack.netns import Host, Topology
+from store.admission import AdmissionStore, Lease
 from store.db import create_engine
-from store.models import Run
+from store.models import Run, as_utc
 from tests.api.jobs import create_test, job, queue
 from tests.api.queue_helpers import moment, most_at_once
 from tests.support.api_fixtures import ADMIN_TOKEN, ProjectAccess, new_project
@@ -56,7 +58,7 @@ def healthy(health: dict[str, Any], live: int) -> bool:
 async def health_of(api: httpx.AsyncClient) -> dict[str, Any]:
     """/health's answer ({} when the API does not answer)."""
     try:
-        return (await api.get("/health", timeout=3)).json()
+        return (await api.get("/health", timeout=5)).json()  # its checks end within 3 s
     except (httpx.HTTPError, ValueError):
         return {}
 
@@ -149,6 +151,14 @@ async def executions_of(hosts: MultiHostService, job_id: str) -> int:
     return len([w async for w in client.list_workflows(f'WorkflowId = "{job_id}"')])
 
 
+def restart_figures(attempts: list[dict[str, Any]], fault_at: float) -> str:
+    """When the run gave its first session up, and when its second opened, after the fault
+    (the second waits for a free slot on the other host)."""
+    lost = moment(attempts[0]["lost_at"]).timestamp() - fault_at
+    opened = moment(attempts[1]["opened_at"]).timestamp() - fault_at
+    return f"given up after {lost:.1f} s, reopened after {opened:.1f} s"
+
+
 def assert_positions_never_rose(flight: Flight) -> None:
     for job_id, seen in flight.positions.items():
         assert all(b <= a for a, b in zip(seen, seen[1:], strict=False)), (job_id, seen)
@@ -174,8 +184,9 @@ async def test_a_worker_host_that_dies_loses_no_run_and_its_runs_start_again_on_
         stop.set()
         await watcher
         hosts.start_worker(victim)  # the host boots again: its worker joins by itself
+        booted_at = time.monotonic()
         await health_until(api, lambda h: healthy(h, live=2), 90)
-        rejoined_s = time.monotonic() - killed_at
+        rejoined_s = time.monotonic() - booted_at
 
     assert told["status"] == "degraded", told
     assert {state["state"] for state in final.values()} == {"completed"}, final
@@ -186,7 +197,7 @@ async def test_a_worker_host_that_dies_loses_no_run_and_its_runs_start_again_on_
         attempts = final[job_id]["result"]["session_attempts"]
         assert len(attempts) == 2 and on_host(attempts[0], victim), attempts
         assert on_host(attempts[1], survivor) and attempts[0]["lost_reason"], attempts
-        restarts.append(moment(attempts[1]["opened_at"]).timestamp() - killed_at_wall)
+        restarts.append(restart_figures(attempts, killed_at_wall))
     after_kill = [
         {"startedAt": s["startedAt"], "finishedOn": s["finishedOn"]}
         for s in final.values()
@@ -197,8 +208,8 @@ async def test_a_worker_host_that_dies_loses_no_run_and_its_runs_start_again_on_
     assert_positions_never_rose(flight)
     print(
         f"\nworker host killed: noticed by /health after {noticed_s:.1f} s; "
-        f"{len(lost_runs)} runs restarted on the other host after "
-        f"{', '.join(f'{s:.1f}' for s in restarts)} s; rejoined after {rejoined_s:.1f} s"
+        f"{len(lost_runs)} runs lost, restarted on the other host: "
+        f"{'; '.join(restarts)}; rejoined {rejoined_s:.1f} s after the host came back"
     )
 
 
@@ -237,7 +248,7 @@ async def test_a_worker_host_cut_off_for_30_s_closes_its_contexts_and_rejoins_by
         attempts = final[job_id]["result"]["session_attempts"]
         assert len(attempts) == 2 and on_host(attempts[0], victim), attempts
         assert on_host(attempts[1], survivor), attempts
-        restarts.append(moment(attempts[1]["opened_at"]).timestamp() - cut_at_wall)
+        restarts.append(restart_figures(attempts, cut_at_wall))
         row = rows[job_id]
         assert row.session_attempt == 2 and row.worker_id == attempts[1]["worker_id"], row
     assert_positions_never_rose(flight)
@@ -247,7 +258,123 @@ async def test_a_worker_host_cut_off_for_30_s_closes_its_contexts_and_rejoins_by
     refused = worker_log.count("a later attempt started elsewhere")
     print(
         f"\nworker host cut off 30 s: noticed by /health after {noticed_s:.1f} s; "
-        f"{len(lost_runs)} runs restarted on the other host after "
-        f"{', '.join(f'{s:.1f}' for s in restarts)} s; {closed[-1][-80:]}; "
+        f"{len(lost_runs)} runs lost, restarted on the other host: "
+        f"{'; '.join(restarts)}; {closed[-1][-80:]}; "
         f"{refused} late writes refused; rejoined {rejoined_s:.1f} s after the link came back"
+    )
+
+
+async def lease_now(hosts: MultiHostService) -> Lease:
+    engine = create_engine(hosts.database_url)
+    try:
+        lease = await AdmissionStore(engine).lease()
+    finally:
+        await engine.dispose()
+    assert lease is not None, "a dispatcher holds the lease"
+    return lease
+
+
+async def test_the_api_host_cut_off_for_30_s_a_standby_dispatcher_leads_only_after_the_lease(
+    hosts: MultiHostService,
+) -> None:
+    standby_host = hosts.net.hosts["worker-2"]
+    hosts.start_dispatcher_on(standby_host)  # a second dispatcher, on another host
+    async with httpx.AsyncClient(base_url=hosts.api_url, timeout=10) as api:
+        await health_until(api, lambda h: healthy(h, live=2), 90)
+        flight = await Flight.start(api, hosts, wait_ms=3000)
+        await health_until(api, lambda h: h.get("workers", {}).get("sessions_in_use") == 4, 60)
+        hosts.net.cut(hosts.api)
+        first = await lease_now(hosts)  # its holder can no longer renew it
+        await asyncio.sleep(30)
+        taken = await lease_now(hosts)
+        hosts.net.mend(hosts.api)
+        healed_at = time.monotonic()
+        health = await health_until(api, lambda h: healthy(h, live=2), 90)
+        rejoined_s = time.monotonic() - healed_at
+        final = await flight.finished(240)
+        after = await lease_now(hosts)
+
+    assert {state["state"] for state in final.values()} == {"completed"}, final
+    for job_id in final:
+        assert await executions_of(hosts, job_id) == 1, job_id
+    assert taken.holder != first.holder, "the standby took the lease while the api host was away"
+    assert after.holder == taken.holder, "the first dispatcher did not take it back"
+    rows = (await rows_of(hosts, list(final))).values()
+    by_standby = [row for row in rows if row.admitted_by == taken.holder]
+    assert by_standby, "the standby granted the runs left waiting"
+    standby_from = min(as_utc(row.admitted_at) for row in by_standby if row.admitted_at)
+    assert standby_from >= first.until, "the standby granted before the first lease ran out"
+    by_first = [row.admitted_at for row in rows if row.admitted_by == first.holder]
+    late = [at for at in by_first if at is not None and as_utc(at) >= first.until]
+    assert not late, "the first dispatcher granted after its lease ran out"
+    print(
+        f"\napi host cut off 30 s: the standby granted from {standby_from:%H:%M:%S.%f} "
+        f"(the first lease ended {first.until:%H:%M:%S.%f}); {len(by_standby)} runs granted by "
+        f"it; /health ok {rejoined_s:.1f} s after the link came back ({health['dispatcher']}); "
+        f"{len(by_first)} grants by the first dispatcher, all within its lease"
+    )
+
+
+async def test_redis_unreachable_for_30_s_slows_nothing_that_matters(
+    hosts: MultiHostService,
+) -> None:
+    redis = hosts.redis_process()
+    async with httpx.AsyncClient(base_url=hosts.api_url, timeout=10) as api:
+        await health_until(api, lambda h: h.get("status") == "ok", 90)
+        flight = await Flight.start(api, hosts, wait_ms=2000)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(flight.watch(stop))
+        redis.send_signal(signal.SIGSTOP)  # it answers nothing: unreachable
+        stopped_at = time.monotonic()
+        try:
+            told = await health_until(api, lambda h: h.get("redis", "ok") != "ok", 60)
+            noticed_s = time.monotonic() - stopped_at
+            await asyncio.sleep(max(0.0, 30 - (time.monotonic() - stopped_at)))
+        finally:
+            redis.send_signal(signal.SIGCONT)
+        back_at = time.monotonic()
+        await health_until(api, lambda h: h.get("status") == "ok", 90)
+        recovered_s = time.monotonic() - back_at
+        final = await flight.finished(240)
+        stop.set()
+        await watcher
+
+    assert told["status"] == "degraded", told
+    assert {state["state"] for state in final.values()} == {"completed"}, final
+    for job_id in final:
+        assert await executions_of(hosts, job_id) == 1, job_id
+    assert_positions_never_rose(flight)
+    print(
+        f"\nredis unreachable 30 s: /health said {told['redis']!r} after {noticed_s:.1f} s, "
+        f"ok {recovered_s:.1f} s after it answered again; 20 of 20 runs completed"
+    )
+
+
+async def test_postgresql_restarted_with_runs_in_flight_loses_no_run(
+    hosts: MultiHostService,
+) -> None:
+    async with httpx.AsyncClient(base_url=hosts.api_url, timeout=10) as api:
+        await health_until(api, lambda h: h.get("status") == "ok", 90)
+        flight = await Flight.start(api, hosts, wait_ms=2000)
+        await health_until(api, lambda h: h.get("workers", {}).get("sessions_in_use") == 4, 60)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(flight.watch(stop))
+        restarted_at = time.monotonic()
+        await asyncio.to_thread(hosts.restart_postgres)
+        restart_s = time.monotonic() - restarted_at
+        await health_until(api, lambda h: h.get("status") == "ok", 90)
+        recovered_s = time.monotonic() - restarted_at
+        final = await flight.finished(240)
+        stop.set()
+        await watcher
+
+    assert {state["state"] for state in final.values()} == {"completed"}, final
+    for job_id in final:
+        assert await executions_of(hosts, job_id) == 1, job_id
+    assert_positions_never_rose(flight)
+    told = [h.get("database", "no answer") for _, h in flight.health if h.get("database") != "ok"]
+    print(
+        f"\npostgresql restarted ({restart_s:.1f} s): /health ok again after {recovered_s:.1f} s; "
+        f"it reported the database {told[:1] or ['ok (the outage fell between samples)']}; "
+        f"20 of 20 runs completed"
     )

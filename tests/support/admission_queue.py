@@ -40,6 +40,8 @@ class Queue:
         return [run.job_id for run in runs]
 
     async def granted(self) -> list[str]:
+        """One admission pass of the dispatcher, which leads (only the lease's holder grants)."""
+        assert await self.dispatcher.lead()
         return [run.job_id for run in await self.dispatcher.grant_once()]
 
     async def finish(self, job_ids: list[str]) -> None:

@@ -152,3 +152,17 @@ async def test_a_project_at_its_own_max_parallel_does_not_hold_others_to_their_s
     assert await queue.granted() == [running]
     theirs = await queue.queue(other, 3)
     assert await queue.granted() == theirs, "3 of 4 slots: the limited project wants none"
+
+
+async def test_a_dispatcher_whose_lease_another_took_grants_nothing(queue: Queue) -> None:
+    """A dispatcher cut off mid-pass comes back after another took the lease: its grants are
+    refused in the statement that would write them; the holder's go through, in its name."""
+    project = await queue.project("a", max_parallel=10)
+    await queue.queue(project, 2)
+    admission = AdmissionStore(queue.engine)
+    assert await admission.lead("dispatcher-old", 0.001)
+    heads = await admission.heads(project, 2)
+    assert await admission.lead("dispatcher-new", 10), "the old lease ran out"
+    assert await admission.admit(heads, leader="dispatcher-old") == []
+    granted = await admission.admit(heads, leader="dispatcher-new")
+    assert [run.admitted_by for run in granted] == ["dispatcher-new", "dispatcher-new"]

@@ -1,4 +1,4 @@
-"""run.session_attempt: the session attempt a run's row follows, fencing late writes
+"""run.session_attempt and run.admitted_by: late writes fenced, grants attributed
 
 Revision ID: 0016
 Revises: 0015
@@ -17,8 +17,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("run") as batch:
         batch.add_column(sa.Column("session_attempt", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("admitted_by", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("run") as batch:
+        batch.drop_column("admitted_by")
         batch.drop_column("session_attempt")
