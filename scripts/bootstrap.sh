@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(chromium redis-server fonts-liberation jq libjemalloc2)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(postgresql)
+    packages+=(postgresql iproute2 util-linux)  # the multi-host tests: ip netns, unshare
 fi
 
 missing=()
