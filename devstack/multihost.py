@@ -38,7 +38,8 @@ SESSIONS_PER_WORKER = 2
 DB_USER = "postgres"
 
 
-def _pg(name: str) -> str:
+def postgres_binary(name: str) -> str:
+    """A PostgreSQL server program from Debian's packages (the newest version installed)."""
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
         raise FileNotFoundError(f"{name} not found: apt-get install postgresql")
@@ -110,7 +111,13 @@ class MultiHostService:
     def restart_postgres(self) -> None:
         """Restart PostgreSQL on the data host (fast shutdown: connections are cut)."""
         base = self.folder / "postgres"
-        pg_ctl = [_pg("pg_ctl"), "-D", str(base / "data"), "-l", str(base / "server.log")]
+        pg_ctl = [
+            postgres_binary("pg_ctl"),
+            "-D",
+            str(base / "data"),
+            "-l",
+            str(base / "server.log"),
+        ]
         restart = ["runuser", "-u", DB_USER, "--", *pg_ctl, "-m", "fast", "-w", "restart"]
         subprocess.run(self.data.command(*restart), check=True, capture_output=True)
 
@@ -124,7 +131,7 @@ def start_postgres(host: Host, folder: Path, subnet: str) -> str:
         shutil.chown(path, DB_USER, DB_USER)
     as_user = ["runuser", "-u", DB_USER, "--"]
     subprocess.run(
-        [*as_user, _pg("initdb"), "-D", str(data), "-A", "trust", "-U", DB_USER],
+        [*as_user, postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U", DB_USER],
         check=True,
         capture_output=True,
     )
@@ -134,13 +141,31 @@ def start_postgres(host: Host, folder: Path, subnet: str) -> str:
     log = base / "server.log"
     subprocess.run(
         host.command(
-            *as_user, _pg("pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(log), "start"
+            *as_user,
+            postgres_binary("pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(log),
+            "start",
         ),
         check=True,
         capture_output=True,
     )
     subprocess.run(
-        [_pg("createdb"), "-h", host.address, "-p", str(POSTGRES_PORT), "-U", DB_USER, "service"],
+        [
+            postgres_binary("createdb"),
+            "-h",
+            host.address,
+            "-p",
+            str(POSTGRES_PORT),
+            "-U",
+            DB_USER,
+            "service",
+        ],
         check=True,
         capture_output=True,
     )

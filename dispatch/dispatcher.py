@@ -260,6 +260,9 @@ class Dispatcher:
         )
         share_cap = self.share_cap(capacity)
         granted = await self._grant(capacity - occupied, share_cap)
+        if occupied > capacity:  # a worker was lost: its runs, opening sessions anew, go first
+            await self._release_successors(occupied - capacity)
+            return granted
         await self._release_successors(capacity - occupied - len(granted))
         return granted + await self._grant_successors(share_cap)
 
@@ -286,7 +289,10 @@ class Dispatcher:
 
     async def _release_successors(self, free: int) -> None:
         """Slots left free (a limit raised, a worker joined, a run lost): successors still
-        waiting for a busy slot take them instead (their run hears it by a signal)."""
+        waiting for a busy slot take them instead (their run hears it by a signal). With more
+        slots held than the live workers have (a worker lost, its runs opening sessions
+        anew), that many successors give up the slots promised to them: those slots go to
+        whoever waits longest for one, the lost runs first."""
         if free <= 0:
             return
         released = await self._admission.releasable(free)

@@ -159,6 +159,15 @@ def restart_figures(attempts: list[dict[str, Any]], fault_at: float) -> str:
     return f"given up after {lost:.1f} s, reopened after {opened:.1f} s"
 
 
+async def assert_each_completed_once(
+    hosts: MultiHostService, final: dict[str, dict[str, Any]]
+) -> None:
+    """Every run completed, in one workflow execution (so with one result)."""
+    assert {state["state"] for state in final.values()} == {"completed"}, final
+    for job_id in final:
+        assert await executions_of(hosts, job_id) == 1, job_id
+
+
 def assert_positions_never_rose(flight: Flight) -> None:
     for job_id, seen in flight.positions.items():
         assert all(b <= a for a, b in zip(seen, seen[1:], strict=False)), (job_id, seen)
@@ -189,9 +198,7 @@ async def test_a_worker_host_that_dies_loses_no_run_and_its_runs_start_again_on_
         rejoined_s = time.monotonic() - booted_at
 
     assert told["status"] == "degraded", told
-    assert {state["state"] for state in final.values()} == {"completed"}, final
-    for job_id in final:
-        assert await executions_of(hosts, job_id) == 1, job_id
+    await assert_each_completed_once(hosts, final)
     restarts = []
     for job_id in lost_runs:
         attempts = final[job_id]["result"]["session_attempts"]
@@ -239,9 +246,7 @@ async def test_a_worker_host_cut_off_for_30_s_closes_its_contexts_and_rejoins_by
         await watcher
 
     assert told["status"] == "degraded", told
-    assert {state["state"] for state in final.values()} == {"completed"}, final
-    for job_id in final:
-        assert await executions_of(hosts, job_id) == 1, job_id
+    await assert_each_completed_once(hosts, final)
     rows = await rows_of(hosts, lost_runs)
     restarts = []
     for job_id in lost_runs:
@@ -294,9 +299,7 @@ async def test_the_api_host_cut_off_for_30_s_a_standby_dispatcher_leads_only_aft
         final = await flight.finished(240)
         after = await lease_now(hosts)
 
-    assert {state["state"] for state in final.values()} == {"completed"}, final
-    for job_id in final:
-        assert await executions_of(hosts, job_id) == 1, job_id
+    await assert_each_completed_once(hosts, final)
     assert taken.holder != first.holder, "the standby took the lease while the api host was away"
     assert after.holder == taken.holder, "the first dispatcher did not take it back"
     rows = (await rows_of(hosts, list(final))).values()
@@ -340,9 +343,7 @@ async def test_redis_unreachable_for_30_s_slows_nothing_that_matters(
         await watcher
 
     assert told["status"] == "degraded", told
-    assert {state["state"] for state in final.values()} == {"completed"}, final
-    for job_id in final:
-        assert await executions_of(hosts, job_id) == 1, job_id
+    await assert_each_completed_once(hosts, final)
     assert_positions_never_rose(flight)
     print(
         f"\nredis unreachable 30 s: /health said {told['redis']!r} after {noticed_s:.1f} s, "
@@ -368,9 +369,7 @@ async def test_postgresql_restarted_with_runs_in_flight_loses_no_run(
         stop.set()
         await watcher
 
-    assert {state["state"] for state in final.values()} == {"completed"}, final
-    for job_id in final:
-        assert await executions_of(hosts, job_id) == 1, job_id
+    await assert_each_completed_once(hosts, final)
     assert_positions_never_rose(flight)
     told = [h.get("database", "no answer") for _, h in flight.health if h.get("database") != "ok"]
     print(

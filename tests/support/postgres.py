@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -11,14 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from devstack.multihost import postgres_binary
+
 SUPERUSER = "postgres"
-
-
-def _bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        raise FileNotFoundError(f"{name} not found: apt-get install postgresql")
-    return found[-1]
 
 
 def _as_server_user(command: list[str]) -> list[str]:
@@ -40,12 +34,16 @@ def postgres_server(port: int) -> Iterator[str]:
     def run(command: list[str]) -> None:
         subprocess.run(command, check=True, capture_output=True)
 
-    run(_as_server_user([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", SUPERUSER]))
+    run(
+        _as_server_user(
+            [postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U", SUPERUSER]
+        )
+    )
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
     run(
         _as_server_user(
             [
-                _bin("pg_ctl"),
+                postgres_binary("pg_ctl"),
                 "-D",
                 str(data),
                 "-o",
@@ -58,11 +56,24 @@ def postgres_server(port: int) -> Iterator[str]:
         ),
     )
     try:
-        run([_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, "service"])
+        run(
+            [
+                postgres_binary("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                SUPERUSER,
+                "service",
+            ]
+        )
         yield f"postgresql://{SUPERUSER}@127.0.0.1:{port}/service"
     finally:
         subprocess.run(
-            _as_server_user([_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            _as_server_user(
+                [postgres_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+            ),
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)

@@ -129,3 +129,25 @@ async def test_a_waiting_successor_keeps_its_place_at_the_head_of_its_project_s_
     assert total == 3
     await RunStore(queue.engine).requeue(second)  # its slot was not handed over
     assert await positions() == [None, 1, 2, 3], "back in line, its position does not rise"
+
+
+async def test_after_a_worker_is_lost_successors_give_up_their_promised_slots_to_its_runs(
+    queue: Queue,
+) -> None:
+    """Worker-2 is lost with its run: the slots of worker-1 go to whoever waits longest (the
+    lost run, opening a session anew), not to a successor promised one, and no new successor
+    is chosen while more slots are held than the live workers have."""
+    project = await queue.project("a", max_parallel=4)
+    first, lost, *waiting = await queue.queue(project, 4)
+    await queue.workers.beat("worker-1", max_sessions=1)
+    await queue.workers.beat("worker-2", max_sessions=1)
+    assert await queue.granted() == [first, lost]
+    runs = RunStore(queue.engine)
+    await runs.mark_started(first, utcnow(), "worker-1")
+    await runs.mark_started(lost, utcnow(), "worker-2")
+    promised = await queue.granted()
+    assert len(promised) == 2 and await successor_of(queue, promised[0]) is not None
+    await queue.workers.mark_lost("worker-2")
+    assert await queue.granted() == [], "no new grant, no new successor"
+    holders = {run: await successor_of(queue, run) for run in promised}
+    assert first not in holders.values(), "worker-1's slot goes to whoever waits longest"
