@@ -33,7 +33,8 @@ def _prepare_sqlite_file(url: str) -> None:
 
 
 def create_engine(url: str, pool_size: int = 20, max_overflow: int = 20) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout, PostgreSQL a
+    liveness check of each pooled connection before use."""
     if make_url(url).get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
         engine = create_async_engine(
@@ -53,8 +54,14 @@ def create_engine(url: str, pool_size: int = 20, max_overflow: int = 20) -> Asyn
             cursor.close()
 
         return engine
+    # A pooled connection is tried before use: after a PostgreSQL restart or failover the
+    # pool's connections are dead, and the first request on each would fail.
     return create_async_engine(
-        driver_url(url, True), pool_size=pool_size, max_overflow=max_overflow, pool_timeout=60
+        driver_url(url, True),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=60,
+        pool_pre_ping=True,
     )
 
 

@@ -126,7 +126,8 @@ class Flight:
             states = {job_id: await self.status(p, job_id) for p, job_id in self.jobs}
             if all(s["state"] in FINAL for s in states.values()):
                 return states
-            assert time.monotonic() < deadline, {j: s["state"] for j, s in states.items()}
+            unfinished = {j: s for j, s in states.items() if s["state"] not in FINAL}
+            assert time.monotonic() < deadline, f"not final: {unfinished}"
             await asyncio.sleep(0.5)
 
 
