@@ -8,9 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from live.redis_link import RedisGate
+from live.redis_link import REDIS_FAILURES, RedisGate
 
 JOB_STATUS_TTL_S = 1.0
 QUEUE_COUNTS_TTL_S = 1.0
@@ -46,7 +45,7 @@ class ShortCache:
             return
         try:
             await self._redis.delete(*keys)
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._gate.failed(error)
 
     async def close(self) -> None:
@@ -59,7 +58,7 @@ class ShortCache:
         try:
             raw = await self._redis.get(key)
             self._gate.succeeded()
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._gate.failed(error)
             return None
         return None if raw is None else json.loads(raw)
@@ -69,5 +68,5 @@ class ShortCache:
             return
         try:
             await self._redis.set(key, json.dumps(value), px=int(ttl_s * 1000))
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._gate.failed(error)

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from core.run_state import FINAL_STATES
 from live.events import RunEvent
 from live.hub import DOWN, StreamHub, decoded, stream_id
-from live.redis_link import RedisGate
+from live.redis_link import REDIS_FAILURES, RedisGate
 
 BLOCK_S = 5.0
 """How long a follower waits for an event before a keep-alive (and, for a run, a state check)."""
@@ -95,7 +94,7 @@ async def follow(
                     last_snapshot = item.data
                 yield item
             return
-        except (RedisError, OSError, RedisUnavailable) as error:
+        except (*REDIS_FAILURES, RedisUnavailable) as error:
             gate.failed(error)
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from live.events import RunEvent
+from live.redis_link import REDIS_FAILURES
 
 READ_BLOCK_MS = 1000
 """A newly followed stream joins the shared read within this long (its backlog is read at once)."""
@@ -84,7 +84,7 @@ class StreamHub:
                     count=READ_COUNT,
                     block=READ_BLOCK_MS,
                 )
-            except (RedisError, OSError):
+            except REDIS_FAILURES:
                 self._tell_all(DOWN)
                 await asyncio.sleep(READ_BLOCK_MS / 1000)
                 continue

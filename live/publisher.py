@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable, Sequence
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from live.events import (
     ENTRY_FIELD,
@@ -21,7 +20,7 @@ from live.events import (
     job_stream,
     project_stream,
 )
-from live.redis_link import RedisGate
+from live.redis_link import REDIS_FAILURES, RedisGate
 
 log = logging.getLogger(__name__)
 BACKLOG = 10_000
@@ -109,7 +108,7 @@ class EventPublisher:
             if self._gate.open:
                 await self._write(batch)
                 self._gate.succeeded()
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._gate.failed(error)
         finally:
             for _ in batch:

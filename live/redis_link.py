@@ -7,10 +7,14 @@ import logging
 import time
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 
 from core.config import Settings
 
 log = logging.getLogger(__name__)
+REDIS_FAILURES = (RedisError, OSError, RuntimeError)
+"""What a Redis call raises when Redis is away: its own errors, the socket's, and uvloop's
+RuntimeError for a connection closed under it (a call that timed out leaves it closed)."""
 FAST_TIMEOUT_S = 0.5
 RETRY_AFTER_S = 2.0
 
