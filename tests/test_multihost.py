@@ -10,6 +10,7 @@ result), no waiting run's position rises, runs of a lost host start again on the
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import time
 from collections.abc import AsyncIterator
