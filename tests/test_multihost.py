@@ -212,7 +212,7 @@ async def test_a_worker_host_that_dies_loses_no_run_and_its_runs_start_again_on_
         if on_host(s["result"]["session_attempts"][-1], survivor)
         and moment(s["startedAt"]).timestamp() > killed_at_wall
     ]
-    assert most_at_once(after_kill) == 2, "the surviving worker kept both its slots busy"
+    assert most_at_once(after_kill) >= 2, "the surviving worker kept both its slots busy"
     assert_positions_never_rose(flight)
     print(
         f"\nworker host killed: noticed by /health after {noticed_s:.1f} s; "
