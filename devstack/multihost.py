@@ -13,7 +13,6 @@ each reaches the others at their addresses only. Ctrl-C removes everything.
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import shutil
@@ -28,6 +27,7 @@ from cryptography.fernet import Fernet
 
 from core.codec import new_key_entry
 from devstack.netns import Host, Topology, wait_for_port
+from devstack.postgres_server import pg_ctl, start_postgres
 from devstack.temporal_server import dev_server_command
 from store.db import migrate
 
@@ -35,15 +35,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_PORT, TEMPORAL_PORT, REDIS_PORT, PAGES_PORT, API_PORT = 5432, 7233, 6379, 8001, 8000
 WORKER_HOSTS = ("worker-1", "worker-2")
 SESSIONS_PER_WORKER = 2
-DB_USER = "postgres"
-
-
-def postgres_binary(name: str) -> str:
-    """A PostgreSQL server program from Debian's packages (the newest version installed)."""
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        raise FileNotFoundError(f"{name} not found: apt-get install postgresql")
-    return found[-1]
 
 
 @dataclass
@@ -91,18 +82,25 @@ class MultiHostService:
 
     def start_api_host(self) -> None:
         """The API and the dispatcher on the api host."""
-        env = {**self.environment, "DISPATCH_IN_API": "false", "DATA_DIR": str(self.folder / "api")}
         api = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_service_app"]
         api += ["--host", self.api.address, "--port", str(API_PORT), "--log-level", "warning"]
-        self.api.start(api, {**env, "ADMIN_TOKEN": self.admin_token}, self.log("api"), REPO_ROOT)
-        dispatcher = [sys.executable, "dispatcher.py"]
-        self.api.start(dispatcher, env, self.log("dispatcher"), cwd=REPO_ROOT)
+        env = {**self._dispatching_environment(), "ADMIN_TOKEN": self.admin_token}
+        self.api.start(api, env, self.log("api"), REPO_ROOT)
+        self.start_dispatcher_on(self.api)
 
     def start_dispatcher_on(self, host: Host) -> None:
-        """A second dispatcher, on another host (it must wait for the first one's lease)."""
-        env = {**self.environment, "DISPATCH_IN_API": "false", "DATA_DIR": str(self.folder / "api")}
+        """A dispatcher on `host` (a second one waits for the first one's lease to run out)."""
         dispatcher = [sys.executable, "dispatcher.py"]
+        env = self._dispatching_environment()
         host.start(dispatcher, env, self.log(f"dispatcher-{host.name}"), cwd=REPO_ROOT)
+
+    def _dispatching_environment(self) -> dict[str, str]:
+        """The API's and the dispatchers' settings: the dispatcher runs in its own process."""
+        return {
+            **self.environment,
+            "DISPATCH_IN_API": "false",
+            "DATA_DIR": str(self.folder / "api"),
+        }
 
     def redis_process(self) -> subprocess.Popen[bytes]:
         """The Redis server's process on the data host."""
@@ -110,72 +108,16 @@ class MultiHostService:
 
     def restart_postgres(self) -> None:
         """Restart PostgreSQL on the data host (fast shutdown: connections are cut)."""
-        base = self.folder / "postgres"
-        pg_ctl = [
-            postgres_binary("pg_ctl"),
-            "-D",
-            str(base / "data"),
-            "-l",
-            str(base / "server.log"),
-        ]
-        restart = ["runuser", "-u", DB_USER, "--", *pg_ctl, "-m", "fast", "-w", "restart"]
+        restart = pg_ctl(self.folder / "postgres", "-m", "fast", "-w", "restart")
         subprocess.run(self.data.command(*restart), check=True, capture_output=True)
-
-
-def start_postgres(host: Host, folder: Path, subnet: str) -> str:
-    """PostgreSQL on the host's address, trusting the hosts' subnet; its URL."""
-    base = folder / "postgres"
-    data = base / "data"
-    data.mkdir(parents=True)
-    for path in (base, data):
-        shutil.chown(path, DB_USER, DB_USER)
-    as_user = ["runuser", "-u", DB_USER, "--"]
-    subprocess.run(
-        [*as_user, postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U", DB_USER],
-        check=True,
-        capture_output=True,
-    )
-    with (data / "pg_hba.conf").open("a") as hba:
-        hba.write(f"host all all {subnet} trust\n")
-    options = f"-p {POSTGRES_PORT} -k {base} -c listen_addresses={host.address} -c fsync=off"
-    log = base / "server.log"
-    subprocess.run(
-        host.command(
-            *as_user,
-            postgres_binary("pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-w",
-            "-l",
-            str(log),
-            "start",
-        ),
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            postgres_binary("createdb"),
-            "-h",
-            host.address,
-            "-p",
-            str(POSTGRES_PORT),
-            "-U",
-            DB_USER,
-            "service",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return f"postgresql://{DB_USER}@{host.address}:{POSTGRES_PORT}/service"
 
 
 def start_data_host(host: Host, folder: Path, subnet: str, redis_password: str) -> str:
     """PostgreSQL, Temporal, Redis (with a password, as Redis wants off loopback) and the
     demo pages on the data host; the database URL."""
-    url = start_postgres(host, folder, subnet)
+    url = start_postgres(
+        folder / "postgres", host.address, POSTGRES_PORT, subnet, lambda argv: host.command(*argv)
+    )
     env = dict(os.environ)
     # every interface of the host: the dev server's own services call each other on loopback
     temporal = dev_server_command(TEMPORAL_PORT, None, folder / "temporal.db", ip="0.0.0.0")
