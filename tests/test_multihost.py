@@ -10,6 +10,7 @@ result), no waiting run's position rises, runs of a lost host start again on the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
 import time
@@ -81,6 +82,7 @@ class Flight:
     jobs: list[tuple[ProjectAccess, str]]
     health: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     positions: dict[str, list[int]] = field(default_factory=dict)
+    _watcher: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, api: httpx.AsyncClient, hosts: MultiHostService, wait_ms: int) -> Flight:
@@ -95,9 +97,19 @@ class Flight:
     async def status(self, project: ProjectAccess, job_id: str) -> dict[str, Any]:
         return await job(self.api, project, job_id)
 
-    async def watch(self, stop: asyncio.Event) -> None:
-        """Until `stop`: /health, and the position of every waiting run, a few times a second."""
-        while not stop.is_set():
+    def start_watching(self) -> None:
+        """From now until `stop_watching`: /health, and the position of every waiting run, a
+        few times a second."""
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def stop_watching(self) -> None:
+        assert self._watcher is not None
+        self._watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._watcher
+
+    async def _watch(self) -> None:
+        while True:
             self.health.append((time.monotonic(), await health_of(self.api)))
             for project, job_id in self.jobs:
                 with_timeout = asyncio.wait_for(self.status(project, job_id), 5)
@@ -183,16 +195,14 @@ async def test_a_worker_host_that_dies_loses_no_run_and_its_runs_start_again_on_
         await health_until(api, lambda h: h.get("workers", {}).get("sessions_in_use") == 4, 60)
         lost_runs = await flight.active_on(victim)
         assert lost_runs, "the victim held no run"
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(flight.watch(stop))
+        flight.start_watching()
         killed_at = time.monotonic()
         killed_at_wall = time.time()
         assert victim.kill(), "the victim had processes"
         told = await health_until(api, lambda h: h.get("workers", {}).get("lost", 0) >= 1, 60)
         noticed_s = time.monotonic() - killed_at
         final = await flight.finished(240)
-        stop.set()
-        await watcher
+        await flight.stop_watching()
         hosts.start_worker(victim)  # the host boots again: its worker joins by itself
         booted_at = time.monotonic()
         await health_until(api, lambda h: healthy(h, live=2), 90)
@@ -231,8 +241,7 @@ async def test_a_worker_host_cut_off_for_30_s_closes_its_contexts_and_rejoins_by
         await health_until(api, lambda h: h.get("workers", {}).get("sessions_in_use") == 4, 60)
         lost_runs = await flight.active_on(victim)
         assert lost_runs, "the victim held no run"
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(flight.watch(stop))
+        flight.start_watching()
         cut_at, cut_at_wall = time.monotonic(), time.time()
         hosts.net.cut(victim)
         told = await health_until(api, lambda h: h.get("workers", {}).get("lost", 0) >= 1, 60)
@@ -243,8 +252,7 @@ async def test_a_worker_host_cut_off_for_30_s_closes_its_contexts_and_rejoins_by
         await health_until(api, lambda h: healthy(h, live=2), 90)
         rejoined_s = time.monotonic() - healed_at
         final = await flight.finished(240)
-        stop.set()
-        await watcher
+        await flight.stop_watching()
 
     assert told["status"] == "degraded", told
     await assert_each_completed_once(hosts, final)
@@ -326,8 +334,7 @@ async def test_redis_unreachable_for_30_s_slows_nothing_that_matters(
     async with httpx.AsyncClient(base_url=hosts.api_url, timeout=10) as api:
         await health_until(api, lambda h: h.get("status") == "ok", 90)
         flight = await Flight.start(api, hosts, wait_ms=2000)
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(flight.watch(stop))
+        flight.start_watching()
         redis.send_signal(signal.SIGSTOP)  # it answers nothing: unreachable
         stopped_at = time.monotonic()
         try:
@@ -340,8 +347,7 @@ async def test_redis_unreachable_for_30_s_slows_nothing_that_matters(
         await health_until(api, lambda h: h.get("status") == "ok", 90)
         recovered_s = time.monotonic() - back_at
         final = await flight.finished(240)
-        stop.set()
-        await watcher
+        await flight.stop_watching()
 
     assert told["status"] == "degraded", told
     await assert_each_completed_once(hosts, final)
@@ -359,16 +365,14 @@ async def test_postgresql_restarted_with_runs_in_flight_loses_no_run(
         await health_until(api, lambda h: h.get("status") == "ok", 90)
         flight = await Flight.start(api, hosts, wait_ms=2000)
         await health_until(api, lambda h: h.get("workers", {}).get("sessions_in_use") == 4, 60)
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(flight.watch(stop))
+        flight.start_watching()
         restarted_at = time.monotonic()
         await asyncio.to_thread(hosts.restart_postgres)
         restart_s = time.monotonic() - restarted_at
         await health_until(api, lambda h: h.get("status") == "ok", 90)
         recovered_s = time.monotonic() - restarted_at
         final = await flight.finished(240)
-        stop.set()
-        await watcher
+        await flight.stop_watching()
 
     await assert_each_completed_once(hosts, final)
     assert_positions_never_rose(flight)
